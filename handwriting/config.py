@@ -1,0 +1,39 @@
+"""Every setting the library and app read from the environment, in one place, with offline defaults.
+
+Nothing here needs credentials: with no variables set the app serves the bundled models from `models/`
+and stores everything locally.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    models_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_MODELS_DIR", PROJECT_DIR / "models"))
+    data_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_STORE_DIR", PROJECT_DIR / "data"))
+    host: str = field(default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    max_file_size: str = field(default_factory=lambda: os.environ.get("HANDWRITING_MAX_UPLOAD", "10mb"))
+
+
+def settings() -> Settings:
+    """Read the environment now (tests change it between calls)."""
+    return Settings()
+
+
+def quiet_third_parties() -> None:
+    """No telemetry or version checks: set before gradio or huggingface_hub are imported."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,318 @@
+"""Whatever a user gives -> the 28x28 image the model was trained on, made the way MNIST itself was made.
+
+One path for every input: a Sketchpad value (dict), an upload (file path, bytes, PIL image), an array of
+any common layout, a photo of pen on grey paper. The app, the API, the training scripts and the
+evaluation all call `to_model_input`, so the model always sees what it was trained on:
+
+1. decode, refusing what is not an image, is damaged, too small or too big (before decoding it);
+2. flatten transparency onto white and reduce to grey (16-bit, CMYK, palettes, EXIF rotation included);
+3. find the ink whatever its polarity, against a background fitted as a plane (uneven photo lighting);
+4. keep the ink's connected strokes, drop paper texture and specks;
+5. thin strokes that would be too fat at MNIST's scale, thicken ones that would vanish;
+6. crop to the ink, scale its longest side to 20 px keeping the aspect ratio, and place it in 28x28 with
+   its centre of mass at the centre, white ink on black, in [0, 1].
+
+Everything that can go wrong with the input raises `InvalidImageError` with a message meant for the user.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+SIZE = 28  # the model's input side
+BOX = 20  # MNIST scales the ink's longest side to this many pixels
+MIN_SIDE = 8  # smaller images hold no recognisable character
+MAX_PIXELS = 50_000_000  # bigger images are refused before they are decoded (decompression bombs)
+WORK_SIDE = 512  # larger inputs are reduced to this before the ink analysis: 20 px is the goal
+MIN_CONTRAST = 0.10  # ink must differ from the paper by this much (0..1) to count as ink
+MIN_SPECK_FRACTION = 0.02  # connected ink smaller than this share of all ink is a speck
+TARGET_STROKE = (1.5, 4.0)  # stroke width range in 28x28 pixels that MNIST digits have
+
+
+class InvalidImageError(ValueError):
+    """The input cannot be turned into a character image; the message says why, for the user."""
+
+
+class BlankImageError(InvalidImageError):
+    """The input holds no ink: an empty canvas, a blank page, a uniform image."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# 1-2. Decoding to grey
+
+
+def to_grey(value) -> np.ndarray:
+    """Any supported input -> float32 H x W in [0, 1], 1 = white, transparency flattened onto white."""
+    if value is None:
+        raise BlankImageError("No image was given: draw a character or upload a picture of one.")
+    if isinstance(value, dict):
+        return _sketch_to_grey(value)
+    if isinstance(value, Image.Image):
+        return _pil_to_grey(value)
+    if isinstance(value, np.ndarray):
+        return _array_to_grey(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _pil_to_grey(_open_image(io.BytesIO(bytes(value))))
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        if not path.is_file():
+            raise InvalidImageError("The image file could not be found on the server; please upload it again.")
+        return _pil_to_grey(_open_image(path))
+    raise InvalidImageError(f"Unsupported input of type {type(value).__name__}: send an image.")
+
+
+def _sketch_to_grey(value: dict) -> np.ndarray:
+    """A Sketchpad/ImageEditor value: the composite, else the background with its layers on top."""
+    composite = value.get("composite")
+    if composite is not None:
+        return to_grey(composite)
+    parts = [p for p in [value.get("background"), *(value.get("layers") or [])] if p is not None]
+    if not parts:
+        raise BlankImageError("The canvas is empty: draw a character first.")
+    images = [_to_rgba_pil(p) for p in parts]
+    canvas = Image.new("RGBA", images[0].size, (255, 255, 255, 255))
+    for img in images:
+        if img.size != canvas.size:
+            img = img.resize(canvas.size)
+        canvas.alpha_composite(img)
+    return _pil_to_grey(canvas)
+
+
+def _to_rgba_pil(part) -> Image.Image:
+    if isinstance(part, Image.Image):
+        return part.convert("RGBA")
+    grey_or_array = part
+    if isinstance(part, (str, os.PathLike, bytes)):
+        return _open_image(part if not isinstance(part, bytes) else io.BytesIO(part)).convert("RGBA")
+    arr = np.asarray(grey_or_array)
+    _check_size(arr.shape[1] if arr.ndim > 1 else 0, arr.shape[0])
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3 + [np.full_like(arr, 255)], axis=-1)
+    if arr.shape[-1] == 3:
+        arr = np.concatenate([arr, np.full(arr.shape[:2] + (1,), 255, arr.dtype)], axis=-1)
+    return Image.fromarray(_as_uint8(arr), "RGBA")
+
+
+def _open_image(source) -> Image.Image:
+    try:
+        img = Image.open(source)
+    except Image.DecompressionBombError:
+        raise InvalidImageError(_too_big_message()) from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise InvalidImageError(
+            "This file is not an image that can be read: upload a PNG, JPEG, BMP, GIF or WebP picture."
+        ) from None
+    _check_size(*img.size)
+    try:
+        img.draft("RGB", (WORK_SIDE, WORK_SIDE))  # JPEG decodes at a reduced scale: much faster
+        img.load()
+    except Image.DecompressionBombError:
+        raise InvalidImageError(_too_big_message()) from None
+    except (OSError, ValueError, SyntaxError, EOFError):
+        raise InvalidImageError("The image file is damaged or incomplete: upload it again or use another picture.") from None
+    return img
+
+
+def _too_big_message() -> str:
+    return f"The image is too large: at most {MAX_PIXELS // 1_000_000} megapixels are accepted."
+
+
+def _check_size(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise InvalidImageError(_too_big_message() + f" This one is {width}x{height}.")
+    if min(width, height) < MIN_SIDE:
+        raise InvalidImageError(
+            f"The image is too small ({width}x{height} pixels): it must be at least {MIN_SIDE}x{MIN_SIDE}."
+        )
+
+
+def _pil_to_grey(img: Image.Image) -> np.ndarray:
+    _check_size(*img.size)
+    try:
+        img = ImageOps.exif_transpose(img)  # phone photos are stored sideways with an EXIF rotation
+    except Exception:  # a broken EXIF block is no reason to refuse the picture
+        pass
+    if max(img.size) > 2 * WORK_SIDE:
+        img = img.reduce(max(img.size) // WORK_SIDE)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return _array_to_grey(np.asarray(img))
+    if img.mode != "RGBA":
+        img = img.convert("RGBA")  # palettes, CMYK, LA, 1-bit, ... all go through RGBA
+    return _array_to_grey(np.asarray(img))
+
+
+def _as_unit_float(arr: np.ndarray) -> np.ndarray:
+    """Integers by their type's range (16-bit PNGs), floats as 0..1 or 0..255, to float32 0..1."""
+    if arr.dtype == bool:
+        return arr.astype(np.float32)
+    if np.issubdtype(arr.dtype, np.integer):
+        top = 255.0 if arr.max(initial=0) <= 255 else 65535.0
+        return np.clip(arr.astype(np.float32) / top, 0.0, 1.0)
+    if np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float32)
+        if not np.all(np.isfinite(arr)):
+            raise InvalidImageError("The image holds invalid (NaN or infinite) pixel values.")
+        return np.clip(arr / 255.0 if arr.max(initial=0) > 1.0 else arr, 0.0, 1.0)
+    raise InvalidImageError(f"Unsupported pixel type {arr.dtype}.")
+
+
+def _as_uint8(arr: np.ndarray) -> np.ndarray:
+    return np.round(_as_unit_float(arr) * 255).astype(np.uint8)
+
+
+def _array_to_grey(arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (2, 3, 4)):
+        raise InvalidImageError(f"Unsupported image shape {arr.shape}: expected H x W grey, RGB or RGBA.")
+    _check_size(arr.shape[1], arr.shape[0])
+    unit = _as_unit_float(arr)
+    if unit.ndim == 2:
+        return unit
+    if unit.shape[-1] == 2:  # grey + alpha
+        grey, alpha = unit[..., 0], unit[..., 1]
+    else:
+        grey = unit[..., 0] * 0.299 + unit[..., 1] * 0.587 + unit[..., 2] * 0.114
+        alpha = unit[..., 3] if unit.shape[-1] == 4 else None
+    if alpha is not None:  # whatever lies under transparent pixels is not ink: flatten onto white
+        grey = grey * alpha + (1.0 - alpha)
+    return grey.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 3-4. Finding the ink
+
+
+def ink_map(grey: np.ndarray) -> np.ndarray:
+    """float32 H x W: 0 where paper, up to 1 where the strongest ink is, whatever the polarity."""
+    h, w = grey.shape
+    edge = max(1, min(h, w) // 20)
+    border = np.concatenate([grey[:edge].ravel(), grey[-edge:].ravel(), grey[:, :edge].ravel(), grey[:, -edge:].ravel()])
+    paper = float(np.median(border))
+    lo, hi = np.percentile(grey, [1, 99])
+    dark_ink = (paper - lo) >= (hi - paper)
+    signed = (paper - grey) if dark_ink else (grey - paper)
+    if float(np.percentile(signed, 99.5)) < MIN_CONTRAST:
+        raise BlankImageError("No handwriting found: the image looks blank. Draw or photograph a dark character on a light background.")
+    signed = signed - _fitted_background(signed)
+    strength = float(np.percentile(signed, 99.5))
+    if strength < MIN_CONTRAST:
+        raise BlankImageError("No handwriting found: the image looks blank. Draw or photograph a dark character on a light background.")
+    return np.clip(signed / strength, 0.0, 1.0).astype(np.float32)
+
+
+def _fitted_background(signed: np.ndarray) -> np.ndarray:
+    """A plane fitted to the paper (pixels well below the ink): evens out a photo's lighting gradient."""
+    h, w = signed.shape
+    step = max(1, int(np.sqrt(h * w / 4096)))  # a few thousand samples fit a plane as well as all
+    ys, xs = np.mgrid[0:h:step, 0:w:step]
+    sample = signed[::step, ::step]
+    paper = sample < _otsu(sample) * 0.5
+    if paper.sum() < 16 or paper.all():
+        return np.zeros_like(signed)
+    design = np.stack([np.ones(paper.sum()), ys[paper], xs[paper]], axis=1)
+    coef, *_ = np.linalg.lstsq(design, sample[paper], rcond=None)
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (coef[0] + coef[1] * yy + coef[2] * xx).astype(np.float32)
+
+
+def _otsu(values: np.ndarray) -> float:
+    """Otsu's threshold: the level that best splits `values` into two classes (paper and ink)."""
+    hist, edges = np.histogram(values, bins=64)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight = np.cumsum(hist)
+    total = weight[-1]
+    mean = np.cumsum(hist * centres)
+    between = (mean[-1] * weight - mean * total) ** 2 / np.maximum(weight * (total - weight), 1e-12)
+    return float(centres[int(np.argmax(between[:-1]))])
+
+
+def clean_ink(ink: np.ndarray) -> np.ndarray:
+    """Keep the strokes: zero everything outside connected ink blobs of a reasonable size."""
+    mask = ink > max(_otsu(ink), 0.2)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count == 0:
+        raise BlankImageError("No handwriting found: the image looks blank.")
+    areas = np.bincount(labels.ravel())[1:]
+    keep = np.flatnonzero(areas >= MIN_SPECK_FRACTION * areas.sum()) + 1
+    strokes = np.isin(labels, keep)
+    near_strokes = ndimage.binary_dilation(strokes, iterations=2)  # keep the anti-aliased rims
+    soft = np.clip((ink - 0.1) / 0.9, 0.0, 1.0)  # paper texture below 10% of the ink goes
+    return np.where(near_strokes, soft, 0.0).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 5-6. MNIST normalisation
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width in pixels: area over half the outline length (a long stroke is 2L by w)."""
+    area = mask.sum()
+    outline = (mask & ~ndimage.binary_erosion(mask)).sum()
+    return float(2.0 * area / max(outline, 1))
+
+
+def _normalise_strokes(ink: np.ndarray, scale: float) -> np.ndarray:
+    width = _stroke_width(ink > 0.5) * scale
+    low, high = TARGET_STROKE
+    if width > high:
+        radius = int((width - (low + high) / 2) / scale / 2)
+        if radius >= 1:
+            thinner = ndimage.grey_erosion(ink, footprint=_disk(radius))
+            if (thinner > 0.5).sum() > 0.2 * (ink > 0.5).sum():  # never erode a shape away
+                return thinner
+    elif width < low:
+        radius = int(np.ceil((low - width) / scale / 2))
+        if radius >= 1:
+            return ndimage.grey_dilation(ink, footprint=_disk(radius))
+    return ink
+
+
+def _disk(radius: int) -> np.ndarray:
+    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
+    return x * x + y * y <= radius * radius + radius
+
+
+def center_in_frame(ink: np.ndarray) -> np.ndarray:
+    """Crop to the ink, scale the longest side to BOX, centre by centre of mass in SIZE x SIZE."""
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    crop = _normalise_strokes(crop, scale)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    small = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), resample))
+    small = np.clip(small, 0.0, None)
+    if small.max() <= 0:
+        raise BlankImageError("No handwriting found: the strokes are too faint.")
+    small = small / small.max()
+    cy, cx = ndimage.center_of_mass(small)
+    top = int(np.clip(round(SIZE / 2 - cy), 0, SIZE - new_h))
+    left = int(np.clip(round(SIZE / 2 - cx), 0, SIZE - new_w))
+    out = np.zeros((SIZE, SIZE), np.float32)
+    out[top : top + new_h, left : left + new_w] = small
+    return out
+
+
+def _work_size(grey: np.ndarray) -> np.ndarray:
+    """Reduce large inputs by area averaging: the analysis needs far fewer than 20 px per stroke."""
+    h, w = grey.shape
+    if max(h, w) <= WORK_SIDE:
+        return grey
+    scale = WORK_SIDE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(grey, mode="F").resize(size, Image.Resampling.BOX))
+
+
+def to_model_input(value) -> np.ndarray:
+    """Any supported input -> float32 28 x 28 in [0, 1], white ink on black, as MNIST."""
+    grey = _work_size(to_grey(value))
+    return center_in_frame(clean_ink(ink_map(grey)))

@@ -1,0 +1,64 @@
+"""The one predict path every tab, endpoint and script uses: image + task -> {label: confidence}.
+
+Models are loaded lazily, the first time a task is asked for, so tasks nobody uses cost no memory;
+concurrent requests for the same task share model calls through a micro-batcher.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from handwriting.batching import MicroBatcher
+from handwriting.labels import labels_for
+from handwriting.preprocessing import to_model_input
+from handwriting.store import ModelRecord, resolve_model
+
+
+class Recognizer:
+    """One task's model, ready to answer."""
+
+    def __init__(self, record: ModelRecord):
+        from handwriting.runtime import KerasRuntime
+
+        self.record = record
+        self.labels = labels_for(record.task)
+        self.runtime = KerasRuntime(record.weights)
+        if self.runtime.num_classes != len(self.labels):
+            raise ValueError(
+                f"{record.weights} has {self.runtime.num_classes} outputs but task {record.task!r} has {len(self.labels)} labels."
+            )
+        self._batched = MicroBatcher(self.runtime, name=f"{record.task}-batcher")
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """One preprocessed 28x28 image -> its class probabilities (shares model calls under load)."""
+        return self._batched(x)
+
+    def predict(self, image) -> dict[str, float]:
+        """Any supported input -> {label: probability} for every label of the task."""
+        probs = self.probabilities(to_model_input(image))
+        return {label: float(p) for label, p in zip(self.labels, probs)}
+
+
+_recognizers: dict[str, Recognizer] = {}
+_lock = threading.Lock()
+
+
+def get_recognizer(task: str) -> Recognizer:
+    """The task's recognizer, loaded on first use."""
+    labels_for(task)  # unknown task -> clear error before any loading
+    with _lock:
+        if task not in _recognizers:
+            _recognizers[task] = Recognizer(resolve_model(task))
+        return _recognizers[task]
+
+
+def predict(image, task: str = "digits") -> dict[str, float]:
+    """Any supported input -> {label: probability}. Raises InvalidImageError / UnknownTaskError."""
+    recognizer = get_recognizer(task)
+    return recognizer.predict(image)
+
+
+def top_k(probabilities: dict[str, float], k: int = 3) -> list[tuple[str, float]]:
+    return sorted(probabilities.items(), key=lambda kv: kv[1], reverse=True)[:k]

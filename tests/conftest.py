@@ -1,0 +1,55 @@
+"""Shared fixtures: small committed data, and the real app launched once on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def mnist_samples() -> tuple[np.ndarray, np.ndarray]:
+    """200 MNIST test digits (20 per class), uint8 28x28 white on black, and their labels."""
+    with np.load(FIXTURES / "mnist_test_200.npz") as d:
+        return d["x"], d["y"].astype(int)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> str:
+    """The real app (`app.demo`), launched on 127.0.0.1 for the whole test session."""
+    os.environ.setdefault("HANDWRITING_STORE_DIR", str(tmp_path_factory.mktemp("store")))
+    import app
+
+    port = free_port()
+    app.demo.queue(default_concurrency_limit=app.PREDICT_CONCURRENCY).launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+        max_file_size=app.settings().max_file_size,
+    )
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

@@ -1,0 +1,138 @@
+"""Train a task's model and write it to `models/<task>/`.
+
+    python -m training.train digits --data-dir ../shared/datasets
+
+The recipe that takes the original CNN past 99.6% on MNIST test (see ../shared notes and the model card):
+augmentation (rotation, zoom, shift), a learning rate decaying 5% an epoch, ~40 epochs, and keeping the
+epoch that scores best on a validation split carved out of the training set (never the test set).
+After training it runs `training.evaluate`, which writes the metrics and the model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handwriting.labels import labels_for
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 40
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    lr_decay_per_epoch: float = 0.95
+    validation_size: int = 5000
+    rotation_deg: float = 10.0
+    zoom: float = 0.10
+    shift: float = 0.10
+    seed: int = 0
+
+
+def training_data(task: str, data_dir):
+    """(x_train, y_train, x_val, y_val) as float32 N x 28 x 28 x 1 in [0, 1], ink white."""
+    from training.data import load_mnist
+
+    if task != "digits":
+        raise SystemExit(f"Training data for task {task!r} is not built yet; only 'digits' is.")
+    train, _test = load_mnist(data_dir)
+    return train.x, train.y
+
+
+def to_model_input(x_uint8: np.ndarray) -> np.ndarray:
+    return (x_uint8.astype(np.float32) / 255.0)[..., None]
+
+
+def train(task: str, data_dir, out_dir: Path, settings: TrainSettings) -> Path:
+    import keras
+    import tensorflow as tf
+
+    from handwriting.model import build_model
+    from training.augment import digit_augmenter
+
+    keras.utils.set_random_seed(settings.seed)
+    x, y = training_data(task, data_dir)
+    order = np.random.default_rng(settings.seed).permutation(len(x))
+    val_idx, train_idx = order[: settings.validation_size], order[settings.validation_size :]
+    x_train, y_train = to_model_input(x[train_idx]), y[train_idx]
+    x_val, y_val = to_model_input(x[val_idx]), y[val_idx]
+    print(f"{task}: {len(x_train)} training and {len(x_val)} validation images")
+
+    augment = digit_augmenter(settings.rotation_deg, settings.zoom, settings.shift, settings.seed)
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((x_train, y_train))
+        .shuffle(len(x_train), seed=settings.seed, reshuffle_each_iteration=True)
+        .batch(settings.batch_size)
+        .map(lambda a, b: (augment(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    model = build_model(len(labels_for(task)), settings.learning_rate)
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(
+            lambda epoch: settings.learning_rate * settings.lr_decay_per_epoch**epoch
+        ),
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", patience=settings.epochs, restore_best_weights=True, verbose=1
+        ),
+    ]
+    started = time.time()
+    history = model.fit(
+        train_ds,
+        validation_data=(x_val, y_val),
+        epochs=settings.epochs,
+        callbacks=callbacks,
+        verbose=1,
+    )
+    seconds = time.time() - started
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights = out_dir / "model.keras"
+    model.save(weights)
+    val_acc = history.history["val_accuracy"]
+    record = {
+        "task": task,
+        "labels": list(labels_for(task)),
+        "data": "MNIST training set (60,000) minus a seeded validation split",
+        "settings": asdict(settings),
+        "train_size": int(len(x_train)),
+        "best_epoch": int(np.argmax(val_acc)) + 1,
+        "best_val_accuracy": float(np.max(val_acc)),
+        "val_accuracy_history": [round(float(v), 5) for v in val_acc],
+        "training_seconds": round(seconds, 1),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+    (out_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"saved {weights} (best epoch {record['best_epoch']}, val accuracy {record['best_val_accuracy']:.4f})")
+    return weights
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=["digits", "letters", "all"])
+    parser.add_argument("--data-dir", default=None, help="folder holding mnist.npz (default: $HANDWRITING_DATA_DIR or ../shared/datasets)")
+    parser.add_argument("--out-dir", default=None, help="where to write the model (default: models/<task>)")
+    parser.add_argument("--epochs", type=int, default=TrainSettings.epochs)
+    parser.add_argument("--batch-size", type=int, default=TrainSettings.batch_size)
+    parser.add_argument("--seed", type=int, default=TrainSettings.seed)
+    parser.add_argument("--no-evaluate", action="store_true", help="skip the evaluation and model card")
+    args = parser.parse_args(argv)
+    settings = TrainSettings(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    out_dir = Path(args.out_dir) if args.out_dir else MODELS_DIR / args.task
+    train(args.task, args.data_dir, out_dir, settings)
+    if not args.no_evaluate:
+        from training import evaluate
+
+        evaluate.main([args.task, "--model-dir", str(out_dir)] + (["--data-dir", args.data_dir] if args.data_dir else []))
+
+
+if __name__ == "__main__":
+    main()
