@@ -8,6 +8,7 @@ from handwriting.config import quiet_third_parties
 quiet_third_parties()  # before gradio is imported
 
 import logging  # noqa: E402
+import threading  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
@@ -15,6 +16,7 @@ from handwriting import endpoints  # noqa: E402
 from handwriting.config import settings  # noqa: E402
 from handwriting.gradio_inputs import DrawingPad, ImageUpload  # noqa: E402
 from handwriting.labels import TASK_LABELS  # noqa: E402
+from handwriting.recognizer import warm_up  # noqa: E402
 
 PREDICT_CONCURRENCY = 16  # requests preprocessed at once; the model calls are shared by a micro-batcher
 
@@ -75,6 +77,7 @@ def build_demo() -> gr.Blocks:
 
 
 demo = build_demo()
+threading.Thread(target=warm_up, args=("digits",), name="warm-up", daemon=True).start()
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -23,7 +23,7 @@ class Settings:
     models_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_MODELS_DIR", PROJECT_DIR / "models"))
     data_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_STORE_DIR", PROJECT_DIR / "data"))
     host: str = field(default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    port: int = field(default_factory=lambda: int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860))
     max_file_size: str = field(default_factory=lambda: os.environ.get("HANDWRITING_MAX_UPLOAD", "10mb"))
 
 

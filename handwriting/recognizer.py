@@ -6,6 +6,7 @@ concurrent requests for the same task share model calls through a micro-batcher.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -14,6 +15,8 @@ from handwriting.batching import MicroBatcher
 from handwriting.labels import labels_for
 from handwriting.preprocessing import to_model_input
 from handwriting.store import ModelRecord, resolve_model
+
+log = logging.getLogger("handwriting")
 
 
 class Recognizer:
@@ -62,3 +65,13 @@ def predict(image, task: str = "digits") -> dict[str, float]:
 
 def top_k(probabilities: dict[str, float], k: int = 3) -> list[tuple[str, float]]:
     return sorted(probabilities.items(), key=lambda kv: kv[1], reverse=True)[:k]
+
+
+def warm_up(task: str = "digits") -> None:
+    """Load a task's model and trace its inference function, so the first visitor does not wait."""
+    try:
+        recognizer = get_recognizer(task)
+        recognizer.probabilities(np.zeros((28, 28), np.float32))
+        log.info("serving %s", recognizer.record.describe())
+    except Exception as exc:  # the app still starts; requests for this task will say what is wrong
+        log.warning("could not load the %s model at start-up: %s", task, exc)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole test suite: unit, API (gradio_client against the launched app) and
+# browser tests (Debian's chromium driven by Playwright; installed here if missing). Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh requirements-dev.txt
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
+exec .venv/bin/python -m pytest -q "$@"

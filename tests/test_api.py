@@ -1,0 +1,139 @@
+"""The auto-generated API, through gradio_client against the launched app."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+import imagegen
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, mnist_samples):
+    """Good and bad image files, keyed by name; good ones are MNIST fixture digits (the label is in the key)."""
+    x, y = mnist_samples
+    folder = tmp_path_factory.mktemp("api-files")
+    made = {}
+
+    def put(name, data: bytes):
+        path = folder / name
+        path.write_bytes(data)
+        made[name] = str(path)
+
+    for i in (0, 25, 47, 71, 99, 123, 150, 177):
+        put(f"digit{y[i]}_{i}.png", imagegen.encode(imagegen.dark_on_white(x[i])))
+        put(f"canvas{y[i]}_{i}.png", imagegen.encode(imagegen.canvas_rgba(x[i])))
+    put("photo.jpg", imagegen.encode(imagegen.photo(x[60]), "JPEG", quality=80))  # a 3
+    put("cmyk.jpg", imagegen.cmyk_jpeg(x[60]))
+    put("16bit.png", imagegen.png_16bit(x[60]))
+    put("layer.png", imagegen.encode(imagegen.transparent_layer(x[60])))
+    put("text.png", b"just some text pretending to be a picture\n")
+    put("truncated.png", imagegen.truncated_png(x[60]))
+    put("tiny.png", imagegen.encode(Image.new("L", (1, 1), 0)))
+    put("huge.png", imagegen.huge_png(20000))
+    put("black.png", imagegen.encode(Image.new("L", (200, 200), 0)))
+    put("white.png", imagegen.encode(Image.new("L", (200, 200), 255)))
+    put("too_big_upload.bmp", imagegen.encode(np.random.default_rng(0).integers(0, 255, (2200, 2200, 3), np.uint8), "BMP"))
+    assert y[60] == 3
+    return made
+
+
+def top(result) -> str:
+    return result["label"]
+
+
+def sketch(path=None, background=None, layers=()):
+    return {
+        "background": handle_file(background) if background else None,
+        "layers": [handle_file(p) for p in layers],
+        "composite": handle_file(path) if path else None,
+    }
+
+
+def test_view_api_documents_both_endpoints(client):
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/predict", "/predict_sketch"} <= set(info)
+    for name, first in (("/predict", "image"), ("/predict_sketch", "sketch")):
+        params = [p["parameter_name"] for p in info[name]["parameters"]]
+        assert params == [first, "task"]
+        task = info[name]["parameters"][1]
+        assert task["parameter_has_default"] and task["parameter_default"] == "digits"
+        assert "digits" in task["type"]["enum"]
+        assert info[name]["description"].startswith("Recognise")  # the function's docstring
+    assert 'api_name="/predict"' in client.view_api(print_info=False, return_format="str")
+
+
+def test_predict_upload_recognises_digits(client, files):
+    for name, path in files.items():
+        if name.startswith("digit"):
+            result = client.predict(handle_file(path), "digits", api_name="/predict")
+            assert top(result) == name[5], name
+            assert len(result["confidences"]) == 3
+            confidences = [c["confidence"] for c in result["confidences"]]
+            assert confidences == sorted(confidences, reverse=True)
+
+
+def test_predict_sketch_recognises_drawings(client, files):
+    for name, path in files.items():
+        if name.startswith("canvas"):
+            assert top(client.predict(sketch(path), "digits", api_name="/predict_sketch")) == name[6], name
+    white = files["white.png"]
+    result = client.predict(sketch(background=white, layers=[files["layer.png"]]), api_name="/predict_sketch")
+    assert top(result) == "3"  # background plus a transparent stroke layer, no composite; task defaults to digits
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "cmyk.jpg", "16bit.png", "layer.png"])
+def test_unusual_but_valid_images_are_recognised(client, files, name):
+    assert top(client.predict(handle_file(files[name]), "digits", api_name="/predict")) == "3"
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("text.png", "not an image"),
+        ("truncated.png", "damaged or incomplete"),
+        ("tiny.png", "too small"),
+        ("huge.png", "too large"),
+        ("black.png", "blank"),
+        ("white.png", "blank"),
+    ],
+)
+def test_bad_uploads_get_a_clear_error_and_the_app_keeps_serving(client, files, name, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(handle_file(files[name]), "digits", api_name="/predict")
+    with pytest.raises(AppError, match=message):
+        client.predict(sketch(files[name]), "digits", api_name="/predict_sketch")
+    assert top(client.predict(handle_file(files["digit7_150.png"]), "digits", api_name="/predict")) == "7"
+
+
+def test_blank_canvas_and_bad_tasks(client, files):
+    with pytest.raises(AppError, match="canvas is empty"):
+        client.predict(sketch(), "digits", api_name="/predict_sketch")
+    with pytest.raises(AppError, match="letters model is not available|letters"):
+        client.predict(handle_file(files["digit7_150.png"]), "letters", api_name="/predict")
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict(handle_file(files["digit7_150.png"]), "klingon", api_name="/predict")
+    assert top(client.predict(sketch(files["canvas7_150.png"]), "digits", api_name="/predict_sketch")) == "7"
+
+
+def test_uploads_over_the_size_limit_are_refused(client, files):
+    with pytest.raises(Exception, match="(?i)too large|exceeds|413|max"):
+        client.predict(handle_file(files["too_big_upload.bmp"]), "digits", api_name="/predict")
+    assert top(client.predict(handle_file(files["digit7_150.png"]), "digits", api_name="/predict")) == "7"
+
+
+def test_concurrent_clients_each_get_their_own_answer(client, files):
+    jobs = [(name[5], path) for name, path in files.items() if name.startswith("digit")] * 4
+
+    def ask(job):
+        expected, path = job
+        return expected, top(client.predict(handle_file(path), "digits", api_name="/predict"))
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(ask, jobs))
+    assert all(expected == got for expected, got in answers)

@@ -1,0 +1,85 @@
+"""The shared predict path on the bundled digit model: real predictions, batching, errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import imagegen
+from handwriting import ModelUnavailableError, UnknownTaskError, get_recognizer, predict, top_k
+from handwriting.batching import MicroBatcher
+
+
+def test_bundled_model_reads_mnist_fixture_digits(mnist_samples):
+    x, y = mnist_samples
+    recognizer = get_recognizer("digits")
+    probs = recognizer.runtime(x.astype(np.float32) / 255.0)
+    assert (probs.argmax(1) == y).mean() >= 0.98
+
+
+def test_predict_recognises_user_style_inputs(mnist_samples):
+    x, y = mnist_samples
+    forms = [imagegen.canvas_rgba, imagegen.photo, lambda d: imagegen.encode(imagegen.dark_on_white(d))]
+    for make in forms:
+        hits = [top_k(predict(make(digit), "digits"), 1)[0][0] == str(label) for digit, label in zip(x[::4], y[::4])]
+        assert np.mean(hits) >= 0.9, make
+
+
+def test_predict_returns_every_label_with_probabilities(mnist_samples):
+    result = predict(mnist_samples[0][0], "digits")
+    assert set(result) == set("0123456789")
+    assert sum(result.values()) == pytest.approx(1.0, abs=1e-4)
+    assert top_k(result, 3)[0][1] >= top_k(result, 3)[1][1] >= top_k(result, 3)[2][1]
+
+
+def test_runtime_matches_the_keras_model(mnist_samples):
+    recognizer = get_recognizer("digits")
+    batch = mnist_samples[0][:16].astype(np.float32)[..., None] / 255.0
+    expected = recognizer.runtime.model(batch, training=False).numpy()
+    assert np.allclose(recognizer.runtime(batch), expected, atol=1e-5)
+
+
+def test_unknown_task_and_missing_model(tmp_path, monkeypatch):
+    with pytest.raises(UnknownTaskError, match="Unknown task 'klingon'"):
+        predict(np.zeros((28, 28)), "klingon")
+    monkeypatch.setenv("HANDWRITING_MODELS_DIR", str(tmp_path))
+    from handwriting.store import resolve_model
+
+    with pytest.raises(ModelUnavailableError, match="letters model is not available"):
+        resolve_model("letters")
+
+
+def test_micro_batcher_answers_each_caller_with_its_own_row():
+    calls = []
+
+    def model(batch):
+        calls.append(len(batch))
+        return batch.sum(axis=(1, 2))[:, None] * np.ones((1, 3))
+
+    batcher = MicroBatcher(model, max_batch=8)
+    results = {}
+
+    def ask(i):
+        results[i] = batcher(np.full((28, 28), i, np.float32))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[i][0] == pytest.approx(i * 784) for i in range(40))
+    assert sum(calls) == 40 and max(calls) <= 8
+
+
+def test_micro_batcher_reports_model_failures_and_keeps_going():
+    def model(batch):
+        if batch[0, 0, 0] < 0:
+            raise RuntimeError("model exploded")
+        return np.ones((len(batch), 2))
+
+    batcher = MicroBatcher(model)
+    with pytest.raises(RuntimeError, match="exploded"):
+        batcher(np.full((28, 28), -1.0, np.float32))
+    assert batcher(np.zeros((28, 28), np.float32)).tolist() == [1.0, 1.0]
