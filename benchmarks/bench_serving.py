@@ -7,7 +7,7 @@ What is measured (every latency as p50 / p99 in ms, after warm-up):
 1. In this process, per image, for three inputs of the same kind as real traffic:
    a 280x280 RGBA Sketchpad value (a dict whose composite is a numpy array), a ~200x200 PNG file path,
    and a 1000x800 photo-like JPEG (grey paper, uneven lighting, noise). For each: preprocessing alone
-   (`to_model_input`) and preprocessing + inference (`Recognizer.predict`, through the micro-batcher).
+   (`to_model_input`) and preprocessing + inference (`handwriting.predict`, through the micro-batcher).
    Inference alone: the compiled runtime called directly, and through the micro-batcher.
 2. Batch throughput of the runtime (images/s) for batch sizes 1, 8, 32, 128.
 3. End to end over raw HTTP (httpx, one persistent client), the Gradio queue API:
@@ -64,7 +64,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from handwriting.preprocessing import to_model_input  # noqa: E402
-from handwriting.recognizer import get_recognizer  # noqa: E402
+from handwriting.recognizer import get_recognizer, predict  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "mnist_test_200.npz"
 HOST = "127.0.0.1"
@@ -206,7 +206,7 @@ def make_samples(recognizer, folder: Path, max_tries: int = 200) -> tuple[list[S
             photo=render_photo(x, folder / f"photo_{i}.jpg", seed=i),
         )
         forms = (sample.sketch, sample.sketch_png, sample.png, sample.photo)
-        if all(top_label(recognizer.predict(f)) == sample.label for f in forms):
+        if all(top_label(predict(f, recognizer.record.task)) == sample.label for f in forms):
             found[y] = sample
         if len(found) == 10:
             break
@@ -229,7 +229,7 @@ def bench_per_image(recognizer, sample: Sample, budget: Budget) -> dict:
     for name, value in (("sketch dict 280x280", sample.sketch), ("PNG 200x200", sample.png), ("JPEG photo 1000x800", sample.photo)):
         out[name] = {
             "preprocess": time_calls(lambda v=value: to_model_input(v), n, warm),
-            "preprocess+infer": time_calls(lambda v=value: recognizer.predict(v), n, warm),
+            "preprocess+infer": time_calls(lambda v=value: predict(v, recognizer.record.task), n, warm),
         }
     x = to_model_input(sample.png)
     out["inference only"] = {

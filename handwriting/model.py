@@ -9,7 +9,7 @@ from keras import layers
 INPUT_SHAPE = (28, 28, 1)
 
 
-def build_model(num_classes: int, learning_rate: float = 1e-3) -> keras.Model:
+def build_model(num_classes: int, learning_rate: float = 1e-3, name: str = "handwriting_cnn") -> keras.Model:
     """The original CNN: three conv blocks with batch norm and dropout, a softmax head.
 
     Compiled with Adam and sparse categorical cross-entropy, as in the original.
@@ -35,7 +35,7 @@ def build_model(num_classes: int, learning_rate: float = 1e-3) -> keras.Model:
             layers.Dropout(0.4),
             layers.Dense(num_classes, activation="softmax"),
         ],
-        name="handwriting_cnn",
+        name=name,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),

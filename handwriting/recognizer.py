@@ -38,11 +38,6 @@ class Recognizer:
         """One preprocessed 28x28 image -> its class probabilities (shares model calls under load)."""
         return self._batched(x)
 
-    def predict(self, image) -> dict[str, float]:
-        """Any supported input -> {label: probability} for every label of the task."""
-        probs = self.probabilities(to_model_input(image))
-        return {label: float(p) for label, p in zip(self.labels, probs)}
-
 
 _recognizers: dict[str, Recognizer] = {}
 _lock = threading.Lock()
@@ -58,9 +53,13 @@ def get_recognizer(task: str) -> Recognizer:
 
 
 def predict(image, task: str = "digits") -> dict[str, float]:
-    """Any supported input -> {label: probability}. Raises InvalidImageError / UnknownTaskError."""
-    recognizer = get_recognizer(task)
-    return recognizer.predict(image)
+    """Any supported input -> {label: probability}. Raises InvalidImageError / UnknownTaskError.
+
+    The input is checked before the model is loaded: a blank canvas is refused at once, even while
+    the model is still loading."""
+    labels = labels_for(task)
+    x = to_model_input(image)
+    return dict(zip(labels, map(float, get_recognizer(task).probabilities(x))))
 
 
 def top_k(probabilities: dict[str, float], k: int = 3) -> list[tuple[str, float]]:

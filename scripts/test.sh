@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements-dev.txt
-if ! command -v chromium >/dev/null 2>&1; then
+# The browser tests use $CHROMIUM (default /usr/bin/chromium, Debian's package).
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium

@@ -76,6 +76,40 @@ def _worst_classes(metrics: dict, name: str, k: int = 3) -> str:
     return ", ".join(f"'{c}' {a:.1%}" for c, a in worst)
 
 
+def _ensemble_text(metrics: dict, training: dict) -> str:
+    """For an averaged model: what it is made of, and each member's own scores (the baseline)."""
+    if training.get("kind") != "ensemble":
+        return ""
+    names = list(metrics["results"])
+    rows = [
+        "| model | " + " | ".join(RESULT_NAMES.get(n, n).split(" (")[0] for n in names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for i, member in enumerate(training["members"]):
+        scores = member.get("results", {})
+        cells = " | ".join(f"{scores[n]:.2%}" if n in scores else "-" for n in names)
+        rows.append(f"| one original CNN (member {i}, seed {member['settings']['seed']}) | {cells} |")
+    cells = " | ".join(f"**{metrics['results'][n]['accuracy']:.2%}**" for n in names)
+    rows.append(f"| mean of the {len(training['members'])} (this model) | {cells} |")
+    return (
+        f"\n\nThis model averages the softmax outputs of {len(training['members'])} copies of the original CNN, "
+        "each trained as above with its own seed (`python -m training.ensemble`). A single copy is the "
+        "baseline; averaging is what takes MNIST test past 99.6%:\n\n" + "\n".join(rows)
+    )
+
+
+def _reproduce(metrics: dict, training: dict) -> str:
+    task = metrics["task"]
+    if training.get("kind") != "ensemble":
+        return (f"Reproduce: `python -m training.train {task} --data-dir ../shared/datasets` (writes this folder, "
+                "then runs the evaluation that writes this card).")
+    lines = [f"python -m training.train {task} --epochs {m['settings']['epochs']} --seed {m['settings']['seed']} "
+             f"--out-dir runs/{task}_s{m['settings']['seed']}" for m in training["members"]]
+    seeds = " ".join(f"runs/{task}_s{m['settings']['seed']}" for m in training["members"])
+    lines.append(f"python -m training.ensemble {task} {seeds} --out models/{task}")
+    return "Reproduce (each member also writes its own card; the last step evaluates and writes this one):\n\n```\n" + "\n".join(lines) + "\n```"
+
+
 def render(metrics: dict, training: dict) -> str:
     settings = training.get("settings", {})
     results = metrics["results"]
@@ -91,6 +125,7 @@ def render(metrics: dict, training: dict) -> str:
         if training
         else "- See training.json."
     )
+    training_text += _ensemble_text(metrics, training)
     confusions = "\n".join(f"![{name}](confusion_{name}.png)" for name in results)
     return f"""{_yaml_header(metrics)}
 
@@ -122,8 +157,7 @@ This is the baseline architecture of the original design; any later change must 
 
 {training_text}
 
-Reproduce: `python -m training.train {metrics['task']} --data-dir ../shared/datasets` (writes this folder,
-then runs the evaluation that writes this card).
+{_reproduce(metrics, training)}
 
 ## Limitations
 

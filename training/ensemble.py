@@ -1,0 +1,77 @@
+"""Average several independently trained copies of the original CNN into one served model.
+
+    python -m training.ensemble digits runs/digits_s0 runs/digits_s1 runs/digits_s2 --out models/digits
+
+Each member is the original architecture, unchanged, trained by `training.train` with its own seed;
+the served model averages their softmax outputs (one `.keras` file, one call per request). The
+members' own scores stay in the model card as the single-model baseline. Runs the evaluation after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from handwriting.labels import labels_for
+from handwriting.store import METRICS_FILE, WEIGHTS_FILE
+
+
+def build_ensemble(member_paths: list[Path], num_classes: int):
+    import keras
+
+    from handwriting.model import INPUT_SHAPE, build_model
+
+    inputs = keras.Input(shape=INPUT_SHAPE)
+    outputs = []
+    for i, path in enumerate(member_paths):
+        trained = keras.saving.load_model(path, compile=False)
+        member = build_model(num_classes, name=f"member_{i}")  # fresh copy: no optimizer state is saved
+        member.set_weights(trained.get_weights())
+        outputs.append(member(inputs))
+    averaged = keras.layers.Average(name="mean_probabilities")(outputs)
+    return keras.Model(inputs, averaged, name="handwriting_cnn_ensemble")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=["digits", "letters", "all"])
+    parser.add_argument("members", nargs="+", help="model folders written by training.train")
+    parser.add_argument("--out", required=True, help="model folder to write")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--version", default=None)
+    args = parser.parse_args(argv)
+
+    folders = [Path(m) for m in args.members]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = build_ensemble([f / WEIGHTS_FILE for f in folders], len(labels_for(args.task)))
+    model.save(out / WEIGHTS_FILE)
+
+    members = []
+    for folder in folders:
+        record = json.loads((folder / "training.json").read_text())
+        metrics_path = folder / METRICS_FILE
+        if metrics_path.exists():
+            record["results"] = {k: v["accuracy"] for k, v in json.loads(metrics_path.read_text())["results"].items()}
+        record.pop("val_accuracy_history", None)
+        members.append({"folder": str(folder), **record})
+    summary = dict(members[0])
+    summary.update(
+        kind="ensemble",
+        members=members,
+        training_seconds=round(sum(m["training_seconds"] for m in members), 1),
+        best_epoch=[m["best_epoch"] for m in members],
+        best_val_accuracy=min(m["best_val_accuracy"] for m in members),
+    )
+    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"saved {out / WEIGHTS_FILE}: the mean of {len(folders)} members")
+
+    from training import evaluate
+
+    extra = (["--data-dir", args.data_dir] if args.data_dir else []) + (["--version", args.version] if args.version else [])
+    evaluate.main([args.task, "--model-dir", str(out)] + extra)
+
+
+if __name__ == "__main__":
+    main()
