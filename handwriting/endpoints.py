@@ -30,7 +30,7 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except USER_ERRORS as exc:
-            raise gr.Error(str(exc), title="Cannot recognise this input") from None
+            raise gr.Error(str(exc)) from None
 
     return wrapper
 
