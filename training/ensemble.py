@@ -56,13 +56,18 @@ def main(argv=None):
             record["results"] = {k: v["accuracy"] for k, v in json.loads(metrics_path.read_text())["results"].items()}
         record.pop("val_accuracy_history", None)
         members.append({"folder": str(folder), **record})
+    def each(key) -> str:
+        return "/".join(str(key(m)) for m in members)
+
     summary = dict(members[0])
     summary.update(
         kind="ensemble",
         members=members,
-        training_seconds=round(sum(m["training_seconds"] for m in members), 1),
-        best_epoch=[m["best_epoch"] for m in members],
-        best_val_accuracy=min(m["best_val_accuracy"] for m in members),
+        settings={**members[0]["settings"], "epochs": each(lambda m: m["settings"]["epochs"]),
+                  "seed": each(lambda m: m["settings"]["seed"])},
+        training_seconds=each(lambda m: m["training_seconds"]),
+        best_epoch=each(lambda m: m["best_epoch"]),
+        best_val_accuracy=each(lambda m: f"{m['best_val_accuracy']:.2%}"),
     )
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"saved {out / WEIGHTS_FILE}: the mean of {len(folders)} members")

@@ -21,6 +21,10 @@ RESULT_NAMES = {
 }
 
 
+def _percent(value) -> str:
+    return f"{value:.2%}" if isinstance(value, float) else str(value)
+
+
 def headline(metrics: dict) -> str:
     """One line of the figures people ask about first, for the app's model panel."""
     parts = [f"{RESULT_NAMES.get(k, k).split(' (')[0]} {v['accuracy']:.2%}" for k, v in metrics["results"].items()]
@@ -88,7 +92,7 @@ def _ensemble_text(metrics: dict, training: dict) -> str:
     for i, member in enumerate(training["members"]):
         scores = member.get("results", {})
         cells = " | ".join(f"{scores[n]:.2%}" if n in scores else "-" for n in names)
-        rows.append(f"| one original CNN (member {i}, seed {member['settings']['seed']}) | {cells} |")
+        rows.append(f"| one original CNN (member {i}, seed {member['settings']['seed']}, best epoch {member['best_epoch']}) | {cells} |")
     cells = " | ".join(f"**{metrics['results'][n]['accuracy']:.2%}**" for n in names)
     rows.append(f"| mean of the {len(training['members'])} (this model) | {cells} |")
     return (
@@ -119,8 +123,8 @@ def render(metrics: dict, training: dict) -> str:
         f"shift {settings.get('shift')}, filled with background (never reflections).\n"
         f"- {settings.get('epochs')} epochs, batch {settings.get('batch_size')}, Adam at {settings.get('learning_rate')} "
         f"decaying x{settings.get('lr_decay_per_epoch')} per epoch; the epoch with the best validation accuracy "
-        f"was kept (epoch {training.get('best_epoch')}, {training.get('best_val_accuracy', 0):.2%}).\n"
-        f"- Trained in {training.get('training_seconds', '?')} s on 2 CPU cores ({training.get('trained_at', '?')}, "
+        f"was kept (epoch {training.get('best_epoch')}, validation accuracy {_percent(training.get('best_val_accuracy'))}).\n"
+        f"- Trained in {training.get('training_seconds', '?')} s on a 2-core CPU machine ({training.get('trained_at', '?')}, "
         f"TensorFlow {training.get('tensorflow', '?')}, Keras {training.get('keras', '?')})."
         if training
         else "- See training.json."
