@@ -9,10 +9,13 @@ from keras import layers
 INPUT_SHAPE = (28, 28, 1)
 
 
-def build_model(num_classes: int, learning_rate: float = 1e-3, name: str = "handwriting_cnn") -> keras.Model:
+def build_model(
+    num_classes: int, learning_rate: float = 1e-3, name: str = "handwriting_cnn", compile: bool = True
+) -> keras.Model:
     """The original CNN: three conv blocks with batch norm and dropout, a softmax head.
 
-    Compiled with Adam and sparse categorical cross-entropy, as in the original.
+    Compiled with Adam and sparse categorical cross-entropy, as in the original (`compile=False` for a
+    copy that only serves or is nested in another model).
     """
     model = keras.Sequential(
         [
@@ -37,9 +40,10 @@ def build_model(num_classes: int, learning_rate: float = 1e-3, name: str = "hand
         ],
         name=name,
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    if compile:
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     return model

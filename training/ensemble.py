@@ -26,7 +26,7 @@ def build_ensemble(member_paths: list[Path], num_classes: int):
     outputs = []
     for i, path in enumerate(member_paths):
         trained = keras.saving.load_model(path, compile=False)
-        member = build_model(num_classes, name=f"member_{i}")  # fresh copy: no optimizer state is saved
+        member = build_model(num_classes, name=f"member_{i}", compile=False)  # no optimizer state to save
         member.set_weights(trained.get_weights())
         outputs.append(member(inputs))
     averaged = keras.layers.Average(name="mean_probabilities")(outputs)
