@@ -23,11 +23,11 @@ class Recognizer:
     """One task's model, ready to answer."""
 
     def __init__(self, record: ModelRecord):
-        from handwriting.runtime import KerasRuntime
+        from handwriting.runtime import load_runtime
 
         self.record = record
         self.labels = labels_for(record.task)
-        self.runtime = KerasRuntime(record.weights)
+        self.runtime = load_runtime(record.folder)
         if self.runtime.num_classes != len(self.labels):
             raise ValueError(
                 f"{record.weights} has {self.runtime.num_classes} outputs but task {record.task!r} has {len(self.labels)} labels."

@@ -34,11 +34,30 @@ def test_predict_returns_every_label_with_probabilities(mnist_samples):
     assert top_k(result, 3)[0][1] >= top_k(result, 3)[1][1] >= top_k(result, 3)[2][1]
 
 
-def test_runtime_matches_the_keras_model(mnist_samples):
+def test_bundled_model_serves_with_litert_matching_keras(mnist_samples):
+    from handwriting.runtime import KerasRuntime
+    from training.export import TOLERANCE, check_inputs
+
     recognizer = get_recognizer("digits")
-    batch = mnist_samples[0][:16].astype(np.float32)[..., None] / 255.0
-    expected = recognizer.runtime.model(batch, training=False).numpy()
-    assert np.allclose(recognizer.runtime(batch), expected, atol=1e-5)
+    assert recognizer.runtime.name == "litert"  # models/digits/model.tflite is current
+    keras_runtime = KerasRuntime(recognizer.record.weights)
+    batch = np.concatenate([mnist_samples[0][:64].astype(np.float32) / 255.0, check_inputs()])
+    assert np.abs(recognizer.runtime(batch) - keras_runtime(batch)).max() <= TOLERANCE
+
+
+def test_stale_litert_file_is_not_served(tmp_path):
+    import json
+    import shutil
+
+    from handwriting.runtime import load_runtime
+
+    bundled = get_recognizer("digits").record.folder
+    for name in ("model.keras", "model.tflite", "model.tflite.json"):
+        shutil.copy(bundled / name, tmp_path / name)
+    assert load_runtime(tmp_path).name == "litert"
+    # model.keras replaced after the conversion (as a retrain would): its hash no longer matches
+    (tmp_path / "model.tflite.json").write_text(json.dumps({"keras_sha256": "0" * 64}))
+    assert load_runtime(tmp_path).name == "keras"
 
 
 def test_unknown_task_and_missing_model(tmp_path, monkeypatch):

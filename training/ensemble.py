@@ -70,6 +70,9 @@ def main(argv=None):
         best_val_accuracy=each(lambda m: f"{m['best_val_accuracy']:.2%}"),
     )
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    from training.export import export_litert
+
+    export_litert(out)
     print(f"saved {out / WEIGHTS_FILE}: the mean of {len(folders)} members")
 
     from training import evaluate

@@ -111,6 +111,9 @@ def train(task: str, data_dir, out_dir: Path, settings: TrainSettings) -> Path:
         "keras": keras.__version__,
     }
     (out_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+    from training.export import export_litert
+
+    export_litert(out_dir)  # the serving runtime's copy, checked against this model
     print(f"saved {weights} (best epoch {record['best_epoch']}, val accuracy {record['best_val_accuracy']:.4f})")
     return weights
 
