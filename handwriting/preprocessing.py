@@ -29,7 +29,8 @@ SIZE = 28  # the model's input side
 BOX = 20  # MNIST scales the ink's longest side to this many pixels
 MIN_SIDE = 8  # smaller images hold no recognisable character
 MAX_PIXELS = 50_000_000  # bigger images are refused before they are decoded (decompression bombs)
-WORK_SIDE = 512  # larger inputs are reduced to this before the ink analysis: 20 px is the goal
+WORK_SIDE = 200  # larger inputs are reduced to this before the ink analysis: 20 px is the goal
+STROKE_SIDE = 4 * BOX  # the ink's longest side while stroke widths are normalised
 MIN_CONTRAST = 0.10  # ink must differ from the paper by this much (0..1) to count as ink
 MIN_SPECK_FRACTION = 0.02  # connected ink smaller than this share of all ink is a speck
 TARGET_STROKE = (1.5, 4.0)  # stroke width range in 28x28 pixels that MNIST digits have
@@ -133,18 +134,23 @@ def _check_size(width: int, height: int) -> None:
 
 
 def _pil_to_grey(img: Image.Image) -> np.ndarray:
+    """Decoded image -> grey in [0, 1], done in Pillow's C code (flatten onto white, luma, shrink)."""
     _check_size(*img.size)
     try:
         img = ImageOps.exif_transpose(img)  # phone photos are stored sideways with an EXIF rotation
     except Exception:  # a broken EXIF block is no reason to refuse the picture
         pass
-    if max(img.size) > 2 * WORK_SIDE:
-        img = img.reduce(max(img.size) // WORK_SIDE)
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit and float: numpy knows the range
         return _array_to_grey(np.asarray(img))
     if img.mode != "RGBA":
-        img = img.convert("RGBA")  # palettes, CMYK, LA, 1-bit, ... all go through RGBA
-    return _array_to_grey(np.asarray(img))
+        img = img.convert("RGBA")  # palettes (with transparency), CMYK, LA, 1-bit, ... all go through RGBA
+    if img.getchannel("A").getextrema()[0] < 255:  # what lies under transparency is not ink
+        img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img)
+    grey = img.convert("L")
+    if max(grey.size) > WORK_SIDE:
+        scale = WORK_SIDE / max(grey.size)
+        grey = grey.resize((max(1, round(grey.width * scale)), max(1, round(grey.height * scale))), Image.Resampling.BOX)
+    return np.asarray(grey, dtype=np.float32) / 255.0
 
 
 def _as_unit_float(arr: np.ndarray) -> np.ndarray:
@@ -266,25 +272,34 @@ def _stroke_width(mask: np.ndarray) -> float:
     return float(2.0 * area / max(outline, 1))
 
 
-def _normalise_strokes(ink: np.ndarray, scale: float) -> np.ndarray:
-    width = _stroke_width(ink > 0.5) * scale
+def _normalise_strokes(ink: np.ndarray) -> np.ndarray:
+    """Bring the stroke width (ink at STROKE_SIDE scale) into MNIST's range.
+
+    A fat brush on a small drawing would become a blob at 20 px; a hair-thin pen line in a big photo
+    would fade away. Erosion and dilation by a disk, done exactly and fast with distance transforms."""
+    factor = STROKE_SIDE / BOX
+    mask = ink > 0.5
+    if not mask.any():
+        return ink
+    width = _stroke_width(mask) / factor  # in 28x28 pixels
     low, high = TARGET_STROKE
     if width > high:
-        radius = int((width - (low + high) / 2) / scale / 2)
-        if radius >= 1:
-            thinner = ndimage.grey_erosion(ink, footprint=_disk(radius))
-            if (thinner > 0.5).sum() > 0.2 * (ink > 0.5).sum():  # never erode a shape away
-                return thinner
+        radius = (width - (low + high) / 2) * factor / 2
+        thinner = np.clip(ndimage.distance_transform_edt(mask) - radius, 0.0, 1.0).astype(np.float32)
+        if (thinner > 0.5).sum() > 0.2 * mask.sum():  # never erode a shape away
+            return thinner
     elif width < low:
-        radius = int(np.ceil((low - width) / scale / 2))
-        if radius >= 1:
-            return ndimage.grey_dilation(ink, footprint=_disk(radius))
+        radius = (low - width) * factor / 2
+        halo = np.clip(radius + 1.0 - ndimage.distance_transform_edt(~mask), 0.0, 1.0)
+        return np.maximum(ink, halo).astype(np.float32)
     return ink
 
 
-def _disk(radius: int) -> np.ndarray:
-    y, x = np.ogrid[-radius : radius + 1, -radius : radius + 1]
-    return x * x + y * y <= radius * radius + radius
+def _resize(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Area-average when shrinking (anti-aliased, as MNIST), bilinear when enlarging."""
+    shrinking = width < img.shape[1] or height < img.shape[0]
+    resample = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(img.astype(np.float32), mode="F").resize((width, height), resample))
 
 
 def center_in_frame(ink: np.ndarray) -> np.ndarray:
@@ -292,12 +307,12 @@ def center_in_frame(ink: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     h, w = crop.shape
-    scale = BOX / max(h, w)
-    crop = _normalise_strokes(crop, scale)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
-    small = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), resample))
-    small = np.clip(small, 0.0, None)
+    scale = STROKE_SIDE / max(h, w)
+    crop = _resize(crop, max(1, round(w * scale)), max(1, round(h * scale)))
+    crop = _normalise_strokes(np.clip(crop, 0.0, 1.0))
+    h, w = crop.shape
+    new_w, new_h = max(1, round(w * BOX / STROKE_SIDE)), max(1, round(h * BOX / STROKE_SIDE))
+    small = np.clip(_resize(crop, new_w, new_h), 0.0, None)
     if small.max() <= 0:
         raise BlankImageError("No handwriting found: the strokes are too faint.")
     small = small / small.max()
@@ -315,8 +330,7 @@ def _work_size(grey: np.ndarray) -> np.ndarray:
     if max(h, w) <= WORK_SIDE:
         return grey
     scale = WORK_SIDE / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(grey, mode="F").resize(size, Image.Resampling.BOX))
+    return _resize(grey, max(1, round(w * scale)), max(1, round(h * scale)))
 
 
 def to_model_input(value) -> np.ndarray:
