@@ -1,4 +1,6 @@
-# Serves the app on port 7860 (or $PORT, as Cloud Run sets it) with the bundled models.
+# Serves the app on port 7860 (or $PORT, as Cloud Run sets it) with the bundled models, or with the
+# hub's versions: `docker run -e HANDWRITING_MODEL_REPO=team/handwriting-models [-e HANDWRITING_MODEL_REVISION=digits-v1.0.1]`.
+# The hub cache lives in the /data volume, so a restart without network serves what was downloaded.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -6,7 +8,8 @@ ENV PYTHONUNBUFFERED=1 \
     GRADIO_SERVER_NAME=0.0.0.0 \
     GRADIO_ANALYTICS_ENABLED=False \
     HF_HUB_DISABLE_TELEMETRY=1 \
-    HANDWRITING_STORE_DIR=/data
+    HANDWRITING_STORE_DIR=/data \
+    HF_HOME=/data/huggingface
 
 WORKDIR /app
 COPY requirements.txt .

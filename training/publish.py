@@ -1,0 +1,186 @@
+"""Publish a model folder to the Hugging Face hub as a new version: one commit, tagged `<task>-v<version>`.
+
+    HF_TOKEN=hf_... python -m training.publish --repo team/handwriting-models            # models/digits
+    HF_TOKEN=hf_... python -m training.publish --repo team/handwriting-models --model-dir runs/retrain/digits-.../candidate
+
+Layout of the repo (one repo for every task; `handwriting.store` reads it at the app's start-up):
+
+    README.md              the repo's card: hub metadata (library, data sets, every task's results), a table
+    digits/model.keras     the weights
+    digits/metrics.json    version and measured figures
+    digits/README.md       the task's model card: metadata header with metrics, data, limitations
+    digits/...             training.json, confusion matrices, retrain_report.json when retrained
+
+Steps: check the folder (the weights load and fit the task, the card has a metadata header, this version
+is not on the hub yet), create the repo if it does not exist, upload the folder (replacing the task's
+previous files) and the repo card in ONE commit, tag that commit `<task>-v<version>`. Then serve it:
+
+    HANDWRITING_MODEL_REPO=team/handwriting-models HANDWRITING_MODEL_REVISION=digits-v1.0.1 python app.py
+
+The token comes from HF_TOKEN (or `hf auth login`); HF_ENDPOINT points at another hub host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from handwriting.config import PROJECT_DIR, quiet_third_parties, settings
+from handwriting.labels import TASK_LABELS
+from handwriting.store import CARD_FILE, METRICS_FILE, WEIGHTS_FILE, verify_model_folder
+
+# Settings
+TAG_FORMAT = "{task}-v{version}"  # one tag per published version of a task
+REPO_CARD_TITLE = "Handwriting recognition models"
+
+
+class PublishError(RuntimeError):
+    """The folder cannot be published as it is; the message says what to fix."""
+
+
+def version_tag(task: str, version: str) -> str:
+    return TAG_FORMAT.format(task=task, version=version)
+
+
+def check_folder(folder: Path, task: str | None = None) -> dict:
+    """The folder's metrics, after checking it is a complete, working model folder for its task."""
+    from huggingface_hub import metadata_load
+
+    for name in (WEIGHTS_FILE, METRICS_FILE, CARD_FILE):
+        if not (folder / name).is_file():
+            raise PublishError(f"{folder / name} is missing: a model folder needs {WEIGHTS_FILE}, {METRICS_FILE} and {CARD_FILE}.")
+    metrics = json.loads((folder / METRICS_FILE).read_text())
+    task = task or metrics.get("task")
+    if task not in TASK_LABELS or metrics.get("task") != task:
+        raise PublishError(f"{folder / METRICS_FILE} is for task {metrics.get('task')!r}, not {task!r}.")
+    if not metrics.get("version"):
+        raise PublishError(f"{folder / METRICS_FILE} has no version.")
+    if not metadata_load(folder / CARD_FILE):
+        raise PublishError(f"{folder / CARD_FILE} has no metadata header: write it with `python -m training.evaluate`.")
+    verify_model_folder(task, folder, prefer="keras")  # the weights themselves
+    verify_model_folder(task, folder)  # and what would serve them (their LiteRT copy, when current)
+    return metrics
+
+
+def repo_card(repo: str, cards: dict[str, tuple[dict, dict]]) -> str:
+    """The repo's README.md: every task card's hub metadata merged, and a table of the tasks.
+
+    `cards` maps task -> (its card's metadata, its metrics).
+    """
+    merged: dict = {"library_name": "keras", "license": "mit", "pipeline_tag": "image-classification",
+                    "tags": [], "datasets": [], "metrics": [], "model-index": []}
+    for meta, _ in cards.values():
+        for key in ("tags", "datasets", "metrics"):
+            merged[key] += [v for v in meta.get(key) or [] if v not in merged[key]]
+        merged["model-index"] += meta.get("model-index") or []
+        merged["license"] = meta.get("license", merged["license"])
+    rows = "\n".join(
+        f"| {task} | {m['version']} | `{version_tag(task, m['version'])}` | {m.get('headline', '')} | "
+        f"[{task}/README.md]({task}/README.md) |"
+        for task, (_, m) in sorted(cards.items())
+    )
+    example = sorted(cards)[0]
+    tag = version_tag(example, cards[example][1]["version"])
+    return f"""---
+{_yaml(merged)}---
+
+# {REPO_CARD_TITLE}
+
+The weights the handwriting recognition demo serves, one folder per task, each with its own model card.
+Every published version is a commit tagged `<task>-v<version>`; `main` holds the latest of every task.
+
+| task | version | tag | figures | model card |
+|---|---|---|---|---|
+{rows}
+
+Serve a version with the app: `HANDWRITING_MODEL_REPO={repo} HANDWRITING_MODEL_REVISION={tag} python app.py`.
+Load it yourself:
+
+```python
+import keras
+from huggingface_hub import hf_hub_download
+
+path = hf_hub_download("{repo}", "{example}/model.keras", revision="{tag}")
+model = keras.saving.load_model(path)  # input: N x 28 x 28 x 1 float32 in [0, 1], white ink on black
+```
+"""
+
+
+def _yaml(data: dict) -> str:
+    from huggingface_hub.utils import yaml_dump
+
+    return yaml_dump(data, sort_keys=False)
+
+
+def _other_tasks_on_hub(api, repo: str, task: str, workdir: Path) -> dict[str, tuple[dict, dict]]:
+    """Card metadata and metrics of the tasks already on the hub's main branch, except `task`."""
+    from huggingface_hub import hf_hub_download, metadata_load
+
+    files = set(api.list_repo_files(repo))
+    found = {}
+    for other in sorted({f.split("/")[0] for f in files if f.count("/") == 1} - {task}):
+        if {f"{other}/{METRICS_FILE}", f"{other}/{CARD_FILE}"} <= files:
+            get = lambda name: Path(hf_hub_download(repo, f"{other}/{name}", endpoint=api.endpoint,  # noqa: E731
+                                                    cache_dir=workdir / "cache"))
+            found[other] = (metadata_load(get(CARD_FILE)) or {}, json.loads(get(METRICS_FILE).read_text()))
+    return found
+
+
+def publish(folder: Path | str, repo: str, task: str | None = None, private: bool = False) -> dict:
+    """Upload `folder` as the next version of its task in `repo`, tag it; returns what was published."""
+    from huggingface_hub import HfApi, metadata_load
+
+    folder = Path(folder)
+    metrics = check_folder(folder, task)
+    task, version = metrics["task"], str(metrics["version"])
+    tag = version_tag(task, version)
+    api = HfApi(endpoint=settings().hub.endpoint)
+
+    api.create_repo(repo, exist_ok=True, private=private)
+    if tag in {t.name for t in api.list_repo_refs(repo).tags}:
+        raise PublishError(f"{repo} already has {tag}: a published version never changes; give this one a new version.")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        cards = _other_tasks_on_hub(api, repo, task, workdir)
+        cards[task] = (metadata_load(folder / CARD_FILE) or {}, metrics)
+        staging = workdir / "upload"
+        shutil.copytree(folder, staging / task, ignore=shutil.ignore_patterns(".*", "__pycache__"))
+        (staging / CARD_FILE).write_text(repo_card(repo, cards))
+        commit = api.upload_folder(
+            repo_id=repo,
+            folder_path=staging,
+            commit_message=f"{task} model {version}",
+            commit_description=metrics.get("headline", ""),
+            delete_patterns=[f"{task}/*"],  # files the previous version had and this one has not
+        )
+    api.create_tag(repo, tag=tag, revision=commit.oid, tag_message=f"{task} model {version}: {metrics.get('headline', '')}")
+    return {"repo": repo, "task": task, "version": version, "tag": tag, "commit": commit.oid,
+            "url": f"{api.endpoint}/{repo}/tree/{tag}"}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", required=True, help="hub model repo id, e.g. team/handwriting-models (created if missing)")
+    parser.add_argument("--task", default="digits", choices=sorted(TASK_LABELS), help="default: digits")
+    parser.add_argument("--model-dir", default=None, help="model folder to publish (default: models/<task>)")
+    parser.add_argument("--private", action="store_true", help="create the repo private (when it does not exist yet)")
+    args = parser.parse_args(argv)
+    quiet_third_parties()  # no telemetry: before huggingface_hub is imported
+
+    folder = Path(args.model_dir) if args.model_dir else PROJECT_DIR / "models" / args.task
+    try:
+        done = publish(folder, args.repo, args.task, private=args.private)
+    except PublishError as exc:
+        raise SystemExit(f"Not published: {exc}") from None
+    print(f"published {done['task']} {done['version']} to {done['repo']}: commit {done['commit'][:7]}, tag {done['tag']}")
+    print(f"  {done['url']}")
+    print(f"  serve it: HANDWRITING_MODEL_REPO={done['repo']} HANDWRITING_MODEL_REVISION={done['tag']} python app.py")
+    return done
+
+
+if __name__ == "__main__":
+    main()

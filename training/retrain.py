@@ -1,0 +1,410 @@
+"""Retrain a task's model from user feedback; promote the new version only if it is no worse anywhere.
+
+    python -m training.retrain --task digits --feedback feedback.npz --data-dir ../shared/datasets
+    python -m training.retrain --task digits --feedback feedback.npz --publish team/handwriting-models
+
+1. The current model: the one the app serves (`handwriting.store.resolve_model`: the hub at
+   HANDWRITING_MODEL_REVISION, else the bundled folder), or --base-model DIR. Any Keras model: a single
+   CNN or the averaged ensemble, fine-tuned as it is.
+2. The training set, built fresh each epoch: the base data (MNIST train), generated rotated, zoomed and
+   shifted variants of every image (the training augmentation), and the feedback file's training part:
+   each correction (a record the model got wrong) repeated CORRECTION_REPEATS times, each confirmation
+   CONFIRMATION_REPEATS times. A fixed share of the feedback, chosen by a hash of each record's id so the
+   same records stay out run after run, is never trained on: it is an evaluation set.
+3. Fine-tune: load, compile with Adam at a low learning rate, fit a few epochs (Keras progress bars).
+4. Evaluate old and new on the same fixed sets: MNIST test, USPS and the hw62_dev digit photos when the
+   data folder has them (evaluation only, never training), and the held-out feedback.
+5. The gate: the new version is promoted only if on EVERY set its accuracy is not below the old one's by
+   more than the tolerance plus the noise of that set (NOISE_Z standard errors of the paired difference:
+   small sets get more room, large ones little).
+6. Either way it writes `report.json` and `report.md` in --out, and the candidate model folder (weights,
+   their LiteRT copy for serving, metrics.json, model card with the comparison) in --out/candidate. When the gate passes, --promote-to
+   DIR copies the candidate there and --publish REPO publishes it to the hub (`training.publish`).
+
+Exit status 0 whether or not the gate promoted (read "promoted" in report.json), 1 on errors.
+--shuffle-labels trains on shuffled labels: a negative control the gate must refuse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+from tqdm import tqdm
+
+from handwriting.config import PROJECT_DIR, quiet_third_parties
+from handwriting.labels import labels_for
+from handwriting.store import CARD_FILE, WEIGHTS_FILE, read_model_folder, resolve_model, verify_model_folder
+
+
+@dataclass
+class RetrainSettings:
+    """Every knob of a retraining run; each is also a command-line option."""
+
+    epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 1e-4  # Adam; low, to adjust the model rather than retrain it
+    lr_decay_per_epoch: float = 0.5
+    correction_repeats: int = 10  # copies per epoch of each record the model got wrong
+    confirmation_repeats: int = 1  # copies per epoch of each record the model got right
+    holdout_fraction: float = 0.2  # share of the feedback (by record id) kept out of training, for the gate
+    rotation_deg: float = 10.0  # the generated variants: rotation, zoom and shift, as in training.train
+    zoom: float = 0.10
+    shift: float = 0.10
+    tolerance: float = 0.001  # accuracy a set may lose (0.1 percentage point) ...
+    noise_z: float = 2.0  # ... plus this many standard errors of the paired old/new difference
+    seed: int = 0
+    shuffle_labels: bool = False  # negative control: learn noise; the gate must refuse the result
+
+
+FEEDBACK_SET = "feedback_heldout"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data
+
+
+def read_training_file(path: Path):
+    """The feedback module's training file: x, y, labels, task, ids, source, was_correct (a fixed format).
+
+    `handwriting.feedback.load_training_file` reads it where that module is installed; this reader of the
+    same keys stands in for it otherwise, so retraining runs from a file alone.
+    """
+    try:
+        from handwriting.feedback import load_training_file
+    except ImportError:
+        with np.load(path, allow_pickle=False) as d:
+            return SimpleNamespace(task=str(d["task"]), x=d["x"], y=d["y"].astype(np.int64),
+                                   labels=tuple(str(s) for s in d["labels"]), ids=d["ids"], source=d["source"],
+                                   was_correct=d["was_correct"].astype(bool))
+    return load_training_file(path)
+
+
+def load_feedback(path: Path, task: str):
+    """The feedback training file, checked against the task (its labels must be the task's, in order)."""
+    data = read_training_file(path)
+    if data.task != task or tuple(data.labels) != labels_for(task):
+        raise SystemExit(f"{path} holds {data.task!r} feedback with labels {list(data.labels)}, not {task!r} feedback.")
+    if data.x.shape[1:] != (28, 28) or data.x.dtype != np.uint8:
+        raise SystemExit(f"{path}: x must be uint8 N x 28 x 28, not {data.x.dtype} {data.x.shape}.")
+    return data
+
+
+def held_out(ids, fraction: float) -> np.ndarray:
+    """Which records the gate keeps for evaluation: decided by each id's hash, so stable across runs."""
+    buckets = [int(hashlib.sha256(str(i).encode()).hexdigest()[:8], 16) / 2**32 for i in ids]
+    return np.array(buckets, dtype=np.float64) < fraction
+
+
+def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSettings):
+    """(x uint8, y, composition): the base data plus the feedback's training part, oversampled."""
+    x_fb, y_fb, right = feedback.x[train_mask], feedback.y[train_mask], feedback.was_correct[train_mask]
+    repeats = np.where(right, settings.confirmation_repeats, settings.correction_repeats)
+    pick = np.repeat(np.arange(len(y_fb)), repeats)
+    x = np.concatenate([base_x, x_fb[pick]])
+    y = np.concatenate([base_y, y_fb[pick]]).astype(np.int64)
+    if settings.shuffle_labels:
+        y = np.random.default_rng(settings.seed).permutation(y)
+    composition = {
+        "base_images": int(len(base_y)),
+        "feedback_records": int(len(y_fb)),
+        "corrections": int((~right).sum()),
+        "confirmations": int(right.sum()),
+        "correction_repeats": settings.correction_repeats,
+        "confirmation_repeats": settings.confirmation_repeats,
+        "images_per_epoch": int(len(y)),
+        "labels_shuffled": settings.shuffle_labels,
+    }
+    return x, y, composition
+
+
+def evaluation_sets(task: str, data_dir, feedback, holdout_mask) -> tuple[list, dict[str, str]]:
+    """The fixed sets old and new are compared on, and the ones that could not be found (with why)."""
+    from training.evaluate import EvalSet, digit_sets
+
+    sets = digit_sets(data_dir, skip_missing=True)
+    missing = {name: "not found in the data folder" for name in ("mnist_test", "usps", "hw62_digits")
+               if name not in {s.name for s in sets}}
+    n = int(holdout_mask.sum())
+    if n:
+        corrections = int((~feedback.was_correct[holdout_mask]).sum())
+        sets.append(EvalSet(FEEDBACK_SET, feedback.x[holdout_mask].astype(np.float32) / 255.0, feedback.y[holdout_mask],
+                            f"held-out feedback: {n} records ({corrections} corrections), never trained on"))
+    else:
+        missing[FEEDBACK_SET] = "no feedback record falls in the held-out share"
+    return sets, missing
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fine-tuning
+
+
+def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSettings):
+    """The model in `weights`, fitted further on (x, y) with augmentation; returns the Keras model."""
+    import keras
+    import tensorflow as tf
+
+    from training.augment import digit_augmenter
+
+    keras.utils.set_random_seed(settings.seed)
+    model = keras.saving.load_model(weights, compile=False)
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    augment = digit_augmenter(settings.rotation_deg, settings.zoom, settings.shift, settings.seed)
+
+    def prepare(images, labels):
+        images = tf.cast(images, tf.float32)[..., None] / 255.0
+        return augment(images, training=True), labels
+
+    data = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(y), seed=settings.seed, reshuffle_each_iteration=True)
+        .batch(settings.batch_size)
+        .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    schedule = keras.callbacks.LearningRateScheduler(
+        lambda epoch: settings.learning_rate * settings.lr_decay_per_epoch**epoch)
+    model.fit(data, epochs=settings.epochs, callbacks=[schedule], shuffle=False,  # the dataset shuffles itself
+              verbose=1 if sys.stdout.isatty() else 2)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------------
+# The gate
+
+
+def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings) -> tuple[dict, dict, dict]:
+    """Both models on the same sets: (old results, new results, per-set comparison with verdicts)."""
+    from training.evaluate import predict_all, score_set
+
+    old_results, new_results, rows = {}, {}, {}
+    for s in tqdm(sets, desc="comparing old and new", unit="set"):
+        p_old, p_new = predict_all(old_runtime, s.x), predict_all(new_runtime, s.x)
+        old_results[s.name], new_results[s.name] = score_set(p_old, s, labels), score_set(p_new, s, labels)
+        old_right, new_right = p_old.argmax(1) == s.y, p_new.argmax(1) == s.y
+        lost, gained = int((old_right & ~new_right).sum()), int((~old_right & new_right).sum())
+        n = len(s.y)
+        change = (gained - lost) / n
+        allowed = max(settings.tolerance, settings.noise_z * np.sqrt(lost + gained) / n)
+        verdict = "worse" if change < -allowed else "better" if change > allowed else "same"
+        per_class_old, per_class_new = old_results[s.name]["per_class_accuracy"], new_results[s.name]["per_class_accuracy"]
+        moved = sorted(labels, key=lambda c: -abs(per_class_new[c] - per_class_old[c]))[:3]
+        rows[s.name] = {
+            "n": n,
+            "old_accuracy": old_results[s.name]["accuracy"],
+            "new_accuracy": new_results[s.name]["accuracy"],
+            "change": round(change, 5),
+            "allowed_drop": round(float(allowed), 5),
+            "old_right_new_wrong": lost,
+            "old_wrong_new_right": gained,
+            "verdict": verdict,
+            "classes_that_moved_most": {c: [per_class_old[c], per_class_new[c]] for c in moved},
+        }
+    return old_results, new_results, rows
+
+
+def gate(rows: dict[str, dict]) -> tuple[bool, list[str]]:
+    """Promote only when no set got worse beyond what it allows; the reasons say why, either way."""
+    if not rows:
+        return False, ["there is no evaluation set to compare on"]
+    worse = [f"{name}: {r['old_accuracy']:.2%} -> {r['new_accuracy']:.2%} (a drop of {-r['change']:.2%}, "
+             f"{r['allowed_drop']:.2%} allowed)" for name, r in rows.items() if r["verdict"] == "worse"]
+    if worse:
+        return False, ["worse on " + w for w in worse]
+    better = [name for name, r in rows.items() if r["verdict"] == "better"]
+    return True, [f"no set got worse beyond its tolerance ({len(rows)} compared)"] + (
+        [f"better on {', '.join(better)}"] if better else [])
+
+
+def next_version(version: str) -> str:
+    """1.0.0 -> 1.0.1: a retrained model is a patch release of the same design."""
+    parts = version.split(".")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return f"{parts[0]}.{parts[1]}.{int(parts[2]) + 1}"
+    return "1.0.0"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing it down
+
+
+def save_candidate_model(folder: Path, model, task: str) -> None:
+    """The new weights, their LiteRT copy for serving (checked against them), both verified to run."""
+    from training.export import export_litert
+
+    if folder.exists():
+        shutil.rmtree(folder)  # never mix files of an earlier run into this one
+    folder.mkdir(parents=True)
+    model.save(folder / WEIGHTS_FILE)
+    export_litert(folder)
+    verify_model_folder(task, folder, prefer="keras")
+    verify_model_folder(task, folder)
+
+
+def write_candidate_metadata(folder: Path, base, results: dict, version: str, retrain_record: dict) -> dict:
+    """training.json (the base's, plus this run), metrics.json, confusion matrices and the model card."""
+    from training.evaluate import write_metrics
+
+    training_path = base.folder / "training.json"
+    training = json.loads(training_path.read_text()) if training_path.exists() else {}
+    training["retrained"] = retrain_record
+    (folder / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+    return write_metrics(folder, base.task, results, version, retrain_record["evaluation_seconds"])
+
+
+def report_markdown(report: dict) -> str:
+    rows = "\n".join(
+        f"| {name} | {r['n']} | {r['old_accuracy']:.2%} | {r['new_accuracy']:.2%} | {r['change']:+.2%} | "
+        f"{r['allowed_drop']:.2%} | {r['verdict']} |" for name, r in report["comparison"].items())
+    skipped = "".join(f"\n- {name}: {why}" for name, why in report["skipped_sets"].items())
+    c, s = report["training_set"], report["settings"]
+    control = " **Labels shuffled: a negative control.**" if c["labels_shuffled"] else ""
+    return f"""## Retraining from feedback: {report['decision']}
+
+- Base: version {report['base']['version']} ({report['base']['source']}); candidate: version {report['candidate']['version']}.
+- Feedback: {report['feedback']['records']} records in `{Path(report['feedback']['file']).name}`, {report['feedback']['held_out']} of them held out for the comparison.
+- Each epoch: {c['base_images']:,} base images + {c['feedback_records']} feedback records ({c['corrections']} corrections x {c['correction_repeats']}, {c['confirmations']} confirmations x {c['confirmation_repeats']}) = {c['images_per_epoch']:,} images, each as a generated rotated, zoomed and shifted variant.{control}
+- Fine-tuning: {s['epochs']} epochs, batch {s['batch_size']}, Adam {s['learning_rate']:g} decaying x{s['lr_decay_per_epoch']:g} an epoch; {report['seconds']['total']:.0f} s in all, {report['seconds']['training']:.0f} s of it training.
+- Gate: on every set the new accuracy may be at most max({s['tolerance']:.2%}, {s['noise_z']:g} standard errors of the paired difference) below the old one.
+
+| set | images | old | new | change | allowed drop | verdict |
+|---|---:|---:|---:|---:|---:|---|
+{rows}
+
+**{'Promoted' if report['promoted'] else 'Refused'}**: {'; '.join(report['reasons'])}.{chr(10) + chr(10) + 'Not compared:' + skipped if skipped else ''}
+
+Reproduce: `{report['command']}`
+"""
+
+
+def write_report(out: Path, report: dict) -> None:
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "report.md").write_text(report_markdown(report))
+
+
+def promote(candidate: Path, destination: Path) -> None:
+    """Replace `destination` with the candidate folder (an atomic rename where the disk allows)."""
+    staging = destination.with_name(destination.name + ".promoting")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(candidate, staging)
+    if destination.exists():
+        shutil.rmtree(destination)
+    staging.rename(destination)
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: RetrainSettings, base_model: Path | None = None,
+            promote_to: Path | None = None, publish_repo: str | None = None, command: str = "") -> dict:
+    from handwriting.runtime import load_runtime
+    from training.data import load_mnist
+
+    started = time.time()
+    labels = labels_for(task)
+    base = (read_model_folder(task, base_model, source=f"{base_model}") if base_model else resolve_model(task))
+    print(f"base model: {base.describe()}")
+    feedback = load_feedback(feedback_path, task)
+    holdout = held_out(feedback.ids, settings.holdout_fraction)
+    if task != "digits":
+        raise SystemExit(f"Retraining is built for 'digits' only so far, not {task!r}.")
+    base_data, _ = load_mnist(data_dir)  # what the digit model was trained on
+    base_x, base_y = base_data.x, base_data.y
+    x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
+    sets, skipped = evaluation_sets(task, data_dir, feedback, holdout)
+    print(f"training on {composition['images_per_epoch']:,} images an epoch; comparing on "
+          f"{', '.join(f'{s.name} ({len(s.y)})' for s in sets)}")
+
+    trained_at = time.time()
+    model = fine_tune(base.weights, x, y, settings)
+    training_seconds = time.time() - trained_at
+
+    candidate = out / "candidate"
+    save_candidate_model(candidate, model, task)
+    evaluated_at = time.time()  # both as they would serve: LiteRT where its copy is current, else Keras
+    old_results, new_results, rows = compare(load_runtime(base.folder), load_runtime(candidate), sets, labels, settings)
+    promoted, reasons = gate(rows)
+    version = next_version(base.version)
+    report = {
+        "task": task,
+        "decision": "promoted" if promoted else "refused",
+        "promoted": promoted,
+        "reasons": reasons,
+        "base": {"version": base.version, "source": base.source, "folder": str(base.folder), "commit": base.commit},
+        "candidate": {"version": version, "folder": str(candidate)},
+        "feedback": {"file": str(feedback_path), "records": len(feedback.y), "held_out": int(holdout.sum())},
+        "training_set": composition,
+        "settings": asdict(settings),
+        "comparison": rows,
+        "skipped_sets": skipped,
+        "seconds": {"training": round(training_seconds, 1), "evaluation": round(time.time() - evaluated_at, 1)},
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": command,
+        "promoted_to": None,
+        "published": None,
+    }
+    retrain_record = {key: report[key] for key in ("base", "feedback", "training_set", "settings", "finished_at")}
+    retrain_record.update(training_seconds=report["seconds"]["training"], evaluation_seconds=report["seconds"]["evaluation"])
+    write_candidate_metadata(candidate, base, new_results, version, retrain_record)
+    report["seconds"]["total"] = round(time.time() - started, 1)
+    (candidate / "retrain_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    with open(candidate / CARD_FILE, "a") as card:  # the card tells how this version came to be
+        card.write("\n" + report_markdown(report))
+
+    if promoted and promote_to:
+        promote(candidate, promote_to)
+        report["promoted_to"] = str(promote_to)
+    if promoted and publish_repo:
+        from training.publish import publish
+
+        report["published"] = publish(candidate, publish_repo, task)
+    report["seconds"]["total"] = round(time.time() - started, 1)
+    write_report(out, report)
+    return report
+
+
+def main(argv=None):
+    defaults = RetrainSettings()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="digits", choices=["digits"])
+    parser.add_argument("--feedback", required=True, help="the feedback training file (.npz) exported from the app")
+    parser.add_argument("--data-dir", default=None, help="folder with mnist.npz (training and test) and, for evaluation "
+                        "only, usps_train_16x16.npz and hw62_dev/ (default: $HANDWRITING_DATA_DIR or ../shared/datasets)")
+    parser.add_argument("--out", default=None, help="where the report and candidate go (default: runs/retrain/<task>-<time>)")
+    parser.add_argument("--base-model", default=None, help="model folder to start from (default: the one the app serves)")
+    parser.add_argument("--promote-to", default=None, help="when the gate passes, copy the new model folder here "
+                        "(e.g. models/digits to update the bundled model)")
+    parser.add_argument("--publish", default=None, metavar="REPO", help="when the gate passes, publish it to this hub repo")
+    for name, value in asdict(defaults).items():
+        if isinstance(value, bool):
+            parser.add_argument(f"--{name.replace('_', '-')}", action="store_true", help=f"see RetrainSettings ({value})")
+        else:
+            parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value, help=f"default {value}")
+    args = parser.parse_args(argv)
+    quiet_third_parties()
+    settings = RetrainSettings(**{name: getattr(args, name) for name in asdict(defaults)})
+    out = Path(args.out) if args.out else PROJECT_DIR / "runs" / "retrain" / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    command = "python -m training.retrain " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = retrain(args.task, Path(args.feedback), args.data_dir, out, settings,
+                     Path(args.base_model) if args.base_model else None,
+                     Path(args.promote_to) if args.promote_to else None, args.publish, command)
+    for name, r in report["comparison"].items():
+        print(f"{name:>16}: {r['old_accuracy']:.4%} -> {r['new_accuracy']:.4%} ({r['verdict']})")
+    print(f"{report['decision'].upper()}: {'; '.join(report['reasons'])}")
+    print(f"report: {out / 'report.md'}; candidate: {out / 'candidate'}"
+          + (f"; promoted to {report['promoted_to']}" if report["promoted_to"] else "")
+          + (f"; published {report['published']['tag']}" if report["published"] else ""))
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Make a synthetic feedback file, for checking the retraining pipeline before real feedback exists.
+
+    python -m training.synthetic_feedback --n 500 --out runs/feedback_500.npz --data-dir ../shared/datasets
+
+Writes the training file the app's feedback export writes (`python -m training.feedback export`: x uint8
+N x 28 x 28 white on black, y, labels, task, ids, source, was_correct), made the way the app
+makes feedback: each glyph is drawn on a 280x280 white canvas with a black brush and normalised by the
+app's own preprocessing. What is drawn:
+
+- MNIST *training* digits re-drawn as canvas strokes (brush widths vary), with their right labels; never
+  test digits, which stay evaluation only;
+- two styles the digit model reads poorly (the model card's limitations): a 7 crossed in the middle, and
+  a European 1 with a long flag and a foot.
+
+`was_correct` says whether the given model (default: the one the app serves) read it right, as the app
+records it. Everything is seeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy import ndimage
+from tqdm import tqdm
+
+from handwriting.labels import labels_for
+from handwriting.preprocessing import to_model_input
+
+# The default mix of a synthetic file: shares of re-drawn MNIST digits, crossed 7s and flagged 1s.
+MIX = {"mnist_redrawn": 0.6, "crossed_seven": 0.2, "flagged_one": 0.2}
+CANVAS = 280
+SOURCES = ("app", "api", "game")
+
+
+def _as_uint8(model_input: np.ndarray) -> np.ndarray:
+    return np.round(model_input * 255).astype(np.uint8)
+
+
+def redraw_on_canvas(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An MNIST digit (uint8 28x28, white on black) as canvas strokes, through the app's preprocessing."""
+    big = np.asarray(Image.fromarray(digit).resize((CANVAS, CANVAS), Image.Resampling.BILINEAR))
+    strokes = big > rng.uniform(60, 160)
+    change = int(rng.integers(-4, 7))  # thinner or thicker brush than the scan's strokes
+    if change > 0:
+        strokes = ndimage.binary_dilation(strokes, iterations=change)
+    elif change < 0:
+        thinner = ndimage.binary_erosion(strokes, iterations=-change)
+        strokes = thinner if thinner.sum() > 0.3 * strokes.sum() else strokes
+    canvas = np.where(strokes, 0, 255).astype(np.uint8)
+    return _as_uint8(to_model_input(canvas))
+
+
+def _draw(lines: list[list[tuple[float, float]]], rng: np.random.Generator) -> np.ndarray:
+    img = Image.new("L", (CANVAS, CANVAS), 255)
+    pen = ImageDraw.Draw(img)
+    width = int(rng.integers(12, 26))
+    for points in lines:
+        pen.line(points, fill=0, width=width, joint="curve")
+        for x, y in (points[0], points[-1]):  # round caps, as a brush makes
+            pen.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=0)
+    img = img.rotate(rng.uniform(-10, 10), resample=Image.Resampling.BILINEAR, fillcolor=255)
+    return _as_uint8(to_model_input(np.asarray(img)))
+
+
+def crossed_seven(rng: np.random.Generator) -> np.ndarray:
+    """A 7 with a bar across the middle of its stem (a common European style)."""
+    j = lambda s=12: rng.uniform(-s, s)  # noqa: E731
+    left, right, foot = (70 + j(), 60 + j()), (215 + j(), 58 + j()), (125 + j(20), 235 + j())
+    t = rng.uniform(0.4, 0.6)
+    cx, cy = right[0] + (foot[0] - right[0]) * t, right[1] + (foot[1] - right[1]) * t
+    half = rng.uniform(35, 55)
+    return _draw([[left, right, foot], [(cx - half, cy + j(6)), (cx + half, cy + j(6))]], rng)
+
+
+def flagged_one(rng: np.random.Generator) -> np.ndarray:
+    """A 1 with a long flag and a foot (a common European style, easily read as a 7)."""
+    j = lambda s=10: rng.uniform(-s, s)  # noqa: E731
+    top, bottom = (150 + j(), 45 + j()), (140 + j(), 235 + j())
+    flag = (top[0] - rng.uniform(55, 85), top[1] + rng.uniform(45, 75))
+    foot = rng.uniform(35, 55)
+    return _draw([[flag, top, bottom], [(bottom[0] - foot, bottom[1]), (bottom[0] + foot, bottom[1])]], rng)
+
+
+STYLES = {"crossed_seven": (crossed_seven, "7"), "flagged_one": (flagged_one, "1")}
+
+
+def glyphs(style: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`n` drawings of a synthetic style: (x uint8 n x 28 x 28, y label indices)."""
+    draw, label = STYLES[style]
+    rng = np.random.default_rng(seed)
+    x = np.stack([draw(rng) for _ in range(n)]) if n else np.zeros((0, 28, 28), np.uint8)
+    return x, np.full(n, labels_for("digits").index(label), np.int64)
+
+
+def redrawn(digits: np.ndarray, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.stack([redraw_on_canvas(d, rng) for d in tqdm(digits, desc="re-drawing MNIST digits", unit="img")])
+
+
+def feedback_file(path, x: np.ndarray, y: np.ndarray, was_correct: np.ndarray, seed: int = 0, task: str = "digits") -> Path:
+    """Write records in the app's training-file format (the keys its feedback export writes), seeded ids and sources."""
+    rng = np.random.default_rng(seed)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:  # a file object: numpy would otherwise append ".npz" to the name
+        np.savez_compressed(
+            f, x=x.astype(np.uint8), y=y.astype(np.int64), labels=np.array(labels_for(task)), task=np.array(task),
+            ids=np.array([f"synthetic-{seed}-{i:05d}" for i in range(len(y))]),
+            source=np.array(rng.choice(SOURCES, size=len(y))), was_correct=np.asarray(was_correct, bool),
+        )
+    return path
+
+
+def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float] = MIX):
+    """(x, y, was_correct) of `n` synthetic records in the proportions of `mix`, shuffled."""
+    from training.data import load_mnist
+
+    counts = {name: int(round(share * n)) for name, share in mix.items()}
+    counts["mnist_redrawn"] += n - sum(counts.values())
+    train, _ = load_mnist(data_dir)
+    pick = np.random.default_rng(seed).choice(len(train.y), counts["mnist_redrawn"], replace=False)
+    parts = [(redrawn(train.x[pick], seed), train.y[pick])]
+    for i, style in enumerate(STYLES):
+        parts.append(glyphs(style, counts.get(style, 0), seed + 1 + i))
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    order = np.random.default_rng(seed + 100).permutation(len(y))
+    x, y = x[order], y[order]
+    probs = np.concatenate([runtime(x[i : i + 512].astype(np.float32) / 255.0) for i in range(0, len(x), 512)])
+    return x, y, probs.argmax(1) == y
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="digits", choices=["digits"])
+    parser.add_argument("--n", type=int, default=500, help="number of records (default 500)")
+    parser.add_argument("--out", required=True, help="the .npz file to write")
+    parser.add_argument("--data-dir", default=None, help="folder holding mnist.npz (default: $HANDWRITING_DATA_DIR or ../shared/datasets)")
+    parser.add_argument("--model-dir", default=None, help="model that sets was_correct (default: the one the app serves)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    from handwriting.runtime import KerasRuntime
+    from handwriting.store import WEIGHTS_FILE, resolve_model
+
+    weights = Path(args.model_dir) / WEIGHTS_FILE if args.model_dir else resolve_model(args.task).weights
+    x, y, was_correct = make_feedback(args.n, args.data_dir, KerasRuntime(weights), args.seed)
+    path = feedback_file(args.out, x, y, was_correct, args.seed, args.task)
+    print(f"wrote {path}: {len(y)} records, {int((~was_correct).sum())} of them corrections "
+          f"(the model at {weights} got them wrong)")
+
+
+if __name__ == "__main__":
+    main()
