@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -54,17 +55,22 @@ def to_grey(value) -> np.ndarray:
         raise BlankImageError("No image was given: draw a character or upload a picture of one.")
     if isinstance(value, dict):
         return _sketch_to_grey(value)
-    if isinstance(value, Image.Image):
-        return _pil_to_grey(value)
     if isinstance(value, np.ndarray):
         return _array_to_grey(value)
+    return _pil_to_grey(_decode(value))
+
+
+def _decode(value) -> Image.Image:
+    """A PIL image, bytes or a file path -> a decoded PIL image (size checked before decoding)."""
+    if isinstance(value, Image.Image):
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return _pil_to_grey(_open_image(io.BytesIO(bytes(value))))
+        return _open_image(io.BytesIO(bytes(value)))
     if isinstance(value, (str, os.PathLike)):
         path = Path(value)
         if not path.is_file():
             raise InvalidImageError("The image file could not be found on the server; please upload it again.")
-        return _pil_to_grey(_open_image(path))
+        return _open_image(path)
     raise InvalidImageError(f"Unsupported input of type {type(value).__name__}: send an image.")
 
 
@@ -73,10 +79,13 @@ def _sketch_to_grey(value: dict) -> np.ndarray:
     composite = value.get("composite")
     if composite is not None:
         return to_grey(composite)
-    parts = [p for p in [value.get("background"), *(value.get("layers") or [])] if p is not None]
+    layers = value.get("layers") or []
+    if not isinstance(layers, (list, tuple)):
+        raise InvalidImageError("The sketch's 'layers' must be a list of images.")
+    parts = [p for p in [value.get("background"), *layers] if p is not None]
     if not parts:
         raise BlankImageError("The canvas is empty: draw a character first.")
-    images = [_to_rgba_pil(p) for p in parts]
+    images = [_to_rgba(p) for p in parts]
     canvas = Image.new("RGBA", images[0].size, (255, 255, 255, 255))
     for img in images:
         if img.size != canvas.size:
@@ -85,24 +94,27 @@ def _sketch_to_grey(value: dict) -> np.ndarray:
     return _pil_to_grey(canvas)
 
 
-def _to_rgba_pil(part) -> Image.Image:
-    if isinstance(part, Image.Image):
-        return part.convert("RGBA")
-    grey_or_array = part
-    if isinstance(part, (str, os.PathLike, bytes)):
-        return _open_image(part if not isinstance(part, bytes) else io.BytesIO(part)).convert("RGBA")
-    arr = np.asarray(grey_or_array)
-    _check_size(arr.shape[1] if arr.ndim > 1 else 0, arr.shape[0])
-    if arr.ndim == 2:
-        arr = np.stack([arr] * 3 + [np.full_like(arr, 255)], axis=-1)
-    if arr.shape[-1] == 3:
-        arr = np.concatenate([arr, np.full(arr.shape[:2] + (1,), 255, arr.dtype)], axis=-1)
-    return Image.fromarray(_as_uint8(arr), "RGBA")
+def _to_rgba(part) -> Image.Image:
+    """One editor part (background or a layer) as RGBA, its transparency kept for compositing."""
+    if not isinstance(part, np.ndarray):
+        img = _decode(part)
+        _check_size(*img.size)
+        return img.convert("RGBA")
+    unit = _as_unit_float(_checked_shape(part))
+    if unit.ndim == 2:
+        unit = unit[..., None]
+    channels = unit.shape[-1]
+    colour = unit[..., :3] if channels >= 3 else np.repeat(unit[..., :1], 3, axis=-1)
+    alpha = unit[..., -1:] if channels in (2, 4) else np.ones_like(unit[..., :1])
+    rgba = np.concatenate([colour, alpha], axis=-1)
+    return Image.fromarray(np.round(rgba * 255).astype(np.uint8), "RGBA")
 
 
 def _open_image(source) -> Image.Image:
     try:
-        img = Image.open(source)
+        with warnings.catch_warnings():  # sizes are checked just below, against our own limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
     except Image.DecompressionBombError:
         raise InvalidImageError(_too_big_message()) from None
     except (UnidentifiedImageError, OSError, ValueError):
@@ -161,25 +173,25 @@ def _as_unit_float(arr: np.ndarray) -> np.ndarray:
         top = 255.0 if arr.max(initial=0) <= 255 else 65535.0
         return np.clip(arr.astype(np.float32) / top, 0.0, 1.0)
     if np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float32)
         if not np.all(np.isfinite(arr)):
             raise InvalidImageError("The image holds invalid (NaN or infinite) pixel values.")
-        return np.clip(arr / 255.0 if arr.max(initial=0) > 1.0 else arr, 0.0, 1.0)
+        arr = np.clip(arr, 0.0, 255.0).astype(np.float32)
+        return arr / 255.0 if arr.max(initial=0) > 1.0 else arr
     raise InvalidImageError(f"Unsupported pixel type {arr.dtype}.")
 
 
-def _as_uint8(arr: np.ndarray) -> np.ndarray:
-    return np.round(_as_unit_float(arr) * 255).astype(np.uint8)
-
-
-def _array_to_grey(arr: np.ndarray) -> np.ndarray:
-    arr = np.asarray(arr)
+def _checked_shape(arr: np.ndarray) -> np.ndarray:
+    """H x W, or H x W x C with C in 1-4 (grey, grey+alpha, RGB, RGBA), of an acceptable size."""
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (2, 3, 4)):
         raise InvalidImageError(f"Unsupported image shape {arr.shape}: expected H x W grey, RGB or RGBA.")
     _check_size(arr.shape[1], arr.shape[0])
-    unit = _as_unit_float(arr)
+    return arr
+
+
+def _array_to_grey(arr: np.ndarray) -> np.ndarray:
+    unit = _as_unit_float(_checked_shape(np.asarray(arr)))
     if unit.ndim == 2:
         return unit
     if unit.shape[-1] == 2:  # grey + alpha
