@@ -14,18 +14,21 @@ import gradio as gr  # noqa: E402
 
 from handwriting import endpoints  # noqa: E402
 from handwriting.config import settings  # noqa: E402
+from handwriting.flagging import FeedbackRecorder  # noqa: E402
 from handwriting.gradio_inputs import DrawingPad, ImageUpload  # noqa: E402
-from handwriting.labels import TASK_LABELS  # noqa: E402
+from handwriting.labels import TASK_LABELS, labels_for  # noqa: E402
 from handwriting.recognizer import warm_up  # noqa: E402
 
 PREDICT_CONCURRENCY = 16  # requests preprocessed at once; the model calls are shared by a micro-batcher
+FEEDBACK_CONCURRENCY = 16  # feedback requests at once; the store serialises only its short writes
 
 
-def recognition_tab(task: str, api: bool) -> None:
-    """Draw / Upload inputs, Predict buttons and the top-3 Label for one task.
+def recognition_tab(task: str, api: bool, feedback: endpoints.FeedbackEndpoints) -> None:
+    """Draw / Upload inputs, Predict buttons, the top-3 Label and "Is this correct?" for one task.
 
     With `api=True` its listeners are the public `/predict_sketch` and `/predict` endpoints, whose
-    task argument is a hidden dropdown (API callers pick the task; the tab fixes it).
+    task argument is a hidden dropdown (API callers pick the task; the tab fixes it). The feedback
+    listeners are private: API callers use `/feedback`.
     """
     task_input = gr.Dropdown(list(TASK_LABELS), value=task, label="task", visible=False)
     with gr.Row(equal_height=False):
@@ -53,34 +56,75 @@ def recognition_tab(task: str, api: bool) -> None:
                     upload_button = gr.Button("Predict", variant="primary", elem_id=f"{task}-predict-upload")
         with gr.Column():
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id=f"{task}-label")
+            with gr.Column(visible=False, elem_id=f"{task}-feedback") as ask:
+                gr.Markdown("**Is this correct?**")
+                with gr.Row():
+                    yes = gr.Button("Yes", elem_id=f"{task}-feedback-yes")
+                    no = gr.Button("No", elem_id=f"{task}-feedback-no")
+                with gr.Row(visible=False) as correction:
+                    right = gr.Dropdown(list(labels_for(task)), value=None, label="The right answer",
+                                        elem_id=f"{task}-feedback-label")
+                    send = gr.Button("Send", variant="primary", elem_id=f"{task}-feedback-send", scale=0, min_width=120)
+            status = gr.Markdown(elem_id=f"{task}-feedback-status")
+    last = gr.State(None)  # the prediction the buttons answer: task, label, confidence, version, input
 
     visibility = "public" if api else "private"
     shared = dict(concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise", api_visibility=visibility)
-    draw_button.click(endpoints.predict_sketch, [sketch, task_input], label, api_name="predict_sketch" if api else None, **shared)
-    upload_button.click(endpoints.predict_image, [upload, task_input], label, api_name="predict" if api else None, **shared)
-    upload.upload(endpoints.predict_image, [upload, task_input], label, api_name=False, **shared)
+    remember = dict(fn=feedback.remember, outputs=[last, ask, correction, right, status], api_visibility="private",
+                    show_progress="hidden")
+    draw_button.click(endpoints.predict_sketch, [sketch, task_input], label, api_name="predict_sketch" if api else None, **shared
+                      ).success(inputs=[sketch, task_input, label], **remember)
+    upload_button.click(endpoints.predict_image, [upload, task_input], label, api_name="predict" if api else None, **shared
+                        ).success(inputs=[upload, task_input, label], **remember)
+    upload.upload(endpoints.predict_image, [upload, task_input], label, api_name=False, **shared
+                  ).success(inputs=[upload, task_input, label], **remember)
+
+    private = dict(api_visibility="private", concurrency_limit=FEEDBACK_CONCURRENCY, concurrency_id="feedback")
+    yes.click(feedback.confirm, [last], [last, status, ask, correction], **private)
+    no.click(feedback.ask_for_label, None, correction, api_visibility="private", show_progress="hidden")
+    send.click(feedback.correct, [last, right], [last, status, ask, correction], **private)
 
 
-def build_demo() -> gr.Blocks:
+def feedback_api(feedback: endpoints.FeedbackEndpoints) -> None:
+    """The public `/feedback` endpoint (image, task, predicted, correct -> confirmation): hidden inputs."""
+    with gr.Column(visible=False):
+        image = ImageUpload(label="image", type="filepath", sources=["upload"])
+        task = gr.Dropdown(list(TASK_LABELS), value="digits", label="task")
+        predicted = gr.Textbox(label="predicted")
+        correct = gr.Textbox(label="correct")
+        confirmation = gr.Textbox(label="confirmation")
+        send = gr.Button("Send feedback")
+    send.click(feedback.feedback, [image, task, predicted, correct], confirmation, api_name="feedback",
+               concurrency_limit=FEEDBACK_CONCURRENCY, concurrency_id="feedback")
+
+
+def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
+    """The page. `recorder` stores the feedback (default: from the environment, see handwriting/config.py)."""
+    feedback = endpoints.FeedbackEndpoints(recorder or FeedbackRecorder.from_settings())
     with gr.Blocks(title="Handwriting recognition") as demo:
         gr.Markdown(
             "# Handwriting recognition\n"
             "Draw a digit, or upload a photo of one, and press **Predict**: a convolutional network "
-            "trained on MNIST says what it sees and how sure it is."
+            "trained on MNIST says what it sees and how sure it is. Tell it when it is wrong: "
+            "corrections are kept to train better models."
         )
         with gr.Tabs():
             with gr.Tab("Digits", id="digits"):
-                recognition_tab("digits", api=True)
+                recognition_tab("digits", api=True, feedback=feedback)
+        feedback_api(feedback)
         with gr.Accordion("Models", open=False):
             gr.Markdown(endpoints.model_info_markdown())
     return demo
 
 
-demo = build_demo()
+if __name__ == "__main__":  # before the recorder starts, so its start-up lines are logged
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+recorder = FeedbackRecorder.from_settings()
+demo = build_demo(recorder)
 threading.Thread(target=warm_up, args=("digits",), name="warm-up", daemon=True).start()
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     cfg = settings()
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY).launch(
         server_name=cfg.host, server_port=cfg.port, max_file_size=cfg.max_file_size

@@ -1,7 +1,8 @@
 """Every setting the library and app read from the environment, in one place, with offline defaults.
 
 Nothing here needs credentials: with no variables set the app serves the bundled models from `models/`
-and stores everything locally.
+and stores everything locally. Feedback also goes to a Google Sheet only when GOOGLE_SHEETS_KEY and a
+service account (GOOGLE_SERVICE_ACCOUNT_FILE or GOOGLE_SERVICE_ACCOUNT_JSON) are set.
 """
 
 from __future__ import annotations
@@ -16,6 +17,54 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser() if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def parse_size(text: str) -> int:
+    """"10mb", "500kb", "1gb" or a plain byte count -> bytes (Gradio's max_file_size notation)."""
+    units = {"gb": 1024**3, "mb": 1024**2, "kb": 1024, "b": 1}
+    text = text.strip().lower()
+    for suffix, factor in units.items():
+        if text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * factor)
+    return int(text)
+
+
+@dataclass(frozen=True)
+class SheetsSettings:
+    """Where feedback is copied in Google Sheets, and how the background sender paces itself.
+
+    The sender's timings are settings so tests can run an outage and its recovery in seconds; the
+    defaults keep under the Sheets API quota of 60 writes a minute per user.
+    """
+
+    key: str = field(default_factory=lambda: os.environ.get("GOOGLE_SHEETS_KEY", "").strip())  # key or URL
+    worksheet: str = field(default_factory=lambda: os.environ.get("GOOGLE_SHEETS_WORKSHEET", "feedback"))
+    service_account_file: str = field(default_factory=lambda: os.environ.get("GOOGLE_SERVICE_ACCOUNT_FILE", ""))
+    # the key's content itself (hosted platforms keep secrets in variables): never printed
+    service_account_json: str = field(default_factory=lambda: os.environ.get("GOOGLE_SERVICE_ACCOUNT_JSON", ""), repr=False)
+    # tests only: send every *.googleapis.com request (token and Sheets API) to this base URL instead
+    endpoint: str = field(default_factory=lambda: os.environ.get("HANDWRITING_SHEETS_ENDPOINT", "").rstrip("/"))
+    batch_size: int = field(default_factory=lambda: _env_int("HANDWRITING_SHEETS_BATCH", 100))
+    writes_per_minute: float = field(default_factory=lambda: _env_float("HANDWRITING_SHEETS_WRITES_PER_MINUTE", 50))
+    timeout_s: float = field(default_factory=lambda: _env_float("HANDWRITING_SHEETS_TIMEOUT", 30))
+    retry_base_s: float = field(default_factory=lambda: _env_float("HANDWRITING_SHEETS_RETRY_BASE", 2))
+    retry_max_s: float = field(default_factory=lambda: _env_float("HANDWRITING_SHEETS_RETRY_MAX", 300))
+    idle_poll_s: float = field(default_factory=lambda: _env_float("HANDWRITING_SHEETS_POLL", 10))
+
+    @property
+    def configured(self) -> bool:
+        """A sheet is named: feedback is queued for it (even while its credentials are broken)."""
+        return bool(self.key)
 
 
 @dataclass(frozen=True)
@@ -41,7 +90,12 @@ class Settings:
     host: str = field(default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860))
     max_file_size: str = field(default_factory=lambda: os.environ.get("HANDWRITING_MAX_UPLOAD", "10mb"))
+    sheets: SheetsSettings = field(default_factory=SheetsSettings)
     hub: HubSettings = field(default_factory=HubSettings)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return parse_size(self.max_file_size)
 
 
 def settings() -> Settings:

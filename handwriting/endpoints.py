@@ -12,14 +12,15 @@ import logging
 
 import gradio as gr
 
+from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError
 from handwriting.labels import TASK_LABELS, UnknownTaskError
 from handwriting.preprocessing import InvalidImageError
-from handwriting.recognizer import predict
+from handwriting.recognizer import get_recognizer, predict
 from handwriting.store import ModelUnavailableError, resolve_model
 
 log = logging.getLogger("handwriting")
 
-USER_ERRORS = (InvalidImageError, UnknownTaskError, ModelUnavailableError)
+USER_ERRORS = (InvalidImageError, UnknownTaskError, ModelUnavailableError, InvalidFeedbackError, FeedbackStorageError)
 
 
 def user_errors(fn):
@@ -60,6 +61,85 @@ def predict_sketch(sketch, task: str = "digits") -> dict[str, float]:
         the three most likely characters with their confidences.
     """
     return predict(sketch, task)
+
+
+class FeedbackEndpoints:
+    """The functions behind "Is this correct?" in every tab and the public `/feedback` endpoint.
+
+    The page keeps its last prediction in a `gr.State` (task, label, confidence, model version and the
+    input itself): Yes stores it as confirmed, No then Send stores the correction. Storing is local and
+    quick; copying to the Google Sheet happens in the background.
+    """
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+
+    @user_errors
+    def feedback(self, image, task: str = "digits", predicted: str = "", correct: str = "") -> str:
+        """Say whether a prediction was right, so future models learn from it.
+
+        Args:
+            image: the picture that was recognised (PNG, JPEG, WebP, BMP or GIF).
+            task: "digits" (0-9).
+            predicted: the label the model gave.
+            correct: the right label; the same as `predicted` when the model was right.
+        Returns:
+            a confirmation naming the stored record's id.
+        """
+        record = self.recorder.submit(image, task, predicted, correct, source="api")
+        return self.recorder.confirmation(record)
+
+    def remember(self, image, task: str, label):
+        """After a prediction: keep it for the feedback buttons and show them, reset."""
+        if not isinstance(label, dict) or not label:
+            return None, gr.update(visible=False), gr.update(visible=False), gr.update(value=None), ""
+        predicted, confidence = max(label.items(), key=lambda kv: kv[1])
+        last = {
+            "task": task,
+            "predicted": str(predicted),
+            "confidence": float(confidence),
+            "model_version": get_recognizer(task).record.version,
+            "image": image,
+            "stored_id": None,
+        }
+        return last, gr.update(visible=True), gr.update(visible=False), gr.update(value=None), ""
+
+    @staticmethod
+    def ask_for_label():
+        """No: show the list of the task's labels and the Send button."""
+        return gr.update(visible=True)
+
+    def confirm(self, last):
+        """Yes: store the prediction as confirmed."""
+        return self._answer(last, last["predicted"] if last else None)
+
+    def correct(self, last, right):
+        """Send: store the correction chosen from the task's labels."""
+        if last and not right:
+            return self._not_stored("Choose the right answer from the list first.")
+        return self._answer(last, right)
+
+    def _answer(self, last, correct):
+        """Store the answer; a problem is said in the status line (and a toast), the controls stay usable.
+
+        (A gr.Error would cover the buttons and the list with Gradio's error overlay.)"""
+        try:
+            if not last:
+                raise InvalidFeedbackError("Predict something first, then say whether it was right.")
+            if last.get("stored_id"):
+                raise InvalidFeedbackError(f"This prediction's feedback is already stored (record {last['stored_id']}).")
+            record = self.recorder.submit(last["image"], last["task"], last["predicted"], correct,
+                                          confidence=last["confidence"], model_version=last["model_version"],
+                                          source="app")
+        except USER_ERRORS as exc:
+            return self._not_stored(str(exc))
+        last = {**last, "stored_id": record.id}
+        return last, self.recorder.confirmation(record), gr.update(visible=False), gr.update(visible=False)
+
+    @staticmethod
+    def _not_stored(message: str):
+        gr.Warning(message)
+        return gr.update(), f"**Not stored:** {message}", gr.update(), gr.update()
 
 
 def model_info_markdown(tasks=tuple(TASK_LABELS)) -> str:

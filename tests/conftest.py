@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Feedback goes to a throw-away store, never ./data, and never to a real Google Sheet.
+_STORE = tempfile.mkdtemp(prefix="handwriting-test-store-")
+atexit.register(shutil.rmtree, _STORE, ignore_errors=True)
+os.environ["HANDWRITING_STORE_DIR"] = _STORE
+for _name in ("GOOGLE_SHEETS_KEY", "GOOGLE_SERVICE_ACCOUNT_FILE", "GOOGLE_SERVICE_ACCOUNT_JSON", "HANDWRITING_SHEETS_ENDPOINT"):
+    os.environ.pop(_name, None)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

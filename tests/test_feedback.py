@@ -1,0 +1,321 @@
+"""Feedback: the record, the local store, the training file, bad input, the page's handlers, the API."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import gradio as gr
+import httpx
+import numpy as np
+import pytest
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+import imagegen
+import rawapi
+from handwriting.endpoints import FeedbackEndpoints
+from handwriting.feedback import (
+    ORIGINALS_DIR,
+    FeedbackStorageError,
+    InvalidFeedbackError,
+    TrainingSet,
+    load_training_file,
+    open_store,
+    save_training_file,
+)
+from handwriting.flagging import FeedbackRecorder
+from handwriting.labels import UnknownTaskError, labels_for
+from handwriting.preprocessing import BlankImageError, InvalidImageError, to_model_input
+from handwriting.recognizer import get_recognizer, predict
+from training import feedback as feedback_cli
+
+ID = re.compile(r"record ([0-9a-f]{32})")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, mnist_samples):
+    """Image files keyed by name; "digitN_i" ones are MNIST fixture digits labelled N."""
+    x, y = mnist_samples
+    folder = tmp_path_factory.mktemp("feedback-images")
+    made = {}
+
+    def put(name, data: bytes):
+        (folder / name).write_bytes(data)
+        made[name] = str(folder / name)
+
+    for i in (3, 30, 60, 90, 120, 150, 180, 199):
+        put(f"digit{y[i]}_{i}.png", imagegen.encode(imagegen.dark_on_white(x[i], size=96)))
+    put("canvas.png", imagegen.encode(imagegen.canvas_rgba(x[60])))  # a 3
+    put("huge.png", imagegen.huge_png(20000))
+    put("text.png", b"not a picture at all\n")
+    put("white.png", imagegen.encode(Image.new("L", (100, 100), 255)))
+    put("too_big_upload.bmp", imagegen.encode(np.random.default_rng(1).integers(0, 255, (2200, 2200, 3), np.uint8), "BMP"))
+    return made
+
+
+def digits(images):
+    return [(path, name[5]) for name, path in images.items() if name.startswith("digit")]
+
+
+@pytest.fixture
+def recorder(tmp_path):
+    rec = FeedbackRecorder(tmp_path / "store", max_bytes=5 * 2**20)
+    yield rec
+    rec.store.close()
+
+
+def originals(folder) -> list:
+    return sorted((folder / ORIGINALS_DIR).rglob("*.*")) if (folder / ORIGINALS_DIR).exists() else []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Records and the store
+
+
+def test_a_correction_is_stored_with_what_retraining_needs(recorder, images):
+    path, label = digits(images)[0]
+    wrong = str((int(label) + 1) % 10)
+    record = recorder.submit(path, "digits", wrong, label, source="api")
+
+    stored = recorder.store.get(record.id)
+    assert stored == record
+    assert (stored.task, stored.predicted, stored.correct, stored.source) == ("digits", wrong, label, "api")
+    assert stored.was_correct is False
+    assert stored.model_version == get_recognizer("digits").record.version
+    assert stored.confidence == pytest.approx(predict(path)[wrong], abs=1e-5)  # the model's own figure
+    expected = np.round(to_model_input(path) * 255).astype(np.uint8)
+    assert np.array_equal(stored.pixels(), expected)
+    assert len(stored.image_png_b64) < 1500  # fits a sheet cell many times over
+    when = datetime.strptime(stored.created_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    assert abs(datetime.now(timezone.utc) - when) < timedelta(minutes=1)
+    assert (recorder.folder / stored.original_file).read_bytes() == open(path, "rb").read()
+    assert recorder.store.count() == 1
+    text = recorder.confirmation(record)
+    assert record.id in text and f"the right answer is {label}" in text
+
+
+def test_the_page_handlers_store_confirmations_and_corrections_once(recorder, images):
+    ui = FeedbackEndpoints(recorder)
+    sketch = {"background": None, "layers": [], "composite": images["canvas.png"]}
+    last, ask, correction, _, status = ui.remember(sketch, "digits", {"3": 0.91, "8": 0.05, "5": 0.02})
+    assert ask["visible"] is True and correction["visible"] is False and status == ""
+    assert (last["predicted"], last["confidence"]) == ("3", 0.91)
+
+    last, status, ask, _ = ui.confirm(last)
+    record = recorder.store.get(ID.search(status).group(1))
+    assert (record.predicted, record.correct, record.was_correct, record.source) == ("3", "3", True, "app")
+    assert record.confidence == 0.91 and "the model was right" in status and ask["visible"] is False
+    assert (recorder.folder / record.original_file).read_bytes() == open(images["canvas.png"], "rb").read()
+    assert "already stored" in ui.confirm(last)[1]  # a second click stores nothing more
+
+    last, *_ = ui.remember(sketch, "digits", {"8": 0.6, "3": 0.3, "5": 0.1})
+    assert ui.ask_for_label()["visible"] is True
+    for choice, message in ((None, "Choose the right answer"), ("B", "'B' is not a label of the digits task")):
+        unchanged, status, *_ = ui.correct(last, choice)  # said in the status line; the controls stay usable
+        assert status.startswith("**Not stored:**") and message in status and unchanged == gr.update()
+    last, status, *_ = ui.correct(last, "3")
+    record = recorder.store.get(ID.search(status).group(1))
+    assert (record.predicted, record.correct, record.was_correct) == ("8", "3", False)
+    assert "Predict something first" in ui.confirm(None)[1]
+    assert recorder.store.count() == 2
+
+
+@pytest.mark.parametrize(
+    "case, image, task, predicted, correct, error, message",
+    [
+        ("unknown label", "digit", "digits", "3", "Z", InvalidFeedbackError, "'Z' is not a label of the digits task"),
+        ("label of another task", "digit", "digits", "3", "a", InvalidFeedbackError, "'a' is not a label of the digits"),
+        ("bad predicted label", "digit", "digits", "33", "3", InvalidFeedbackError, "'33' is not a label"),
+        ("no label", "digit", "digits", "3", "  ", InvalidFeedbackError, "No correct label was given"),
+        ("unknown task", "digit", "klingon", "3", "3", UnknownTaskError, "Unknown task"),
+        ("missing image", None, "digits", "3", "3", BlankImageError, "No image was given"),
+        ("file gone", "/no/such/file.png", "digits", "3", "3", InvalidImageError, "could not be found"),
+        ("decompression bomb", "huge.png", "digits", "3", "3", InvalidImageError, "too large"),
+        ("file over the size limit", "too_big_upload.bmp", "digits", "3", "3", InvalidFeedbackError, "too large"),
+        ("not an image", "text.png", "digits", "3", "3", InvalidImageError, "not an image"),
+        ("blank", "white.png", "digits", "3", "3", BlankImageError, "blank"),
+    ],
+)
+def test_bad_feedback_is_refused_and_nothing_is_stored(recorder, images, case, image, task, predicted, correct, error, message):
+    if image == "digit":
+        image = digits(images)[0][0]
+    elif image in images:
+        image = images[image]
+    with pytest.raises(error, match=message):
+        recorder.submit(image, task, predicted, correct)
+    assert recorder.store.count() == 0 and originals(recorder.folder) == []
+    recorder.submit(digits(images)[1][0], "digits", "1", "1")  # and the next good one is stored
+    assert recorder.store.count() == 1
+
+
+def test_a_failed_write_leaves_nothing_half_stored(recorder, images):
+    class BrokenDisk:  # a sink whose write fails after the record row went in, inside the same transaction
+        def flag(self, flag_data, flag_option=None, username=None):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    recorder.sinks.append(BrokenDisk())
+    with pytest.raises(FeedbackStorageError, match="could not be stored"):
+        recorder.submit(digits(images)[0][0], "digits", "3", "5")
+    assert recorder.store.count() == 0 and originals(recorder.folder) == []
+    recorder.sinks.pop()
+    record = recorder.submit(digits(images)[0][0], "digits", "3", "5")
+    assert recorder.store.records() == [record]
+
+
+def test_an_unwritable_store_gives_a_clear_error(tmp_path, images):
+    (tmp_path / "taken").write_text("a file where the data folder should be")
+    rec = FeedbackRecorder(tmp_path / "taken")  # the app still starts
+    with pytest.raises(FeedbackStorageError, match="could not be stored on the server"):
+        rec.submit(digits(images)[0][0], "digits", "3", "3")
+
+
+def test_two_processes_write_one_store_at_once(tmp_path):
+    """WAL and the busy timeout: writers in separate processes wait for each other, none fails."""
+    script = textwrap.dedent(
+        """
+        import sys, uuid
+        sys.path.insert(0, sys.argv[3])
+        from handwriting.feedback import FeedbackRecord, open_store
+        store = open_store(sys.argv[1])
+        for i in range(int(sys.argv[2])):
+            with store.transaction():
+                store.insert(FeedbackRecord(uuid.uuid4().hex, "2026-01-01T00:00:00.000000Z", "digits", "t",
+                                            "1", 0.5, "7", "api", "x"))
+                store.enqueue("sheets", "unused")
+        """
+    )
+    import conftest
+
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), "150", str(conftest.ROOT)]) for _ in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    assert open_store(tmp_path).count() == 450
+
+
+# ---------------------------------------------------------------------------------------------------
+# The training file
+
+
+def test_export_writes_the_training_file(tmp_path, images, capsys):
+    rec = FeedbackRecorder(tmp_path / "store")
+    sent = []
+    for i, (path, label) in enumerate(digits(images)):
+        predicted = label if i % 3 else str((int(label) + 4) % 10)
+        sent.append(rec.submit(path, "digits", predicted, label, confidence=0.5, model_version="v",
+                               source="app" if i % 2 else "api"))
+
+    out = tmp_path / "train.npz"
+    assert feedback_cli.main(["export", "--data-dir", str(tmp_path / "store"), "--out", str(out)]) == 0
+    assert f"{len(sent)} digits records" in capsys.readouterr().out
+    with np.load(out) as raw:
+        assert set(raw.files) == {"x", "y", "labels", "task", "ids", "source", "was_correct"}
+        assert (raw["x"].dtype, raw["y"].dtype, raw["was_correct"].dtype) == (np.uint8, np.int64, np.bool_)
+    data = load_training_file(out)
+    order = {r.id: r for r in sent}
+    assert data.task == "digits" and data.labels == labels_for("digits")
+    assert sorted(data.ids.tolist()) == sorted(order) and data.x.shape == (len(sent), 28, 28)
+    for x, y, record_id, source, right in zip(data.x, data.y, data.ids, data.source, data.was_correct):
+        record = order[record_id]
+        assert np.array_equal(x, np.round(to_model_input(rec.folder / record.original_file) * 255))
+        assert data.labels[y] == record.correct and source == record.source and right == record.was_correct
+
+    feedback_cli.main(["export", "--data-dir", str(tmp_path / "store"), "--out", str(out), "--corrections-only"])
+    assert set(load_training_file(out).ids) == {r.id for r in sent if not r.was_correct}
+    feedback_cli.main(["export", "--data-dir", str(tmp_path / "store"), "--out", str(out), "--task", "letters"])
+    assert len(load_training_file(out)) == 0 and load_training_file(out).x.shape == (0, 28, 28)
+
+    assert feedback_cli.main(["status", "--data-dir", str(tmp_path / "store")]) == 0
+    assert f"{len(sent)} feedback records" in capsys.readouterr().out
+
+
+def test_the_training_file_refuses_inconsistent_arrays(tmp_path):
+    good = TrainingSet("digits", np.zeros((2, 28, 28), np.uint8), np.array([1, 2]), labels_for("digits"),
+                       np.array(["a", "b"]), np.array(["app", "game"]), np.array([True, False]))
+    loaded = load_training_file(save_training_file(tmp_path / "ok.npz", good))
+    assert loaded.source.tolist() == ["app", "game"] and loaded.y.tolist() == [1, 2]
+    with pytest.raises(ValueError, match="uint8"):
+        save_training_file(tmp_path / "bad.npz", TrainingSet(**{**vars(good), "x": np.zeros((2, 28, 28))}))
+    with pytest.raises(ValueError, match="outside labels"):
+        save_training_file(tmp_path / "bad.npz", TrainingSet(**{**vars(good), "y": np.array([1, 10])}))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Through the API of the launched app
+
+
+def api_store():
+    import app
+
+    return app.recorder.store
+
+
+def test_the_feedback_endpoint_is_documented(client):
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/feedback"]
+    assert [p["parameter_name"] for p in info["parameters"]] == ["image", "task", "predicted", "correct"]
+    assert info["description"].startswith("Say whether a prediction was right")
+
+
+def test_feedback_through_the_api(client, images):
+    path, label = digits(images)[2]
+    text = client.predict(handle_file(path), "digits", "0" if label != "0" else "1", label, api_name="/feedback")
+    record = api_store().get(ID.search(text).group(1))
+    assert record.source == "api" and record.correct == label and not record.was_correct
+    assert text.startswith("Thank you! Stored feedback record")
+
+
+def test_bad_feedback_through_the_api_stores_nothing_and_the_app_keeps_serving(client, images):
+    before = api_store().count()
+    good = handle_file(digits(images)[0][0])
+    for args, message in [
+        ((good, "digits", "3", "Z"), "'Z' is not a label of the digits task"),
+        ((good, "digits", "3", "q"), "'q' is not a label of the digits task"),
+        ((good, "klingon", "3", "3"), "not in the list of choices"),
+        ((None, "digits", "3", "3"), "No image was given"),
+        ((handle_file(images["huge.png"]), "digits", "3", "3"), "too large"),
+        ((handle_file(images["text.png"]), "digits", "3", "3"), "not an image"),
+    ]:
+        with pytest.raises(AppError, match=message):
+            client.predict(*args, api_name="/feedback")
+    with pytest.raises(Exception, match="(?i)too large|exceeds|413|max"):
+        client.predict(handle_file(images["too_big_upload.bmp"]), "digits", "3", "3", api_name="/feedback")
+    assert api_store().count() == before
+    assert ID.search(client.predict(good, "digits", "3", "3", api_name="/feedback"))
+
+
+def test_16_clients_flag_50_records_each_and_each_is_stored_once(app_url, images):
+    """Sixteen HTTP clients at once (bare calls: see rawapi.py), fifty flags each, half corrections."""
+    files = [(open(path, "rb").read(), label) for path, label in digits(images)]
+    before = {r.id for r in api_store().records()}
+    base = app_url.rstrip("/")
+    start = threading.Barrier(16)
+
+    def flag_50(n: int) -> list[str]:
+        ids = []
+        with httpx.Client(timeout=60) as http:
+            start.wait()
+            for i in range(50):
+                data, label = files[(n + i) % len(files)]
+                predicted = label if i % 2 else str((int(label) + 1) % 10)
+                image = rawapi.upload(http, base, data, f"client{n}_{i}.png")
+                text = rawapi.call(http, base, "feedback", image, "digits", predicted, label)
+                ids.append(ID.search(text).group(1))
+        return ids
+
+    with ThreadPoolExecutor(16) as pool:
+        ids = [i for batch in pool.map(flag_50, range(16)) for i in batch]
+    assert len(ids) == len(set(ids)) == 800
+    stored = [r for r in api_store().records() if r.id not in before]
+    assert sorted(r.id for r in stored) == sorted(ids)
+    assert sum(not r.was_correct for r in stored) == 400
+    db = sqlite3.connect(api_store().path)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM feedback").fetchone() == (len(before) + 800,) * 2
+    with pytest.raises(rawapi.CallError, match="'Z' is not a label"):  # errors come back the same way
+        with httpx.Client(timeout=60) as http:
+            rawapi.call(http, base, "feedback", rawapi.upload(http, base, files[0][0]), "digits", "1", "Z")

@@ -1,0 +1,63 @@
+""""Is this correct?" in a real browser: draw, predict, answer Yes, or No then pick the right label and Send.
+
+Reuses the browser, page and drawing helpers of test_browser.py (headless Debian chromium via Playwright;
+it fails, never skips, without them). What the page confirms is checked against the app's store.
+"""
+
+from __future__ import annotations
+
+import re
+
+from test_browser import (  # noqa: F401  (browser and page are fixtures)
+    PREDICT_DRAW,
+    assert_prediction,
+    browser,
+    clear_canvas,
+    draw,
+    one,
+    page,
+    seven,
+)
+
+YES, NO = "#digits-feedback-yes", "#digits-feedback-no"
+CHOICE, SEND, STATUS = "#digits-feedback-label", "#digits-feedback-send", "#digits-feedback-status"
+ID = re.compile(r"record ([0-9a-f]{32})")
+
+
+def stored(page):
+    """The record the status line names, from the app's store."""
+    import app
+
+    page.wait_for_function(
+        "sel => /Stored feedback record/.test(document.querySelector(sel)?.textContent || '')", arg=STATUS
+    )
+    return app.recorder.store.get(ID.search(page.locator(STATUS).inner_text()).group(1))
+
+
+def test_yes_confirms_and_no_stores_the_label_picked(page):
+    assert not page.locator(YES).is_visible()  # nothing to answer before a prediction
+    draw(page, seven(70, 55, 140, 175))
+    assert_prediction(page, PREDICT_DRAW, "7", "a drawn 7")
+    page.click(YES)
+    record = stored(page)
+    assert (record.predicted, record.correct, record.was_correct, record.source) == ("7", "7", True, "app")
+    assert "the model was right" in page.locator(STATUS).inner_text()
+    assert not page.locator(YES).is_visible()  # answered: the buttons go until the next prediction
+
+    clear_canvas(page)
+    draw(page, one(150, 45, 190))
+    assert_prediction(page, PREDICT_DRAW, "1", "a drawn 1")
+    page.locator(YES).wait_for()  # a new prediction brings the buttons back, and clears the last answer
+    page.wait_for_function("sel => document.querySelector(sel).textContent.trim() === ''", arg=STATUS)
+    assert not page.locator(SEND).is_visible()
+    page.click(NO)
+    page.click(SEND)  # nothing chosen yet: said in the status line, and the list stays usable
+    page.wait_for_function("sel => /Choose the right answer/.test(document.querySelector(sel).textContent)", arg=STATUS)
+    page.locator(f"{CHOICE} input").click()
+    options = page.locator("[role='option']")
+    assert sorted(options.all_inner_texts()) == [str(d) for d in range(10)]  # only the task's labels
+    options.filter(has_text="4").click()
+    page.click(SEND)
+    record = stored(page)
+    assert (record.predicted, record.correct, record.was_correct) == ("1", "4", False)
+    assert "the right answer is 4" in page.locator(STATUS).inner_text()

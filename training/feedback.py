@@ -1,0 +1,87 @@
+"""Turn stored feedback into a training file for the retraining pipeline, and report on the Sheets outbox.
+
+    python -m training.feedback export                          # local store -> data/feedback_digits.npz
+    python -m training.feedback export --from sheet --out f.npz # read back from the Google Sheet instead
+    python -m training.feedback export --corrections-only       # only the records the model got wrong
+    python -m training.feedback status                          # records stored, waiting, in doubt, parked
+
+The file (`handwriting.feedback.save_training_file`, read with `load_training_file`) holds x (uint8
+N x 28 x 28, white ink on black, the exact model input), y (indices into labels), labels, task, ids,
+source ("app", "api", "game") and was_correct. Each record appears once, whatever the sheet holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from handwriting.config import settings
+from handwriting.feedback import FeedbackRecord, open_store, save_training_file, training_set
+from handwriting.labels import TASK_LABELS
+
+
+def read_records(origin: str, data_dir: Path) -> list[FeedbackRecord]:
+    if origin == "local":
+        return open_store(data_dir).records()
+    from handwriting.sheets import read_sheet_records
+
+    cfg = settings().sheets
+    if not cfg.configured:
+        raise SystemExit("GOOGLE_SHEETS_KEY is not set: there is no sheet to read (see the README).")
+    records, bad = read_sheet_records(cfg)
+    if bad:
+        print(f"skipped {bad} sheet rows that are not feedback records", file=sys.stderr)
+    return records
+
+
+def export(args) -> int:
+    data_dir = Path(args.data_dir) if args.data_dir else settings().data_dir
+    records = read_records(args.origin, data_dir)
+    if args.corrections_only:
+        records = [r for r in records if not r.was_correct]
+    data = training_set(records, args.task)
+    out = Path(args.out) if args.out else data_dir / f"feedback_{args.task}.npz"
+    save_training_file(out, data)
+    corrections = int((~data.was_correct).sum())
+    print(f"{out}: {len(data)} {args.task} records from the {args.origin} store "
+          f"({corrections} corrections, {len(data) - corrections} confirmations)")
+    return 0
+
+
+def status(args) -> int:
+    from handwriting.sheets import SINK
+
+    data_dir = Path(args.data_dir) if args.data_dir else settings().data_dir
+    store = open_store(data_dir)
+    print(f"{store.path}: {store.count()} feedback records")
+    for task in TASK_LABELS:
+        if n := store.count(task):
+            print(f"  {task}: {n}")
+    counts = store.outbox_counts(SINK)
+    print(f"Google Sheet: {counts['delivered']} sent, {counts['waiting']} waiting "
+          f"({counts['in_doubt']} in doubt), {counts['parked']} refused by the API")
+    for record_id, error in store.last_errors(SINK):
+        print(f"  {record_id}: {error}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=None, help="the store's folder (default: $HANDWRITING_STORE_DIR or ./data)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    ex = commands.add_parser("export", parents=[common], help="write a training file")
+    ex.add_argument("--task", default="digits", choices=list(TASK_LABELS))
+    ex.add_argument("--from", dest="origin", default="local", choices=["local", "sheet"])
+    ex.add_argument("--out", default=None, help="the .npz to write (default: <data dir>/feedback_<task>.npz)")
+    ex.add_argument("--corrections-only", action="store_true", help="leave out the predictions people confirmed")
+    ex.set_defaults(run=export)
+    st = commands.add_parser("status", parents=[common], help="stored records and the Google Sheet outbox")
+    st.set_defaults(run=status)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
