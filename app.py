@@ -20,6 +20,17 @@ from handwriting.labels import TASK_LABELS, labels_for  # noqa: E402
 from handwriting.recognizer import warm_up  # noqa: E402
 
 PREDICT_CONCURRENCY = 16  # requests preprocessed at once; the model calls are shared by a micro-batcher
+# Gradio 6's sketchpad starts with no tool selected ("select the draw tool to start"): pick the brush of
+# every sketchpad as soon as it appears, so a visitor can draw at once.
+SELECT_BRUSH_JS = """
+() => {
+  const pick = () => document.querySelectorAll("[id$='-sketch'] button[aria-label='Brush']").forEach((b) => {
+    if (!b.dataset.autoPicked) { b.dataset.autoPicked = "1"; b.click(); }
+  });
+  new MutationObserver(pick).observe(document.body, { childList: true, subtree: true });
+  pick();
+}
+"""
 FEEDBACK_CONCURRENCY = 16  # feedback requests at once; the store serialises only its short writes
 
 
@@ -113,7 +124,9 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
                 recognition_tab("digits", api=True, feedback=feedback)
         feedback_api(feedback)
         with gr.Accordion("Models", open=False):
-            gr.Markdown(endpoints.model_info_markdown())
+            gr.Markdown(endpoints.model_info_markdown(), elem_id="model-info")
+        gr.api(endpoints.model_info, api_name="model_info")
+        demo.load(None, js=SELECT_BRUSH_JS)
     return demo
 
 

@@ -12,11 +12,12 @@ import logging
 
 import gradio as gr
 
+from handwriting import store
 from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError
-from handwriting.labels import TASK_LABELS, UnknownTaskError
+from handwriting.labels import UnknownTaskError
 from handwriting.preprocessing import InvalidImageError
 from handwriting.recognizer import get_recognizer, predict
-from handwriting.store import ModelUnavailableError, resolve_model
+from handwriting.store import ModelUnavailableError
 
 log = logging.getLogger("handwriting")
 
@@ -142,14 +143,22 @@ class FeedbackEndpoints:
         return gr.update(), f"**Not stored:** {message}", gr.update(), gr.update()
 
 
-def model_info_markdown(tasks=tuple(TASK_LABELS)) -> str:
+def model_info() -> dict:
+    """Which model serves each task: its version, where it came from (the bundled folder, or the hub
+    repo, revision and commit) and its measured accuracy.
+
+    Returns:
+        {task: {"version", "source", "repo", "revision", "commit", "headline", ...}}; a task with no
+        model has {"available": false, "error": ...}.
+    """
+    return store.model_info()
+
+
+def model_info_markdown() -> str:
     """One line per task saying which model version serves it and where it came from."""
     lines = []
-    for task in tasks:
-        try:
-            record = resolve_model(task)
-        except ModelUnavailableError:
-            continue
-        figures = record.metrics.get("headline", "")
-        lines.append(f"- **{task}**: model `{record.version}` from {record.source}" + (f" · {figures}" if figures else ""))
+    for task, info in store.model_info().items():
+        if info.get("available", True):
+            figures = info.get("headline") or ""
+            lines.append(f"- **{task}**: model `{info['version']}` from {info['source']}" + (f" · {figures}" if figures else ""))
     return "\n".join(lines) or "No model is available."

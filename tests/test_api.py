@@ -137,3 +137,11 @@ def test_concurrent_clients_each_get_their_own_answer(client, files):
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(ask, jobs))
     assert all(expected == got for expected, got in answers)
+
+
+def test_model_info_says_what_serves_each_task(client):
+    info = client.predict(api_name="/model_info")
+    digits = info["digits"]
+    assert digits["available"] and digits["version"] == "1.0.0"
+    assert digits["source"] == "bundled models/digits" and digits["accuracy"]["mnist_test"] >= 0.996
+    assert set(info) == {"digits", "letters", "all"}
