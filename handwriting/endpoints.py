@@ -14,7 +14,7 @@ import gradio as gr
 
 from handwriting import store
 from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError
-from handwriting.labels import UnknownTaskError
+from handwriting.labels import UnknownTaskError, labels_for, lookalikes_of
 from handwriting.preprocessing import InvalidImageError
 from handwriting.recognizer import get_recognizer, predict
 from handwriting.store import ModelUnavailableError
@@ -43,7 +43,7 @@ def predict_image(image, task: str = "digits") -> dict[str, float]:
 
     Args:
         image: the picture: PNG, JPEG, WebP, BMP or GIF; dark ink on light paper or light on dark.
-        task: "digits" (0-9).
+        task: "digits" (0-9), "letters" (A-Z, a-z) or "all" (0-9, A-Z, a-z), where those models exist.
     Returns:
         the three most likely characters with their confidences.
     """
@@ -57,7 +57,7 @@ def predict_sketch(sketch, task: str = "digits") -> dict[str, float]:
     Args:
         sketch: an image-editor value {"background", "layers", "composite"}; the composite is used
             (send the drawing there), else the background with its layers on top.
-        task: "digits" (0-9).
+        task: "digits" (0-9), "letters" (A-Z, a-z) or "all" (0-9, A-Z, a-z), where those models exist.
     Returns:
         the three most likely characters with their confidences.
     """
@@ -81,7 +81,7 @@ class FeedbackEndpoints:
 
         Args:
             image: the picture that was recognised (PNG, JPEG, WebP, BMP or GIF).
-            task: "digits" (0-9).
+            task: "digits", "letters" or "all" (where that model exists).
             predicted: the label the model gave.
             correct: the right label; the same as `predicted` when the model was right.
         Returns:
@@ -103,7 +103,7 @@ class FeedbackEndpoints:
             "image": image,
             "stored_id": None,
         }
-        return last, gr.update(visible=True), gr.update(visible=False), gr.update(value=None), ""
+        return last, gr.update(visible=True), gr.update(visible=False), gr.update(choices=list(labels_for(task)), value=None), ""
 
     @staticmethod
     def ask_for_label():
@@ -141,6 +141,27 @@ class FeedbackEndpoints:
     def _not_stored(message: str):
         gr.Warning(message)
         return gr.update(), f"**Not stored:** {message}", gr.update(), gr.update()
+
+
+def model_available(task: str) -> bool:
+    """Whether a model serves `task` (bundled or from the hub)."""
+    return store.model_info([task])[task].get("available", True)
+
+
+def lookalike_hint(label, task: str) -> str:
+    """A plain note when the top answer has look-alikes in this task (o/O/0, l/I/1, s/S, ...).
+
+    `label` is the Label's value as an input: {character: confidence}."""
+    if not isinstance(label, dict) or not label:
+        return ""
+    top = str(max(label.items(), key=lambda kv: kv[1])[0])
+    others = [c for c in lookalikes_of(top) if c in labels_for(task)]
+    if not others:
+        return ""
+    names = " or ".join(f"**{c}**" for c in others)
+    return (f"**{top}** looks just like {names} once the size is evened out: the model sees the shape, "
+            f"not how big it was drawn, so it cannot always tell them apart. If it meant {names}, "
+            "say so below: corrections like that teach it.")
 
 
 def model_info() -> dict:

@@ -319,3 +319,14 @@ def test_16_clients_flag_50_records_each_and_each_is_stored_once(app_url, images
     with pytest.raises(rawapi.CallError, match="'Z' is not a label"):  # errors come back the same way
         with httpx.Client(timeout=60) as http:
             rawapi.call(http, base, "feedback", rawapi.upload(http, base, files[0][0]), "digits", "1", "Z")
+
+
+def test_lookalike_hint_names_the_twins_of_the_top_answer():
+    from handwriting.endpoints import lookalike_hint
+
+    note = lookalike_hint({"O": 0.86, "o": 0.14, "D": 0.0}, "all")
+    assert "**O**" in note and "**o**" in note and "**0**" in note
+    assert "**0**" not in lookalike_hint({"O": 0.9, "o": 0.1}, "letters")  # 0 is not a letter
+    assert lookalike_hint({"A": 0.9, "H": 0.1}, "letters") == ""
+    assert lookalike_hint({"1": 0.9, "7": 0.1}, "digits") == ""  # l and I are not digits
+    assert lookalike_hint(None, "digits") == ""
