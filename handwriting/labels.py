@@ -29,3 +29,21 @@ def labels_for(task: str) -> tuple[str, ...]:
     except KeyError:
         known = ", ".join(repr(t) for t in TASK_LABELS)
         raise UnknownTaskError(f"Unknown task {task!r}: choose one of {known}.") from None
+
+
+# Characters whose shapes coincide once preprocessing has normalised their size and position: the case
+# pairs that are written the same way (small and capital differ only in size), plus 0/O and 1/l/I in
+# the 62-class task. A fact of the problem, not a model fault: the model cards report accuracy with
+# these folded together beside exact accuracy, and the UI can offer the other member as an alternative.
+LOOKALIKES: tuple[tuple[str, ...], ...] = (
+    ("C", "c"), ("K", "k"), ("O", "o", "0"), ("P", "p"), ("S", "s"), ("U", "u"), ("V", "v"),
+    ("W", "w"), ("X", "x"), ("Y", "y"), ("Z", "z"), ("I", "l", "1"),
+)
+
+
+def lookalikes_of(char: str) -> tuple[str, ...]:
+    """The other characters `char` cannot be told from by shape alone (empty if none)."""
+    for group in LOOKALIKES:
+        if char in group:
+            return tuple(c for c in group if c != char)
+    return ()
