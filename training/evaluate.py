@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from handwriting.labels import labels_for
+from handwriting.labels import LOOKALIKES, labels_for
 from handwriting.preprocessing import InvalidImageError, to_model_input
 from handwriting.store import CARD_FILE, METRICS_FILE, WEIGHTS_FILE
 from training import model_card
@@ -150,7 +150,67 @@ def evaluate_digits(runtime, data_dir) -> dict[str, dict]:
     return {s.name: score_set(predict_all(runtime, s.x), s, labels) for s in digit_sets(data_dir)}
 
 
-EVALUATORS = {"digits": evaluate_digits}
+def _fold(labels: tuple[str, ...], groups) -> np.ndarray:
+    """For each class index, one representative index per union of overlapping groups (O/o/0, o/O)."""
+    out = np.arange(len(labels))
+    for group in groups:
+        roots = {int(out[labels.index(c)]) for c in group if c in labels}
+        if roots:
+            out[np.isin(out, list(roots))] = min(roots)
+    return out
+
+
+def character_scores(probs: np.ndarray, eval_set: EvalSet, labels: tuple[str, ...]) -> dict:
+    """`score_set` plus what letters need: case-insensitive accuracy (a/A count as one), accuracy with
+    every look-alike group folded (adds 0/O, 1/l/I), and each group's figures (capitals, lowercase, digits)."""
+    result = score_set(probs, eval_set, labels)
+    y, pred = eval_set.y, probs.argmax(1)
+    case = _fold(labels, [tuple({c.upper(), c.lower()}) for c in labels if c.isalpha()])
+    looks = _fold(labels, LOOKALIKES + tuple(tuple({c.upper(), c.lower()}) for c in labels if c.isalpha()))
+    top3 = np.argsort(-probs, axis=1)[:, :3]
+    result["case_insensitive_accuracy"] = round(float((case[pred] == case[y]).mean()), 5)
+    result["lookalike_insensitive_accuracy"] = round(float((looks[pred] == looks[y]).mean()), 5)
+    kinds = {"capitals": str.isupper, "lowercase": str.islower, "digits": str.isdigit}
+    result["groups"] = {}
+    for kind, test in kinds.items():
+        members = np.array([test(labels[v]) for v in y])
+        if members.any():
+            result["groups"][kind] = {
+                "n": int(members.sum()),
+                "accuracy": round(float((pred[members] == y[members]).mean()), 5),
+                "case_insensitive_accuracy": round(float((case[pred[members]] == case[y[members]]).mean()), 5),
+                "top3_accuracy": round(float((top3[members] == y[members, None]).any(1).mean()), 5),
+            }
+    return result
+
+
+def hw62_set(task: str, data_dir) -> EvalSet:
+    """The hw62_dev photos of `task`'s classes, through the app's upload preprocessing."""
+    labels = labels_for(task)
+    photos = [(p, c) for p, c in load_hw62_paths(data_dir) if c in labels]
+    x, kept = preprocess_all([p for p, _ in photos], f"hw62_dev photos ({task})")
+    y = np.array([labels.index(c) for _, c in photos])
+    return EvalSet(f"hw62_{task}", x[kept], y[kept],
+                   f"hw62_dev {task}: photographed pen on paper, through the upload preprocessing", int((~kept).sum()))
+
+
+def evaluate_letters(runtime, data_dir) -> dict[str, dict]:
+    labels = labels_for("letters")
+    s = hw62_set("letters", data_dir)
+    return {s.name: character_scores(predict_all(runtime, s.x), s, labels)}
+
+
+def evaluate_all(runtime, data_dir) -> dict[str, dict]:
+    """All 62 hw62 photos, and MNIST test as a check that the digits kept what MNIST taught them."""
+    labels = labels_for("all")
+    sets = [hw62_set("all", data_dir)]
+    _, test = load_mnist(data_dir)
+    sets.append(EvalSet("mnist_test", test.x.astype(np.float32) / 255.0, test.y,
+                        f"MNIST test set, {len(test.y):,} digits, as published (already 28x28)"))
+    return {s.name: character_scores(predict_all(runtime, s.x), s, labels) for s in sets}
+
+
+EVALUATORS = {"digits": evaluate_digits, "letters": evaluate_letters, "all": evaluate_all}
 
 
 def main(argv=None):
@@ -172,7 +232,10 @@ def main(argv=None):
     write_metrics(folder, args.task, results, args.version or previous.get("version", DEFAULT_VERSION),
                   time.time() - started)
     for name, result in results.items():
-        print(f"{name:>14}: accuracy {result['accuracy']:.4%}  top-3 {result['top3_accuracy']:.4%}  (n={result['n']})")
+        extra = f"  case-insensitive {result['case_insensitive_accuracy']:.2%}" if "case_insensitive_accuracy" in result else ""
+        print(f"{name:>14}: accuracy {result['accuracy']:.4%}  top-3 {result['top3_accuracy']:.4%}{extra}  (n={result['n']})")
+        for kind, g in result.get("groups", {}).items():
+            print(f"{'':>16}{kind}: {g['accuracy']:.2%}, case-insensitive {g['case_insensitive_accuracy']:.2%}, top-3 {g['top3_accuracy']:.2%} (n={g['n']})")
     print(f"wrote {folder / METRICS_FILE} and {folder / CARD_FILE}")
 
 

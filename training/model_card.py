@@ -13,11 +13,14 @@ Conv2D(32, 5, stride 2, same, relu) -> BN -> Dropout(0.4) -> Conv2D(64, 3, relu)
 Conv2D(64, 3, relu) -> BN -> Conv2D(64, 5, stride 2, same, relu) -> BN -> Dropout(0.4) ->
 Flatten -> Dropout(0.4) -> Dense(classes, softmax). Adam, sparse categorical cross-entropy."""
 
-DATASET_IDS = {"mnist_test": "mnist", "usps": "usps", "hw62_digits": "hw62_dev"}
+DATASET_IDS = {"mnist_test": "mnist", "usps": "usps", "hw62_digits": "hw62_dev", "hw62_letters": "hw62_dev",
+               "hw62_all": "hw62_dev"}
 RESULT_NAMES = {
     "mnist_test": "MNIST test",
     "usps": "USPS (train split, evaluation only)",
     "hw62_digits": "hw62_dev digit photos (evaluation only)",
+    "hw62_letters": "hw62_dev letter photos (evaluation only)",
+    "hw62_all": "hw62_dev photos, all 62 classes (evaluation only)",
 }
 
 
@@ -66,7 +69,31 @@ def _yaml_header(metrics: dict) -> str:
     return "\n".join(lines)
 
 
+def _character_tables(metrics: dict) -> str:
+    """Letters and all: exact beside case-insensitive accuracy, per group (capitals, lowercase, digits)."""
+    rows = ["| evaluation set | group | images | accuracy | case-insensitive | look-alikes folded | top-3 |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    for name, r in metrics["results"].items():
+        refused = f" ({r['refused']} refused as blank)" if r.get("refused") else ""
+        rows.append(f"| {RESULT_NAMES.get(name, name)} | all | {r['n']}{refused} | **{r['accuracy']:.2%}** | "
+                    f"**{r['case_insensitive_accuracy']:.2%}** | {r['lookalike_insensitive_accuracy']:.2%} | {r['top3_accuracy']:.2%} |")
+        if len(r.get("groups", {})) > 1:
+            for kind, g in r["groups"].items():
+                rows.append(f"| | {kind} | {g['n']} | {g['accuracy']:.2%} | {g['case_insensitive_accuracy']:.2%} | | {g['top3_accuracy']:.2%} |")
+    return "\n".join(rows)
+
+
+LOOKALIKE_NOTE = """\
+Look-alike characters are a fact of the problem, not only of this model: once preprocessing has scaled a
+character to a 20-pixel box, a small "o" and a capital "O" are the same drawing, and so are c/C, k/K, p/P,
+s/S, u/U, v/V, w/W, x/X, y/Y, z/Z (and 0/O/o, 1/l/I in the 62-class model). Exact accuracy counts them as
+errors; "case-insensitive" counts a/A as one answer; "look-alikes folded" also joins the groups in
+`handwriting.labels.LOOKALIKES`, which the app can use to offer the other reading."""
+
+
 def _results_table(metrics: dict) -> str:
+    if metrics["task"] != "digits":
+        return _character_tables(metrics)
     rows = ["| evaluation set | images | accuracy | top-3 accuracy |", "|---|---:|---:|---:|"]
     for name, r in metrics["results"].items():
         refused = f" ({r['refused']} refused as blank)" if r.get("refused") else ""
@@ -98,12 +125,15 @@ def _ensemble_text(metrics: dict, training: dict) -> str:
     return (
         f"\n\nThis model averages the softmax outputs of {len(training['members'])} copies of the original CNN, "
         "each trained as above with its own seed (`python -m training.ensemble`). A single copy is the "
-        "baseline; averaging is what takes MNIST test past 99.6%:\n\n" + "\n".join(rows)
+        + ("baseline; averaging is what takes MNIST test past 99.6%:" if metrics["task"] == "digits"
+           else "baseline (exact top-1 accuracy of each):") + "\n\n" + "\n".join(rows)
     )
 
 
 def _reproduce(metrics: dict, training: dict) -> str:
     task = metrics["task"]
+    if task != "digits":
+        return _reproduce_characters(metrics, training)
     if training.get("kind") != "ensemble":
         return (f"Reproduce: `python -m training.train {task} --data-dir ../shared/datasets` (writes this folder, "
                 "then runs the evaluation that writes this card).")
@@ -112,6 +142,80 @@ def _reproduce(metrics: dict, training: dict) -> str:
     seeds = " ".join(f"runs/{task}_s{m['settings']['seed']}" for m in training["members"])
     lines.append(f"python -m training.ensemble {task} {seeds} --out models/{task}")
     return "Reproduce (each member also writes its own card; the last step evaluates and writes this one):\n\n```\n" + "\n".join(lines) + "\n```"
+
+
+def _reproduce_characters(metrics: dict, training: dict) -> str:
+    """Letters and all: fetch the pinned fonts, render the synthetic cache once, then train (and average)."""
+    task = metrics["task"]
+    members = training["members"] if training.get("kind") == "ensemble" else [training]
+    lines = ["scripts/fetch_fonts.sh                       # pinned fonts -> data/fonts (manifest.json)",
+             "python -m training.synthetic --per-class 2000 --seed 0   # -> data/synthetic/synthetic_pc2000_s0.npz"]
+    lines += [f"python -m training.train {task} --data-dir ../shared/datasets --epochs {m['settings']['epochs']} "
+              f"--seed {m['settings']['seed']} --out-dir runs/{task}_s{m['settings']['seed']}" for m in members]
+    if training.get("kind") == "ensemble":
+        seeds = " ".join(f"runs/{task}_s{m['settings']['seed']}" for m in members)
+        lines.append(f"python -m training.ensemble {task} {seeds} --out models/{task} --data-dir ../shared/datasets")
+    else:
+        lines.append(f"cp -r runs/{task}_s{members[0]['settings']['seed']}/. models/{task}/")
+    return "Reproduce (the evaluation that writes this card runs at the end of each step):\n\n```\n" + "\n".join(lines) + "\n```"
+
+
+def _measured_on(metrics: dict) -> str:
+    if metrics["task"] == "digits":
+        return "trained on; USPS and the photos go through the same preprocessing as user uploads."
+    return "trained on; the photos go through the same preprocessing as user uploads."
+
+
+def _case_only_errors(result: dict, labels) -> str:
+    confusion = result["confusion"]
+    n = len(labels)
+    errors = sum(confusion[i][j] for i in range(n) for j in range(n) if i != j)
+    case = sum(confusion[i][j] for i in range(n) for j in range(n)
+               if i != j and labels[i].isalpha() and labels[i].lower() == labels[j].lower())
+    return (f"Of its {errors} errors, {case} ({case / result['n']:.1%} of the set) only get the case wrong; "
+            f"{errors - case} ({(errors - case) / result['n']:.1%}) read another character.")
+
+
+def _weakest_text(metrics: dict) -> str:
+    results = metrics["results"]
+    if metrics["task"] == "digits":
+        return (f"Weakest classes on MNIST test: {_worst_classes(metrics, 'mnist_test')}.\n"
+                + ("Weakest on USPS: " + _worst_classes(metrics, 'usps') + "." if 'usps' in results else ""))
+    name = next(iter(results))
+    return (f"Weakest classes on {RESULT_NAMES.get(name, name).split(' (')[0]}: {_worst_classes(metrics, name, 8)}. "
+            f"{_case_only_errors(results[name], metrics['labels'])}\n\n" + LOOKALIKE_NOTE)
+
+
+DIGIT_LIMITATIONS = """## Limitations
+
+- It always answers with one of its {classes} classes: a letter, a scribble or a face gets a digit,
+  sometimes with high confidence. Softmax confidence is a weak "not a digit" signal.
+- MNIST writers are American Census employees and students; other styles (a crossed 7, a European 1 with a
+  long flag, a 9 with a straight stem) are rarer in training and less reliable.
+- Photos need the character to be the main dark (or light) thing in the picture; several characters,
+  ruled lines or heavy shadows confuse the ink detection.
+"""
+
+CHARACTER_LIMITATIONS = """## Limitations
+
+- Trained on synthetic handwriting (fonts and stroke fonts drawn with a wobbling pen, `training.synthetic`){mnist}:
+  no real handwritten letter was seen in training. Letter shapes no font draws (an "r" written like an "n",
+  looped or crossed variants) are the main source of error beyond the look-alike pairs above.
+- Upper and lower case that differ only in size cannot be told apart from a single character: use the
+  case-insensitive figure, or the look-alike groups, when the case does not matter.
+- It always answers with one of its {classes} classes, even for a scribble; softmax confidence is a weak
+  "not a character" signal.
+- Photos need the character to be the main dark (or light) thing in the picture; several characters,
+  ruled lines or heavy shadows confuse the ink detection.
+"""
+
+
+def _limitations(metrics: dict) -> str:
+    classes = len(metrics["labels"])
+    if metrics["task"] == "digits":
+        return DIGIT_LIMITATIONS.format(classes=classes)
+    mnist = " and real MNIST digits" if metrics["task"] == "all" else ""
+    return CHARACTER_LIMITATIONS.format(classes=classes, mnist=mnist)
 
 
 def render(metrics: dict, training: dict) -> str:
@@ -142,12 +246,11 @@ into the 28x28 white-on-black format MNIST uses. Input: {metrics['input']}.
 ## Results
 
 Measured by `python -m training.evaluate {metrics['task']}` on {metrics['evaluated_at']}, on data the model never
-trained on; USPS and the photos go through the same preprocessing as user uploads.
+{_measured_on(metrics)}
 
 {_results_table(metrics)}
 
-Weakest classes on MNIST test: {_worst_classes(metrics, 'mnist_test')}.
-{"Weakest on USPS: " + _worst_classes(metrics, 'usps') + "." if 'usps' in results else ""}
+{_weakest_text(metrics)}
 
 {confusions}
 
@@ -163,12 +266,4 @@ This is the baseline architecture of the original design; any later change must 
 
 {_reproduce(metrics, training)}
 
-## Limitations
-
-- It always answers with one of its {len(metrics['labels'])} classes: a letter, a scribble or a face gets a digit,
-  sometimes with high confidence. Softmax confidence is a weak "not a digit" signal.
-- MNIST writers are American Census employees and students; other styles (a crossed 7, a European 1 with a
-  long flag, a 9 with a straight stem) are rarer in training and less reliable.
-- Photos need the character to be the main dark (or light) thing in the picture; several characters,
-  ruled lines or heavy shadows confuse the ink detection.
-"""
+{_limitations(metrics)}"""
