@@ -15,6 +15,15 @@ import gradio as gr  # noqa: E402
 from handwriting import endpoints  # noqa: E402
 from handwriting.config import settings  # noqa: E402
 from handwriting.flagging import FeedbackRecorder  # noqa: E402
+from handwriting.game import MAX_NAME, ROUND_LENGTHS  # noqa: E402
+from handwriting.game_endpoints import (  # noqa: E402
+    CLEAR_SKETCH_JS,
+    SUBMIT_KEY_JS,
+    TICK_VIEW,
+    VIEW,
+    GameEndpoints,
+    mode_choices,
+)
 from handwriting.gradio_inputs import DrawingPad, ImageUpload  # noqa: E402
 from handwriting.labels import TASK_LABELS, labels_for  # noqa: E402
 from handwriting.recognizer import warm_up  # noqa: E402
@@ -109,6 +118,80 @@ def feedback_api(feedback: endpoints.FeedbackEndpoints) -> None:
                concurrency_limit=FEEDBACK_CONCURRENCY, concurrency_id="feedback")
 
 
+def game_tab(game: GameEndpoints, demo: gr.Blocks) -> None:
+    """The Game tab: pick characters and a round length, draw each target shown, beat the clock.
+
+    Round state is the session's `gr.State` (a round id; the rounds live in `game.game`), so two players
+    never see each other's rounds. The page's listeners are private; the public `/game_*` endpoints are
+    wired at the end (drawings go through hidden inputs, like `/feedback`).
+    """
+    choices, note = mode_choices()
+    first_mode = choices[0][1] if choices else None
+    with gr.Column() as setup:
+        gr.Markdown("Draw the character you are asked for, as fast as you can. Right answers score, fast and "
+                    "sure ones score more, and every right answer in a row adds 10% to the next.")
+        with gr.Row():
+            mode = gr.Radio(choices, value=first_mode, label="Characters", elem_id="game-mode")
+            seconds = gr.Radio([(f"{s} s", s) for s in ROUND_LENGTHS], value=60, label="Round length",
+                               elem_id="game-seconds")
+        if note:
+            gr.Markdown(note, elem_id="game-modes-note")
+        with gr.Row():
+            name = gr.Textbox(label="Your name for the high scores (optional)", max_length=MAX_NAME, elem_id="game-name")
+            opt_in = gr.Checkbox(False, label="Keep my drawings to train better models (each is stored with the "
+                                              "character I was asked for)", elem_id="game-opt-in")
+        start = gr.Button("Start", variant="primary", elem_id="game-start")
+        message = gr.Markdown(elem_id="game-message")
+    with gr.Column(visible=False) as play:
+        with gr.Row():
+            clock = gr.Markdown(elem_id="game-clock")
+            score = gr.Markdown(elem_id="game-score")
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                target = gr.HTML(elem_id="game-target")
+                verdict = gr.Markdown(elem_id="game-verdict")
+            with gr.Column():
+                sketch = DrawingPad(
+                    label="Draw", type="numpy", image_mode="RGBA", canvas_size=(280, 280),
+                    brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
+                    layers=False, transforms=(), elem_id="game-sketch",
+                )
+                with gr.Row():
+                    submit = gr.Button("Submit (Enter)", variant="primary", elem_id="game-submit")
+                    skip = gr.Button("Skip", elem_id="game-skip")
+                    end = gr.Button("End round", variant="stop", elem_id="game-end")
+    with gr.Column(visible=False) as summary:
+        report = gr.Markdown(elem_id="game-report")
+        misses = gr.Gallery(label="What the model saw instead", columns=8, height="auto", elem_id="game-misses")
+    high_scores = gr.HTML(elem_id="game-high-scores")
+    state = gr.State(None)  # this session's round id
+    timer = gr.Timer(1.0, active=False)
+
+    parts = dict(state=state, timer=timer, setup=setup, play=play, summary=summary, message=message, target=target,
+                 clock=clock, score=score, verdict=verdict, report=report, misses=misses, high_scores=high_scores)
+    view, tick_view = [parts[n] for n in VIEW], [parts[n] for n in TICK_VIEW]
+    quick = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
+    start.click(game.page_start, [mode, seconds, name, opt_in], view, **quick).then(None, js=CLEAR_SKETCH_JS)
+    submit.click(game.page_submit, [state, sketch], view, api_visibility="private", show_progress="hidden",
+                 concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise").then(None, js=CLEAR_SKETCH_JS)
+    skip.click(game.page_skip, [state], view, **quick).then(None, js=CLEAR_SKETCH_JS)
+    end.click(game.page_end, [state], view, **quick)
+    timer.tick(game.page_tick, [state], tick_view, **quick)
+    mode.change(game.page_high_scores, [mode], high_scores, **quick)
+    demo.load(game.page_high_scores, [mode], high_scores, **quick)
+    demo.load(None, js=SUBMIT_KEY_JS)
+
+    with gr.Column(visible=False):  # /game_submit's inputs: a round id and a drawing
+        api_round = gr.Textbox(label="round_id")
+        api_sketch = DrawingPad(label="sketch", type="numpy", image_mode="RGBA", layers=False, transforms=())
+        api_result = gr.JSON(label="result")
+        api_submit = gr.Button("Submit")
+    api_submit.click(game.game_submit, [api_round, api_sketch], api_result, api_name="game_submit",
+                     concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise")
+    for fn in (game.game_start, game.game_skip, game.game_score, game.game_end, game.game_high_scores):
+        gr.api(fn, api_name=fn.__name__, concurrency_limit=None)
+
+
 def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
     """The page. `recorder` stores the feedback (default: from the environment, see handwriting/config.py)."""
     feedback = endpoints.FeedbackEndpoints(recorder or FeedbackRecorder.from_settings())
@@ -122,6 +205,8 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Digits", id="digits"):
                 recognition_tab("digits", api=True, feedback=feedback)
+            with gr.Tab("Game", id="game"):
+                game_tab(GameEndpoints(feedback.recorder), demo)
         feedback_api(feedback)
         with gr.Accordion("Models", open=False):
             gr.Markdown(endpoints.model_info_markdown(), elem_id="model-info")

@@ -1,0 +1,324 @@
+"""The functions behind the Game tab and the public `/game_*` API endpoints.
+
+The rules live in `handwriting.game`; this module turns its errors (and the library's) into messages:
+`gr.Error` for API callers, a warning toast for the page (whose controls must stay usable), and renders
+what the page shows: the target, the clock, the verdict, the end-of-round report and the high-score table
+(player names are escaped: they are data, never markup). The API functions' docstrings are the API docs.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from handwriting.endpoints import USER_ERRORS
+from handwriting.game import (
+    MODE_TITLES,
+    Game,
+    GameError,
+    HighScores,
+    RoundOverError,
+    available_modes,
+)
+
+ERRORS = USER_ERRORS + (GameError,)
+
+# What the page's handlers update, in the order app.py lists the components (see GamePage.view).
+VIEW = ("state", "timer", "setup", "play", "summary", "message", "target", "clock", "score", "verdict", "report",
+        "misses", "high_scores")
+TICK_VIEW = ("timer", "setup", "play", "summary", "clock", "score", "report", "misses", "high_scores")
+
+
+# Enter submits the drawing while a round is on screen (not while typing in a field, where Enter means enter).
+SUBMIT_KEY_JS = """
+() => {
+  if (window.gameSubmitKey) return;
+  window.gameSubmitKey = true;
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.repeat || event.isComposing) return;
+    const tag = (event.target && event.target.tagName) || "";
+    if (["INPUT", "TEXTAREA", "SELECT", "BUTTON"].includes(tag) || event.target.isContentEditable) return;
+    const button = document.querySelector("#game-submit");
+    if (!button || button.offsetParent === null) return;  // no round on screen
+    event.preventDefault();
+    button.click();
+  });
+}
+"""
+
+# A fresh canvas for each target. (Sending an empty value from the server does not clear a Gradio 6
+# sketchpad on the page; its own Clear button does.)
+CLEAR_SKETCH_JS = """
+() => { document.querySelector("#game-sketch button[aria-label='Clear canvas']")?.click(); }
+"""
+
+
+def api_errors(fn):
+    """The game's and the library's user-facing errors as `gr.Error`, with their message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ERRORS as exc:
+            raise gr.Error(str(exc)) from None
+
+    return wrapper
+
+
+class GameEndpoints:
+    """One `Game` for the whole app, its public API functions and the page's handlers.
+
+    `recorder` (a FeedbackRecorder) keeps opted-in drawings as feedback with source "game"; the high-score
+    table lives in its store's database.
+    """
+
+    def __init__(self, recorder, game: Game | None = None):
+        self.recorder = recorder
+        self.game = game if game is not None else Game(HighScores(recorder.store), keep=self._keep)
+
+    def _keep(self, image, task: str, predicted: str, target: str, confidence: float) -> str:
+        from handwriting.recognizer import get_recognizer
+
+        record = self.recorder.submit(image, task, predicted, target, confidence=confidence,
+                                      model_version=get_recognizer(task).record.version, source="game")
+        return record.id
+
+    # the public API --------------------------------------------------------------------------------
+
+    @api_errors
+    def game_start(self, mode: str = "digits", seconds: float = 60, name: str = "", opt_in: bool = False) -> dict:
+        """Start a round of the drawing game: the app names a character, you draw it, fast and right scores.
+
+        Args:
+            mode: "digits" (0-9), "letters" (A-Z, a-z) or "both"; only modes with a model can be played.
+            seconds: the round's length, 5 to 300.
+            name: for the high-score table, optional, at most 24 characters.
+            opt_in: true to keep your drawings (labelled with the character asked for) to train better models.
+        Returns:
+            the round: "round_id" (send it with every call; keep it to yourself), "target" (draw this),
+            "remaining" seconds, "deadline_unix", "score", "streak".
+        """
+        return self.game.start(mode, seconds, name, bool(opt_in))
+
+    @api_errors
+    def game_submit(self, round_id: str, sketch) -> dict:
+        """Submit a drawing of the round's current target. Time counts on the server, from the moment
+        the target was given until the drawing arrives.
+
+        Args:
+            round_id: from /game_start.
+            sketch: an image-editor value {"background", "layers", "composite"}; send the drawing as composite.
+        Returns:
+            "verdict" (target, predicted, right, confidence for the target, seconds, points), the next
+            "target", "score", "streak", "remaining"; when time is up, "over" and a "summary".
+        """
+        return self.game.submit(round_id, sketch)
+
+    @api_errors
+    def game_skip(self, round_id: str) -> dict:
+        """Skip the current target: no points, the streak breaks, a new target.
+
+        Args:
+            round_id: from /game_start.
+        Returns:
+            the same as /game_submit.
+        """
+        return self.game.skip(round_id)
+
+    @api_errors
+    def game_score(self, round_id: str) -> dict:
+        """Read a round's score: score, streak, right answers, remaining seconds; once over, its summary
+        (totals, best streak, the drawings the model got wrong and what it saw, the high-score rank).
+
+        Args:
+            round_id: from /game_start.
+        """
+        return self.game.status(round_id)
+
+    @api_errors
+    def game_end(self, round_id: str) -> dict:
+        """End a round before its time is up; returns its final score and summary.
+
+        Args:
+            round_id: from /game_start.
+        """
+        return self.game.end(round_id)
+
+    @api_errors
+    def game_high_scores(self, mode: str = "digits") -> list:
+        """The ten best rounds of a mode: rank, name, score, right, drawn, best_streak, seconds, time_utc.
+
+        Args:
+            mode: "digits", "letters" or "both".
+        """
+        return [entry.as_dict() for entry in self.game.scores.top(mode)]
+
+    # the page ---------------------------------------------------------------------------------------
+
+    def page_start(self, mode, seconds, name, opt_in):
+        """Start: a new round for this browser session (its id goes into the session's state)."""
+        try:
+            state = self.game.start(mode, seconds, name, bool(opt_in))
+        except ERRORS as exc:
+            gr.Warning(str(exc))
+            return self.view(VIEW, message=f"**Cannot start:** {html.escape(str(exc))}")
+        return self.view(
+            VIEW, state=state["round_id"], timer=gr.Timer(active=True), setup=gr.Column(visible=False),
+            play=gr.Column(visible=True), summary=gr.Column(visible=False), message="",
+            target=target_html(state["target"]), clock=clock_markdown(state["remaining"]), score=score_markdown(state),
+            verdict="", report="", misses=[],
+        )
+
+    def page_submit(self, round_id, sketch):
+        """Submit (button or Enter): judge the drawing, show the verdict and the next target."""
+        return self._play(lambda: self.game.submit(round_id, sketch), round_id)
+
+    def page_skip(self, round_id):
+        return self._play(lambda: self.game.skip(round_id), round_id)
+
+    def page_end(self, round_id):
+        """End round: stop early, show the summary."""
+        try:
+            self.game.end(round_id)
+        except ERRORS as exc:
+            gr.Warning(str(exc))
+            return self.view(VIEW)
+        return self._finished(VIEW, round_id)
+
+    def page_tick(self, round_id):
+        """Every second while a round runs: the clock; at 0 the round ends and the summary shows."""
+        try:
+            state = self.game.status(round_id)
+        except ERRORS:
+            return self.view(TICK_VIEW, timer=gr.Timer(active=False))
+        if state["over"]:
+            return self._finished(TICK_VIEW, round_id)
+        return self.view(TICK_VIEW, clock=clock_markdown(state["remaining"]))
+
+    def page_high_scores(self, mode):
+        try:
+            return high_scores_html(mode, self.game.scores.top(mode))
+        except ERRORS as exc:
+            return f"<p>{html.escape(str(exc))}</p>"
+
+    def _play(self, action, round_id):
+        try:
+            result = action()
+        except RoundOverError as exc:
+            gr.Warning(str(exc))
+            return self._finished(VIEW, round_id)
+        except ERRORS as exc:  # a blank canvas, no round: the target and the drawing stay
+            gr.Warning(str(exc))
+            return self.view(VIEW)
+        if result["over"]:
+            return self._finished(VIEW, round_id, verdict=verdict_markdown(result["verdict"]))
+        return self.view(VIEW, target=target_html(result["target"]), clock=clock_markdown(result["remaining"]),
+                         score=score_markdown(result), verdict=verdict_markdown(result["verdict"]))
+
+    def _finished(self, names, round_id, **extra):
+        rnd = self.game.round(round_id)
+        state = self.game.status(round_id)
+        return self.view(
+            names, timer=gr.Timer(active=False), setup=gr.Column(visible=True), play=gr.Column(visible=False),
+            summary=gr.Column(visible=True), clock=clock_markdown(0), score=score_markdown(state),
+            report=report_markdown(rnd.mode, state["summary"]), misses=misses_gallery(rnd),
+            high_scores=self.page_high_scores(rnd.mode), **extra,
+        )
+
+    @staticmethod
+    def view(names, **values) -> tuple:
+        """The handler's outputs in `names` order; what is not given stays as it is."""
+        unknown = set(values) - set(names)
+        if unknown:
+            raise ValueError(f"not an output of this event: {sorted(unknown)}")
+        return tuple(values[name] if name in values else gr.update() for name in names)
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the page shows
+
+
+def mode_choices() -> tuple[list[tuple[str, str]], str]:
+    """The playable modes for the page's radio ([(title, mode)]) and a note naming those not playable yet."""
+    playable = available_modes()
+    missing = [MODE_TITLES[m] for m in MODE_TITLES if m not in playable]
+    note = f"{' and '.join(missing)}: coming soon, when their models are ready." if missing else ""
+    return [(MODE_TITLES[m], m) for m in playable], note
+
+
+def target_html(target: str) -> str:
+    return (
+        "<div style='text-align:center'><div>Draw this</div>"
+        f"<div id='game-target-char' style='font-size:5em;font-weight:700;line-height:1.1'>{html.escape(target)}</div></div>"
+    )
+
+
+def clock_markdown(remaining: float) -> str:
+    return f"**{int(np.ceil(max(0.0, remaining)))}** s left"
+
+
+def score_markdown(state: dict) -> str:
+    return (f"Score **{state['score']}** · streak **{state['streak']}** · "
+            f"{state['right']} right of {state['drawn']} drawn")
+
+
+def verdict_markdown(verdict: dict) -> str:
+    if verdict["skipped"]:
+        return f"Skipped **{verdict['target']}**: the streak starts again."
+    if verdict["right"]:
+        text = (f"✓ **{verdict['target']}** in {verdict['seconds']:.1f} s, the model {verdict['confidence']:.0%} sure: "
+                f"**+{verdict['points']}**")
+    else:
+        text = (f"✗ Asked for **{verdict['target']}**, the model saw **{verdict['predicted']}** "
+                f"({verdict['predicted_confidence']:.0%} sure; {verdict['target']}: {verdict['confidence']:.0%})")
+    return text
+
+
+def report_markdown(mode: str, summary: dict) -> str:
+    lines = [f"### Round over: **{summary['score']}** points"]
+    facts = [f"{summary['right']} right of {summary['drawn']} drawn"]
+    if summary["skipped"]:
+        facts.append(f"{summary['skipped']} skipped")
+    facts.append(f"best streak {summary['best_streak']}")
+    if summary["mean_seconds_right"] is not None:
+        facts.append(f"{summary['mean_seconds_right']:.1f} s per right answer")
+    lines.append(" · ".join(facts))
+    if summary["high_score_rank"]:
+        lines.append(f"Number **{summary['high_score_rank']}** in the {MODE_TITLES[mode].lower()} high scores.")
+    if summary["kept_for_training"]:
+        lines.append(f"{summary['kept_for_training']} drawings kept to train better models: thank you!")
+    lines.append("The drawings the model got wrong are below, with what it saw." if summary["misses"]
+                 else "The model got every drawing right.")
+    return "\n\n".join(lines)
+
+
+def misses_gallery(rnd) -> list[tuple[Image.Image, str]]:
+    """The round's failed drawings as the model saw them (28x28, shown black on white x3), captioned."""
+    items = []
+    for attempt in rnd.misses:
+        if attempt.image is None:
+            continue
+        picture = Image.fromarray(255 - attempt.image).resize((84, 84), Image.NEAREST)
+        items.append((picture, f"asked {attempt.target}, saw {attempt.predicted} ({attempt.predicted_confidence:.0%})"))
+    return items
+
+
+def high_scores_html(mode: str, entries) -> str:
+    """The table of a mode's best rounds; names are escaped (a name is text, never markup)."""
+    title = f"<h3>High scores: {html.escape(MODE_TITLES.get(mode, str(mode)).lower())}</h3>"
+    if not entries:
+        return title + "<p>No scores yet: be the first!</p>"
+    rows = "".join(
+        f"<tr><td>{e.rank}</td><td class='game-name'>{html.escape(e.name) if e.name else '<i>anonymous</i>'}</td>"
+        f"<td>{e.score}</td><td>{e.right}/{e.drawn}</td><td>{e.best_streak}</td><td>{e.seconds} s</td>"
+        f"<td>{html.escape(e.created_at[:10])}</td></tr>"
+        for e in entries
+    )
+    return (f"{title}<table class='game-high-scores'><thead><tr><th>#</th><th>Name</th><th>Score</th><th>Right</th>"
+            f"<th>Best streak</th><th>Round</th><th>Date</th></tr></thead><tbody>{rows}</tbody></table>")
+
