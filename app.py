@@ -40,17 +40,21 @@ SELECT_BRUSH_JS = """
   pick();
 }
 """
+LETTER_TASKS = {"letters": "Letters (A-Z, a-z)", "all": "All characters (0-9, A-Z, a-z)"}  # the Letters tab's choices
 FEEDBACK_CONCURRENCY = 16  # feedback requests at once; the store serialises only its short writes
 
 
-def recognition_tab(task: str, api: bool, feedback: endpoints.FeedbackEndpoints) -> None:
+def recognition_tab(task: str, api: bool, feedback: endpoints.FeedbackEndpoints, choices=None) -> None:
     """Draw / Upload inputs, Predict buttons, the top-3 Label and "Is this correct?" for one task.
 
     With `api=True` its listeners are the public `/predict_sketch` and `/predict` endpoints, whose
-    task argument is a hidden dropdown (API callers pick the task; the tab fixes it). The feedback
-    listeners are private: API callers use `/feedback`.
+    task argument is a hidden dropdown (API callers pick the task; the tab fixes it). With `choices`
+    the visitor picks the task among them. The feedback listeners are private: API callers use `/feedback`.
     """
-    task_input = gr.Dropdown(list(TASK_LABELS), value=task, label="task", visible=False)
+    if choices:
+        task_input = gr.Radio(choices, value=task, label="Recognise", elem_id=f"{task}-task")
+    else:
+        task_input = gr.Dropdown(list(TASK_LABELS), value=task, label="task", visible=False)
     with gr.Row(equal_height=False):
         with gr.Column():
             with gr.Tabs():
@@ -76,6 +80,7 @@ def recognition_tab(task: str, api: bool, feedback: endpoints.FeedbackEndpoints)
                     upload_button = gr.Button("Predict", variant="primary", elem_id=f"{task}-predict-upload")
         with gr.Column():
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id=f"{task}-label")
+            hint = gr.Markdown(elem_id=f"{task}-hint")  # look-alike characters, said plainly
             with gr.Column(visible=False, elem_id=f"{task}-feedback") as ask:
                 gr.Markdown("**Is this correct?**")
                 with gr.Row():
@@ -92,12 +97,14 @@ def recognition_tab(task: str, api: bool, feedback: endpoints.FeedbackEndpoints)
     shared = dict(concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise", api_visibility=visibility)
     remember = dict(fn=feedback.remember, outputs=[last, ask, correction, right, status], api_visibility="private",
                     show_progress="hidden")
+    explain = dict(fn=endpoints.lookalike_hint, inputs=[label, task_input], outputs=hint, api_visibility="private",
+                   show_progress="hidden")
     draw_button.click(endpoints.predict_sketch, [sketch, task_input], label, api_name="predict_sketch" if api else None, **shared
-                      ).success(inputs=[sketch, task_input, label], **remember)
+                      ).success(inputs=[sketch, task_input, label], **remember).success(**explain)
     upload_button.click(endpoints.predict_image, [upload, task_input], label, api_name="predict" if api else None, **shared
-                        ).success(inputs=[upload, task_input, label], **remember)
+                        ).success(inputs=[upload, task_input, label], **remember).success(**explain)
     upload.upload(endpoints.predict_image, [upload, task_input], label, api_name=False, **shared
-                  ).success(inputs=[upload, task_input, label], **remember)
+                  ).success(inputs=[upload, task_input, label], **remember).success(**explain)
 
     private = dict(api_visibility="private", concurrency_limit=FEEDBACK_CONCURRENCY, concurrency_id="feedback")
     yes.click(feedback.confirm, [last], [last, status, ask, correction], **private)
@@ -198,13 +205,18 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
     with gr.Blocks(title="Handwriting recognition") as demo:
         gr.Markdown(
             "# Handwriting recognition\n"
-            "Draw a digit, or upload a photo of one, and press **Predict**: a convolutional network "
-            "trained on MNIST says what it sees and how sure it is. Tell it when it is wrong: "
-            "corrections are kept to train better models."
+            "Draw a digit or a letter, or upload a photo of one, and press **Predict**: a convolutional "
+            "network says what it sees and how sure it is. Tell it when it is wrong: corrections are kept "
+            "to train better models. Or race the clock in the **Game**."
         )
         with gr.Tabs():
             with gr.Tab("Digits", id="digits"):
                 recognition_tab("digits", api=True, feedback=feedback)
+            letter_tasks = [t for t in LETTER_TASKS if endpoints.model_available(t)]
+            if letter_tasks:  # shown once a letters or all-characters model is bundled or on the hub
+                with gr.Tab("Letters", id="letters"):
+                    recognition_tab(letter_tasks[0], api=False, feedback=feedback,
+                                    choices=[(LETTER_TASKS[t], t) for t in letter_tasks])
             with gr.Tab("Game", id="game"):
                 game_tab(GameEndpoints(feedback.recorder), demo)
         feedback_api(feedback)
