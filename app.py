@@ -234,8 +234,14 @@ recorder = FeedbackRecorder.from_settings()
 demo = build_demo(recorder)
 threading.Thread(target=warm_up, args=("digits",), name="warm-up", daemon=True).start()
 
+def launch_options() -> dict:
+    """What every launch passes (python app.py, the tests, the benchmarks): upload and session limits."""
+    cfg = settings()
+    return dict(max_file_size=cfg.max_file_size, state_session_capacity=cfg.max_sessions)
+
+
 if __name__ == "__main__":
     cfg = settings()
     demo.queue(default_concurrency_limit=PREDICT_CONCURRENCY).launch(
-        server_name=cfg.host, server_port=cfg.port, max_file_size=cfg.max_file_size
+        server_name=cfg.host, server_port=cfg.port, **launch_options()
     )

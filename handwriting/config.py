@@ -90,6 +90,9 @@ class Settings:
     host: str = field(default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860))
     max_file_size: str = field(default_factory=lambda: os.environ.get("HANDWRITING_MAX_UPLOAD", "10mb"))
+    # Gradio keeps ~0.2 MB of state per session (every API call without a session is a new one) for its
+    # 10,000 most recent sessions by default: 2 GB. This bounds it; the oldest sessions are forgotten first.
+    max_sessions: int = field(default_factory=lambda: int(os.environ.get("HANDWRITING_MAX_SESSIONS", "1000")))
     sheets: SheetsSettings = field(default_factory=SheetsSettings)
     hub: HubSettings = field(default_factory=HubSettings)
 

@@ -50,8 +50,7 @@ def app_url(tmp_path_factory) -> str:
 
     port = free_port()
     app.demo.queue(default_concurrency_limit=app.PREDICT_CONCURRENCY).launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-        max_file_size=app.settings().max_file_size,
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.launch_options()
     )
     yield f"http://127.0.0.1:{port}/"
     app.demo.close()

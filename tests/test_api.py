@@ -193,3 +193,11 @@ def test_every_bundled_task_answers_with_its_own_labels(client, files, letter_fi
             client.predict(handle_file(files[name]), task, api_name="/predict")
     with pytest.raises(AppError, match="canvas is empty"):
         client.predict(sketch(), task, api_name="/predict_sketch")
+
+
+def test_session_state_is_bounded(app_url):
+    """Every API call without a session is a new Gradio session (~0.2 MB kept each): the launch caps them."""
+    import app
+    from handwriting.config import settings
+
+    assert app.demo.state_holder.capacity == settings().max_sessions == 1000
