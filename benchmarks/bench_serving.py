@@ -1,33 +1,44 @@
-"""Serving benchmark: how fast the handwriting app answers, from the library call to the HTTP API.
+"""Serving benchmark: how fast the handwriting app answers, from the library call to the HTTP API,
+against the same app with a model that does nothing.
 
-    python -m benchmarks.bench_serving [--quick] [--in-process] [--out benchmarks/results/serving.json]
+    python -m benchmarks.bench_serving [--quick] [--out benchmarks/results/serving.json]
 
 What is measured (every latency as p50 / p99 in ms, after warm-up):
 
-1. In this process, per image, for three inputs of the same kind as real traffic:
-   a 280x280 RGBA Sketchpad value (a dict whose composite is a numpy array), a ~200x200 PNG file path,
-   and a 1000x800 photo-like JPEG (grey paper, uneven lighting, noise). For each: preprocessing alone
-   (`to_model_input`) and preprocessing + inference (`handwriting.predict`, through the micro-batcher).
-   Inference alone: the compiled runtime called directly, and through the micro-batcher.
-2. Batch throughput of the runtime (images/s) for batch sizes 1, 8, 32, 128.
-3. End to end over raw HTTP (httpx, one persistent client), the Gradio queue API:
-   POST /gradio_api/upload, POST /gradio_api/call/<api>, GET /gradio_api/call/<api>/<event_id> (SSE)
-   until `event: complete`; for /predict (PNG and JPEG) and /predict_sketch (composite PNG).
-   Every answer's top label is checked.
-4. The same through `gradio_client.Client.predict`.
-5. Throughput with 32 concurrent clients (threads, one httpx client each) on /predict_sketch,
-   bounded by time and request count, cycling through one digit of each class: requests/s and errors
-   (a wrong label counts as an error, which also checks the micro-batcher returns the right rows).
-6. App start to first answer: `python app.py` in a fresh subprocess on a free port, time until the first
-   correct /predict answer, and that process's peak RSS (VmHWM) then and after the load of 3-5.
-   By default 3-5 run against this same subprocess, so client threads do not share the server's GIL;
-   `--in-process` instead launches `app.demo` in this process, as tests/conftest.py does.
-7. Peak RSS of this benchmark process.
+1. In this process, per image, for inputs of the same kind as real traffic: a 280x280 RGBA Sketchpad
+   value held in memory (a dict whose composite is a numpy array: what a library caller pays), the same
+   drawing as the PNG file the browser uploads (what the server pays: PNG decode included), a ~200x200
+   PNG file and a 1000x800 photo-like JPEG. For each: preprocessing alone (`to_model_input`) and
+   preprocessing + inference (`handwriting.predict`, through the micro-batcher); for the in-memory
+   sketch also each preprocessing stage.
+2. The runtimes on the bundled model, one image: Keras `model.predict` (few calls: it builds a data
+   pipeline per call), eager `model(x, training=False)`, `KerasRuntime` (one `tf.function`) and
+   `LiteRTRuntime` (what serves); each one's largest difference from eager Keras over 200 test digits
+   (they must agree within 1e-4). Then images/s for batch sizes 1, 8, 32, 128 of the last two.
+3. App start to first answer: `python app.py` in a fresh subprocess on a free port, time until its
+   first correct /predict answer and its peak RSS (VmHWM); then the do-nothing app
+   (benchmarks/null_app.py: app.py itself with `load_runtime` swapped for constant probabilities).
+4. End to end over raw HTTP (httpx, one persistent client): the Gradio queue API, POST
+   /gradio_api/upload, POST /gradio_api/call/<api>, GET /gradio_api/call/<api>/<event_id> (SSE) until
+   `event: complete`; /predict (PNG and JPEG) and /predict_sketch (the composite PNG), each call a new
+   Gradio session as curl makes it, and /predict_sketch once more with one session_hash kept (as a
+   browser tab or gradio_client does: Gradio then skips building a session per call). The app and the
+   do-nothing app are called alternately, request by request, with identical client code; every
+   answer's top label is checked (the do-nothing app always answers its constant label). Each server's
+   CPU time per request (from /proc) is reported too: on a busy machine it is steadier than latency.
+5. The same through `gradio_client.Client.predict` (the app only; it polls, so +~50 ms).
+6. Throughput with 32 concurrent clients (threads, one httpx client each) on /predict_sketch, in
+   alternating windows for the two apps, each bounded by time and request count, cycling through one
+   digit of each class: requests/s, server CPU ms per request and errors (a wrong label counts as an
+   error, which also checks that the micro-batcher returns the right rows).
+7. The targets (README): preprocessing + inference of the in-memory sketch p50 < 1 ms; raw-HTTP p50
+   within 5 ms of the do-nothing app; 32-client throughput >= 80 % of it; first answer < 8 s;
+   the serving runtime equal to Keras within 1e-4. PASS/FAIL for each, in the table and the JSON.
 
-A table is printed and everything, with machine info and a timestamp, is written as JSON.
-All traffic goes to 127.0.0.1; every loop is bounded by a count or a deadline.
-`--quick` cuts iteration counts so the whole run takes about a minute (CI smoke run).
-Other processes using the CPU change the numbers: the JSON records the load average.
+All traffic goes to 127.0.0.1; every loop is bounded by a count or a deadline. `--quick` cuts iteration
+counts so the whole run takes about a minute (a smoke run). Other processes using the CPU change the
+numbers: the JSON records the load average and CPU pressure before and after; the app-vs-null
+comparisons are interleaved so that load falls on both alike.
 """
 
 from __future__ import annotations
@@ -40,38 +51,43 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import resource  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+import uuid  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
+from typing import Callable, NamedTuple  # noqa: E402
 
-import httpx  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-from scipy import ndimage  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.http_api import new_client, predict_label  # noqa: E402
+from benchmarks.inputs import FIXTURES, Sample, make_samples  # noqa: E402
+from benchmarks.measure import cpu_seconds_of, machine_basics, machine_load, rss_mb_of, stats, time_calls  # noqa: E402
+from benchmarks.null_app import NULL_TOP_LABEL_INDEX  # noqa: E402
+from benchmarks.server import APP, NULL_APP, AppProcess  # noqa: E402
+from handwriting.labels import labels_for  # noqa: E402
 from handwriting.preprocessing import to_model_input  # noqa: E402
 from handwriting.recognizer import get_recognizer, predict  # noqa: E402
 
-FIXTURES = ROOT / "tests" / "fixtures" / "mnist_test_200.npz"
-HOST = "127.0.0.1"
 TASK = "digits"
 BATCH_SIZES = (1, 8, 32, 128)
 CONCURRENT_CLIENTS = 32
-HTTP_TIMEOUT = httpx.Timeout(60.0)  # the first call may load the model on a busy machine
+MATCH_TOLERANCE = 1e-4
+NULL_LABEL = labels_for(TASK)[NULL_TOP_LABEL_INDEX]
+
+# Targets of the serving issue (README): limits the measured figures are judged against
+TARGET_PREPROCESS_INFER_P50_MS = 1.0
+TARGET_HTTP_P50_DELTA_MS = 5.0
+TARGET_THROUGHPUT_RATIO = 0.8
+TARGET_FIRST_ANSWER_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -80,153 +96,36 @@ class Budget:
 
     warmup: int
     per_image: int
+    predict_calls: int  # Keras model.predict: ~45 ms a call
+    eager_calls: int  # eager Keras: ~10 ms a call
     batch_seconds: float
-    http: int
+    http: int  # timed calls per app and endpoint, the apps alternating call by call
     client: int
-    load_seconds: float
-    load_requests: int
+    load_seconds: float  # one throughput window
+    load_windows: int  # windows per app, alternating
+    load_requests: int  # at most this many requests in one window
 
 
-FULL = Budget(warmup=20, per_image=400, batch_seconds=2.0, http=300, client=100, load_seconds=20.0, load_requests=2000)
-QUICK = Budget(warmup=3, per_image=25, batch_seconds=0.3, http=20, client=10, load_seconds=3.0, load_requests=200)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Timing helpers
-
-
-def stats(samples_ms: list[float]) -> dict:
-    a = np.asarray(samples_ms, dtype=float)
-    return {
-        "n": int(a.size),
-        "p50_ms": round(float(np.percentile(a, 50)), 3),
-        "p99_ms": round(float(np.percentile(a, 99)), 3),
-        "mean_ms": round(float(a.mean()), 3),
-    }
-
-
-def time_calls(fn: Callable[[], object], iterations: int, warmup: int) -> dict:
-    """Call `fn` warmup + iterations times; stats of the timed calls."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return stats(samples)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def rss_mb_of(pid: int, field: str = "VmHWM") -> float | None:
-    """A memory figure (VmHWM = peak RSS, VmRSS = current) of a live process, in MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
+FULL = Budget(warmup=20, per_image=400, predict_calls=30, eager_calls=200, batch_seconds=2.0, http=300,
+              client=100, load_seconds=6.0, load_windows=5, load_requests=1000)
+QUICK = Budget(warmup=3, per_image=25, predict_calls=3, eager_calls=10, batch_seconds=0.3, http=30,
+               client=10, load_seconds=3.0, load_windows=1, load_requests=300)
 
 
 # ---------------------------------------------------------------------------------------------------
-# Inputs: MNIST test digits rendered the ways users send them
-
-
-def render_sketch(digit: np.ndarray) -> np.ndarray:
-    """28x28 white-on-black digit -> 280x280 RGBA canvas composite: opaque white, black 0/255 strokes."""
-    big = np.asarray(Image.fromarray(digit).resize((280, 280), Image.Resampling.BILINEAR))
-    canvas = np.full((280, 280, 4), 255, np.uint8)
-    canvas[big > 127, :3] = 0
-    return canvas
-
-
-def render_png(digit: np.ndarray, path: Path) -> Path:
-    """A 200x200 RGB scan-like PNG: dark anti-aliased digit on white."""
-    big = Image.fromarray(255 - digit).resize((200, 200), Image.Resampling.BILINEAR)
-    big.convert("RGB").save(path)
-    return path
-
-
-def render_photo(digit: np.ndarray, path: Path, seed: int = 0) -> Path:
-    """A 1000x800 photo-like JPEG: grey paper, lighting gradient, blur, sensor noise, dark pen digit."""
-    rng = np.random.default_rng(seed)
-    h, w = 800, 1000
-    yy, xx = np.mgrid[0:h, 0:w] / np.array([h, w]).reshape(2, 1, 1)
-    paper = 0.50 + 0.25 * xx + 0.10 * yy  # brighter towards the lower right
-    ink = np.zeros((h, w), np.float32)
-    side = 420
-    stroke = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BILINEAR)) / 255.0
-    top, left = 190, 300
-    ink[top : top + side, left : left + side] = stroke
-    ink = ndimage.gaussian_filter(ink, 2.0)
-    grey = paper * (1.0 - 0.75 * ink) + rng.normal(0.0, 0.03, (h, w))
-    rgb = np.clip(np.stack([grey * 1.02, grey, grey * 0.95], axis=-1) * 255, 0, 255).astype(np.uint8)
-    Image.fromarray(rgb).save(path, quality=85)
-    return path
-
-
-@dataclass
-class Sample:
-    """One digit in every form, with the label the model gives it in-process (checked against MNIST)."""
-
-    label: str
-    sketch: dict  # Sketchpad value with a numpy composite
-    sketch_png: Path  # the same composite as an RGBA PNG, for the HTTP sketch endpoint
-    png: Path
-    photo: Path
-
-
-def make_samples(recognizer, folder: Path, max_tries: int = 200) -> tuple[list[Sample], int]:
-    """One sample per class whose every form the model reads as its true label (at most `max_tries` looked at).
-
-    Returns the samples and how many fixture digits were looked at.
-    """
-    with np.load(FIXTURES) as data:
-        xs, ys = data["x"], data["y"].astype(int)
-    found: dict[int, Sample] = {}
-    tried = 0
-    for i, (x, y) in enumerate(zip(xs[:max_tries], ys[:max_tries])):
-        if y in found:
-            continue
-        tried += 1
-        composite = render_sketch(x)
-        sketch_png = folder / f"sketch_{i}.png"
-        Image.fromarray(composite, "RGBA").save(sketch_png)
-        sample = Sample(
-            label=str(y),
-            sketch={"background": None, "layers": [], "composite": composite},
-            sketch_png=sketch_png,
-            png=render_png(x, folder / f"digit_{i}.png"),
-            photo=render_photo(x, folder / f"photo_{i}.jpg", seed=i),
-        )
-        forms = (sample.sketch, sample.sketch_png, sample.png, sample.photo)
-        if all(top_label(predict(f, recognizer.record.task)) == sample.label for f in forms):
-            found[y] = sample
-        if len(found) == 10:
-            break
-    if not found:
-        raise SystemExit("The model reads none of the fixture digits correctly in every form: is models/digits trained?")
-    return [found[k] for k in sorted(found)], tried
-
-
-def top_label(probabilities: dict[str, float]) -> str:
-    return max(probabilities, key=probabilities.get)
-
-
-# ---------------------------------------------------------------------------------------------------
-# 1-2. In-process: preprocessing, inference, batches
+# 1. In process, per image
 
 
 def bench_per_image(recognizer, sample: Sample, budget: Budget) -> dict:
     n, warm = budget.per_image, budget.warmup
+    inputs = (
+        ("sketch 280x280, in memory (numpy)", sample.sketch),
+        ("sketch 280x280, PNG file (as served)", sample.sketch_as_served),
+        ("PNG 200x200", sample.png),
+        ("JPEG photo 1000x800", sample.photo),
+    )
     out = {}
-    for name, value in (("sketch dict 280x280", sample.sketch), ("PNG 200x200", sample.png), ("JPEG photo 1000x800", sample.photo)):
+    for name, value in inputs:
         out[name] = {
             "preprocess": time_calls(lambda v=value: to_model_input(v), n, warm),
             "preprocess+infer": time_calls(lambda v=value: predict(v, recognizer.record.task), n, warm),
@@ -239,8 +138,69 @@ def bench_per_image(recognizer, sample: Sample, budget: Budget) -> dict:
     return out
 
 
+def bench_preprocess_stages(sample: Sample, budget: Budget) -> dict | None:
+    """Where preprocessing time goes for the in-memory sketch (None if the stages were renamed)."""
+    try:
+        from handwriting.preprocessing import WORK_SIDE, _work_size, center_in_frame, clean_ink, ink_map, to_grey
+    except ImportError:
+        return None
+    grey = _work_size(to_grey(sample.sketch))
+    ink = ink_map(grey)
+    cleaned = clean_ink(ink)
+    n, warm = budget.per_image, budget.warmup
+    return {
+        "decode + grey (to_grey)": time_calls(lambda: to_grey(sample.sketch), n, warm),
+        f"decode + grey + reduce to {WORK_SIDE} px": time_calls(lambda: _work_size(to_grey(sample.sketch)), n, warm),
+        "ink_map": time_calls(lambda: ink_map(grey), n, warm),
+        "clean_ink": time_calls(lambda: clean_ink(ink), n, warm),
+        "center_in_frame": time_calls(lambda: center_in_frame(cleaned), n, warm),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2. Runtimes
+
+
+def fixture_inputs(limit: int = 200) -> np.ndarray:
+    """The committed MNIST test digits as model inputs, float32 N x 28 x 28 in [0, 1]."""
+    with np.load(FIXTURES) as data:
+        return (data["x"][:limit].astype(np.float32) / 255.0)
+
+
+def bench_runtimes(folder: Path, budget: Budget) -> dict:
+    """One image through each way of running the model, and each one's agreement with eager Keras."""
+    import keras
+
+    from handwriting.runtime import KERAS_FILE, LITERT_FILE, KerasRuntime, LiteRTRuntime, load_runtime
+
+    model = keras.saving.load_model(folder / KERAS_FILE, compile=False)
+    xs = fixture_inputs()[..., None]
+    x1 = xs[:1]
+    reference = np.asarray(model(xs, training=False))
+    litert = LiteRTRuntime(folder / LITERT_FILE) if (folder / LITERT_FILE).is_file() else None
+    ways: list[tuple[str, Callable[[np.ndarray], np.ndarray], int]] = [
+        ("Keras model.predict(x)", lambda b: model.predict(b, verbose=0), budget.predict_calls),
+        ("Keras eager model(x, training=False)", lambda b: np.asarray(model(b, training=False)), budget.eager_calls),
+        ("KerasRuntime (tf.function)", KerasRuntime(folder / KERAS_FILE), budget.per_image),
+    ]
+    if litert is not None:
+        ways.append(("LiteRTRuntime", litert, budget.per_image))
+    rows = {}
+    for name, fn, calls in ways:
+        timing = time_calls(lambda f=fn: f(x1), calls, min(budget.warmup, max(2, calls // 10)))
+        difference = float(np.max(np.abs(np.asarray(fn(xs)) - reference)))
+        rows[name] = {**timing, "max_abs_diff_vs_eager": difference, "matches_1e-4": difference <= MATCH_TOLERANCE}
+    return {
+        "model": str(folder),
+        "compared_on_images": len(xs),
+        "serving_runtime": load_runtime(folder).name,
+        "one_image": rows,
+        "_runtimes": {"litert": litert, "keras": ways[2][1]},  # for the batch test; dropped from the JSON
+    }
+
+
 def bench_batches(runtime, x: np.ndarray, seconds: float) -> list[dict]:
-    """Images/s of the compiled runtime for each batch size, each run for about `seconds`."""
+    """Images/s of a runtime for each batch size, each run for about `seconds`."""
     rows = []
     for size in BATCH_SIZES:
         batch = np.repeat(x[None], size, axis=0)
@@ -262,68 +222,56 @@ def bench_batches(runtime, x: np.ndarray, seconds: float) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# 3-5. HTTP: the Gradio queue API
+# 4-6. HTTP: the Gradio queue API, the app against the do-nothing app
 
 
-class ApiError(RuntimeError):
+class WrongAnswer(RuntimeError):
     pass
-
-
-def file_data(path: str) -> dict:
-    return {"path": path, "meta": {"_type": "gradio.FileData"}}
-
-
-def upload(client: httpx.Client, base: str, path: Path) -> str:
-    with path.open("rb") as f:
-        response = client.post(f"{base}/gradio_api/upload", files=[("files", (path.name, f, "application/octet-stream"))])
-    response.raise_for_status()
-    return response.json()[0]
-
-
-def call(client: httpx.Client, base: str, api: str, data: list) -> object:
-    """POST /gradio_api/call/<api>, then read its SSE stream until `event: complete`; the output data."""
-    response = client.post(f"{base}/gradio_api/call/{api}", json={"data": data})
-    response.raise_for_status()
-    event_id = response.json()["event_id"]
-    event = None
-    with client.stream("GET", f"{base}/gradio_api/call/{api}/{event_id}") as stream:
-        stream.raise_for_status()
-        for line in stream.iter_lines():  # ends when the server closes the stream
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event == "complete":
-                return json.loads(line[5:])
-            elif line.startswith("data:") and event == "error":
-                raise ApiError(f"{api}: {line[5:].strip()[:200]}")
-    raise ApiError(f"{api}: the stream ended without a complete event (last event {event!r})")
-
-
-def http_predict(client: httpx.Client, base: str, api: str, path: Path) -> str:
-    """Upload `path`, run `api` on it, return the top label the app answered."""
-    remote = upload(client, base, path)
-    if api == "predict_sketch":
-        image = {"background": None, "layers": [], "composite": file_data(remote), "id": None}
-    else:
-        image = file_data(remote)
-    output = call(client, base, api, [image, TASK])
-    return output[0]["label"]
 
 
 def checked(label: str, expected: str) -> None:
     if label != expected:
-        raise ApiError(f"answered {label!r}, expected {expected!r}")
+        raise WrongAnswer(f"answered {label!r}, expected {expected!r}")
 
 
-def bench_http(base: str, sample: Sample, budget: Budget) -> dict:
-    cases = {
-        "/predict PNG 200x200": ("predict", sample.png),
-        "/predict JPEG 1000x800": ("predict", sample.photo),
-        "/predict_sketch PNG 280x280": ("predict_sketch", sample.sketch_png),
+HTTP_CASES = {  # name -> (api, which file of the sample, whether the client keeps one Gradio session)
+    "/predict PNG 200x200": ("predict", "png", False),
+    "/predict JPEG 1000x800": ("predict", "photo", False),
+    "/predict_sketch PNG 280x280": ("predict_sketch", "sketch_png", False),
+    "/predict_sketch, one session": ("predict_sketch", "sketch_png", True),  # as a browser tab or gradio_client
+}
+
+
+class Server(NamedTuple):
+    url: str
+    pid: int
+    expect: Callable[[Sample], str]  # the label it answers for a sample
+
+
+def bench_http_interleaved(servers: dict[str, Server], sample: Sample, budget: Budget) -> dict:
+    """Sequential raw-HTTP latency, the servers taking turns call by call (A B B A ...), so load hits both alike."""
+    samples: dict[str, dict[str, list[float]]] = {name: {case: [] for case in HTTP_CASES} for name in servers}
+    names = list(servers)
+    sessions = {name: uuid.uuid4().hex for name in servers}
+    cpu_start = {name: cpu_seconds_of(s.pid) for name, s in servers.items()}
+    with new_client() as client:
+        for i in range(budget.warmup + budget.http):
+            for name in (names if i % 2 == 0 else names[::-1]):
+                server = servers[name]
+                for case, (api, form, keep_session) in HTTP_CASES.items():
+                    start = time.perf_counter()
+                    label = predict_label(client, server.url, api, getattr(sample, form), TASK,
+                                          sessions[name] if keep_session else None)
+                    checked(label, server.expect(sample))
+                    if i >= budget.warmup:
+                        samples[name][case].append((time.perf_counter() - start) * 1000)
+                    elif i == budget.warmup - 1:
+                        cpu_start[name] = cpu_seconds_of(server.pid)
+    out: dict = {name: {case: stats(s) for case, s in cases.items()} for name, cases in samples.items()}
+    calls = budget.http * len(HTTP_CASES)
+    out["server_cpu_ms_per_request"] = {
+        name: round((cpu_seconds_of(s.pid) - cpu_start[name]) * 1000 / calls, 2) for name, s in servers.items()
     }
-    out = {}
-    with httpx.Client(timeout=HTTP_TIMEOUT) as client:
-        for name, (api, path) in cases.items():
-            out[name] = time_calls(lambda: checked(http_predict(client, base, api, path), sample.label), budget.http, budget.warmup)
     return out
 
 
@@ -348,27 +296,40 @@ def bench_gradio_client(base: str, sample: Sample, budget: Budget) -> dict:
     return out
 
 
-def bench_concurrency(base: str, samples: list[Sample], budget: Budget, clients: int = CONCURRENT_CLIENTS) -> dict:
-    """`clients` threads, each with its own httpx client, hammer /predict_sketch until the deadline or the cap."""
+def concurrency_window(server: Server, samples: list[Sample], seconds: float, max_requests: int,
+                       clients: int = CONCURRENT_CLIENTS) -> dict:
+    """`clients` threads, each with its own httpx client, hammer /predict_sketch until the deadline or the cap.
+
+    The clients are made before the clock starts: under load, making 32 of them takes longer than a
+    short window."""
     lock = threading.Lock()
     issued = [0]
     latencies: list[float] = []
     errors: list[str] = []
+    clock: dict[str, float] = {}
+
+    def start_clock() -> None:  # runs once, when every client is ready
+        clock["cpu"] = cpu_seconds_of(server.pid)
+        clock["start"] = time.perf_counter()
+        clock["deadline"] = clock["start"] + seconds
+
+    ready = threading.Barrier(clients, action=start_clock)
 
     def take_ticket() -> int | None:
         with lock:
-            if issued[0] >= budget.load_requests:
+            if issued[0] >= max_requests or time.perf_counter() >= clock["deadline"]:
                 return None
             issued[0] += 1
             return issued[0]
 
-    def worker(deadline: float) -> None:
-        with httpx.Client(timeout=HTTP_TIMEOUT) as client:
-            while time.perf_counter() < deadline and (ticket := take_ticket()) is not None:
+    def worker() -> None:
+        with new_client() as client:
+            ready.wait(timeout=120)
+            while (ticket := take_ticket()) is not None:
                 sample = samples[ticket % len(samples)]
                 start = time.perf_counter()
                 try:
-                    checked(http_predict(client, base, "predict_sketch", sample.sketch_png), sample.label)
+                    checked(predict_label(client, server.url, "predict_sketch", sample.sketch_png), server.expect(sample))
                 except Exception as exc:  # counted, not fatal: errors under load are a result
                     with lock:
                         errors.append(f"{type(exc).__name__}: {exc}"[:200])
@@ -376,153 +337,146 @@ def bench_concurrency(base: str, samples: list[Sample], budget: Budget, clients:
                 with lock:
                     latencies.append((time.perf_counter() - start) * 1000)
 
-    start = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(start + budget.load_seconds,), daemon=True) for _ in range(clients)]
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=budget.load_seconds + 120)
-    elapsed = time.perf_counter() - start
-    return {
-        "clients": clients,
-        "requests": len(latencies) + len(errors),
-        "ok": len(latencies),
-        "errors": len(errors),
-        "error_examples": sorted(set(errors))[:5],
-        "seconds": round(elapsed, 2),
-        "requests_per_s": round(len(latencies) / elapsed, 1),
-        "latency": stats(latencies) if latencies else None,
-        "distinct_digits": len(samples),
-    }
+        t.join(timeout=seconds + 240)
+    return {"seconds": time.perf_counter() - clock["start"], "latencies": latencies, "errors": errors,
+            "server_cpu_s": cpu_seconds_of(server.pid) - clock["cpu"]}
+
+
+def bench_concurrency_interleaved(servers: dict[str, Server], samples: list[Sample], budget: Budget,
+                                  clients: int = CONCURRENT_CLIENTS) -> dict:
+    """Throughput windows alternating between the servers (A B B A ...); pooled per server."""
+    windows: dict[str, list[dict]] = {name: [] for name in servers}
+    names = list(servers)
+    for w in range(budget.load_windows):
+        for name in (names if w % 2 == 0 else names[::-1]):
+            windows[name].append(concurrency_window(servers[name], samples, budget.load_seconds, budget.load_requests, clients))
+            time.sleep(1.0)  # let the server go idle between windows
+    out = {}
+    for app, runs in windows.items():
+        latencies = [x for run in runs for x in run["latencies"]]
+        errors = [e for run in runs for e in run["errors"]]
+        seconds = sum(run["seconds"] for run in runs)
+        out[app] = {
+            "clients": clients,
+            "windows": len(runs),
+            "requests": len(latencies) + len(errors),
+            "ok": len(latencies),
+            "errors": len(errors),
+            "error_examples": sorted(set(errors))[:5],
+            "seconds": round(seconds, 2),
+            "requests_per_s": round(len(latencies) / seconds, 1),
+            "requests_per_s_per_window": [round(len(run["latencies"]) / run["seconds"], 1) for run in runs],
+            "server_cpu_ms_per_request": round(1000 * sum(run["server_cpu_s"] for run in runs) / max(1, len(latencies) + len(errors)), 2),
+            "latency": stats(latencies),
+            "distinct_digits": len(samples),
+        }
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------
-# 6. The app in a fresh subprocess; or 3-5 against the app in this process
+# 7. Targets
 
 
-class AppProcess:
-    """`python app.py` on a free port; measures the time until its first correct /predict answer."""
-
-    def __init__(self, workdir: Path, probe: Sample, deadline_s: float = 180.0):
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        self.log_path = workdir / "app.log"
-        env = dict(os.environ, GRADIO_SERVER_NAME=HOST, GRADIO_SERVER_PORT=str(self.port),
-                   HANDWRITING_STORE_DIR=str(workdir / "store"))
-        self._log = self.log_path.open("wb")
-        start = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-        self.startup = {"first_answer_s": None, "listening_s": None}
-        try:
-            self._wait_first_answer(probe, start, start + deadline_s)
-        except BaseException:
-            self.stop()
-            raise
-        self.startup["peak_rss_mb_at_first_answer"] = rss_mb_of(self.proc.pid)
-
-    def _wait_first_answer(self, probe: Sample, start: float, deadline: float) -> None:
-        with httpx.Client(timeout=HTTP_TIMEOUT) as client:
-            while time.perf_counter() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"app.py exited with {self.proc.returncode}; log:\n{self.log_tail()}")
-                try:
-                    if self.startup["listening_s"] is None:
-                        client.get(f"{self.url}/gradio_api/info").raise_for_status()
-                        self.startup["listening_s"] = round(time.perf_counter() - start, 2)
-                    checked(http_predict(client, self.url, "predict", probe.png), probe.label)
-                    self.startup["first_answer_s"] = round(time.perf_counter() - start, 2)
-                    return
-                except (httpx.TransportError, httpx.HTTPStatusError):
-                    time.sleep(0.1)
-        raise TimeoutError(f"app.py gave no answer within the deadline; log:\n{self.log_tail()}")
-
-    def log_tail(self, chars: int = 3000) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-chars:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self._log.close()
+def target(name: str, value: float | None, limit: float, unit: str, passed: bool | None) -> dict:
+    return {"target": name, "value": value, "limit": limit, "unit": unit,
+            "result": "n/a" if passed is None else "PASS" if passed else "FAIL"}
 
 
-@contextlib.contextmanager
-def in_process_app(workdir: Path):
-    """`app.demo` launched in this process, as tests/conftest.py does; yields its URL."""
-    os.environ.setdefault("HANDWRITING_STORE_DIR", str(workdir / "store-inproc"))
-    import app
-
-    port = free_port()
-    app.demo.queue(default_concurrency_limit=app.PREDICT_CONCURRENCY).launch(
-        server_name=HOST, server_port=port, prevent_thread_lock=True, quiet=True,
-        max_file_size=app.settings().max_file_size,
-    )
-    try:
-        yield f"http://{HOST}:{port}"
-    finally:
-        app.demo.close()
+def evaluate_targets(r: dict) -> list[dict]:
+    rows = []
+    p50 = r["per_image"]["sketch 280x280, in memory (numpy)"]["preprocess+infer"]["p50_ms"]
+    rows.append(target("preprocess+infer, 280x280 sketch in memory, p50", p50, TARGET_PREPROCESS_INFER_P50_MS, "ms <",
+                       p50 < TARGET_PREPROCESS_INFER_P50_MS))
+    for case, delta in r["http"]["delta_p50_ms"].items():
+        rows.append(target(f"raw HTTP p50 minus do-nothing app, {case}", delta, TARGET_HTTP_P50_DELTA_MS, "ms <=",
+                           delta <= TARGET_HTTP_P50_DELTA_MS))
+    ratio = r["concurrency"]["throughput_ratio"]
+    rows.append(target(f"{CONCURRENT_CLIENTS}-client /predict_sketch throughput / do-nothing app's", ratio,
+                       TARGET_THROUGHPUT_RATIO, ">=", ratio is not None and ratio >= TARGET_THROUGHPUT_RATIO))
+    first = r["startup"]["app"]["first_answer_s"]
+    rows.append(target("python app.py start to first answer", first, TARGET_FIRST_ANSWER_S, "s <",
+                       first is not None and first < TARGET_FIRST_ANSWER_S))
+    serving = r["runtimes"]["serving_runtime"]
+    serving_row = {"litert": "LiteRTRuntime", "keras": "KerasRuntime (tf.function)"}.get(serving)
+    diff = r["runtimes"]["one_image"].get(serving_row, {}).get("max_abs_diff_vs_eager")
+    rows.append(target(f"serving runtime ({serving}) outputs vs Keras, max abs diff", diff, MATCH_TOLERANCE, "<=",
+                       diff is not None and diff <= MATCH_TOLERANCE))
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------
 # Report
 
 
-def machine_info() -> dict:
-    import gradio
-    import gradio_client
-    import keras
-    import tensorflow as tf
-
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "gradio": gradio.__version__,
-        "gradio_client": gradio_client.__version__,
-        "httpx": httpx.__version__,
-    }
-
-
 def print_report(r: dict) -> None:
     m = r["machine"]
     print(f"\nServing benchmark {r['timestamp']}{'  (quick)' if r['quick'] else ''}")
-    print(f"{m['cpus_usable']} CPUs, load {m['load_average_at_start']}, Python {m['python']}, "
-          f"TF {m['tensorflow']}, Gradio {m['gradio']}; model {r['model']['version']}")
+    print(f"{m['cpus_usable']} CPUs, load {m['load_average_at_start']} at start, {r['load_at_end']['load_average']} at end "
+          f"(CPU pressure {m['cpu_pressure_at_start']} -> {r['load_at_end']['cpu_pressure_some_pct']}); "
+          f"Python {m['python']}, TF {m['tensorflow']}, Gradio {m['gradio']}; model {r['model']['version']}, "
+          f"served by {r['runtimes']['serving_runtime']}")
 
     def latency_table(title: str, rows: dict) -> None:
-        print(f"\n{title}\n  {'':46} {'p50 ms':>9} {'p99 ms':>9} {'n':>6}")
+        print(f"\n{title}\n  {'':58} {'p50 ms':>9} {'p99 ms':>9} {'n':>6}")
         for name, s in rows.items():
-            print(f"  {name:46} {s['p50_ms']:9.2f} {s['p99_ms']:9.2f} {s['n']:6d}")
+            print(f"  {name:58} {s['p50_ms']:9.2f} {s['p99_ms']:9.2f} {s['n']:6d}")
 
     flat = {f"{inp}: {what}": s for inp, d in r["per_image"].items() for what, s in d.items()}
     latency_table("1. In process, per image", flat)
-    print(f"\n2. Runtime batch throughput\n  {'batch':>6} {'images/s':>10} {'ms/batch p50':>13}")
-    for row in r["batch_throughput"]:
-        print(f"  {row['batch']:6d} {row['images_per_s']:10.0f} {row['ms_per_batch_p50']:13.2f}")
-    latency_table(f"3. Raw HTTP end to end (upload + call + SSE), server {r['server']}", r["http"])
-    latency_table("4. gradio_client end to end", r["gradio_client"])
+    if r.get("preprocess_stages"):
+        latency_table("   preprocessing stages, 280x280 sketch in memory", r["preprocess_stages"])
+
+    rt = r["runtimes"]
+    print(f"\n2. Runtimes, one image (outputs compared with eager Keras on {rt['compared_on_images']} digits)")
+    print(f"  {'':40} {'p50 ms':>9} {'p99 ms':>9} {'n':>6} {'max |diff|':>11} {'<=1e-4':>7}")
+    for name, s in rt["one_image"].items():
+        print(f"  {name:40} {s['p50_ms']:9.3f} {s['p99_ms']:9.3f} {s['n']:6d} {s['max_abs_diff_vs_eager']:11.2e} "
+              f"{'yes' if s['matches_1e-4'] else 'NO':>7}")
+    print(f"\n   batch throughput, images/s (ms per batch p50)\n  {'batch':>6} " +
+          " ".join(f"{name:>22}" for name in r["batch_throughput"]))
+    for i, size in enumerate(BATCH_SIZES):
+        cells = [f"{rows[i]['images_per_s']:9.0f} ({rows[i]['ms_per_batch_p50']:8.2f})" for rows in r["batch_throughput"].values()]
+        print(f"  {size:6d} " + " ".join(f"{c:>22}" for c in cells))
+
+    print("\n3. Start to first answer")
+    for app, s in r["startup"].items():
+        after = f", {s['peak_rss_mb_after_load']} MiB after the HTTP tests" if "peak_rss_mb_after_load" in s else ""
+        print(f"  {app:9} ({s['command']}): listening after {s['listening_s']} s, first /predict answer after "
+              f"{s['first_answer_s']} s ({s['cpu_s_at_first_answer']} s of CPU); peak RSS {s['peak_rss_mb_at_first_answer']} MiB "
+              f"then{after}")
+
+    h = r["http"]
+    print("\n4. Raw HTTP end to end (upload + call + SSE), the apps alternating call by call\n"
+          f"  {'':30} {'app p50':>9} {'null p50':>9} {'delta':>7} {'app p99':>9} {'null p99':>9} {'n':>5}")
+    for case in HTTP_CASES:
+        a, z = h["app"][case], h["null_app"][case]
+        print(f"  {case:30} {a['p50_ms']:9.2f} {z['p50_ms']:9.2f} {h['delta_p50_ms'][case]:7.2f} "
+              f"{a['p99_ms']:9.2f} {z['p99_ms']:9.2f} {a['n']:5d}")
+    cpu = h["server_cpu_ms_per_request"]
+    print(f"  server CPU per request: app {cpu['app']} ms, do-nothing app {cpu['null_app']} ms")
+    latency_table("5. gradio_client end to end (the app)", r["gradio_client"])
+
     c = r["concurrency"]
-    lat = c["latency"] or {"p50_ms": float("nan"), "p99_ms": float("nan")}
-    print(f"\n5. {c['clients']} concurrent clients on /predict_sketch: {c['requests_per_s']} req/s, "
-          f"{c['ok']} ok, {c['errors']} errors in {c['seconds']} s; latency p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms")
-    for e in c["error_examples"]:
-        print(f"     {e}")
-    s = r["startup"]
-    after_load = f", {s['peak_rss_mb_after_load']} MiB after the load tests" if "peak_rss_mb_after_load" in s else ""
-    print(f"\n6. python app.py: listening after {s['listening_s']} s, first /predict answer after {s['first_answer_s']} s; "
-          f"peak RSS {s['peak_rss_mb_at_first_answer']} MiB then{after_load}")
-    print(f"7. Peak RSS of this benchmark process: {r['peak_rss_mb']['benchmark_process']} MiB")
+    print(f"\n6. {CONCURRENT_CLIENTS} concurrent clients on /predict_sketch, {r['budget']['load_windows']} alternating "
+          f"windows of {r['budget']['load_seconds']} s per app")
+    for app in ("app", "null_app"):
+        s = c[app]
+        print(f"  {app:9} {s['requests_per_s']:6.1f} req/s (windows {s['requests_per_s_per_window']}), {s['ok']} ok, "
+              f"{s['errors']} errors; latency p50 {s['latency']['p50_ms']} ms, p99 {s['latency']['p99_ms']} ms; "
+              f"server CPU {s['server_cpu_ms_per_request']} ms/request")
+        for e in s["error_examples"]:
+            print(f"     {e}")
+    print(f"  throughput ratio app / do-nothing app: {c['throughput_ratio']}")
+
+    print(f"\n7. Targets\n  {'':66} {'value':>9} {'limit':>10}  result")
+    for t in r["targets"]:
+        value = "-" if t["value"] is None else f"{t['value']:.3g}"
+        print(f"  {t['target']:66} {value:>9} {t['unit']:>5} {t['limit']:<5g} {t['result']}")
+    print(f"\nPeak RSS of this benchmark process: {r['peak_rss_mb']['benchmark_process']} MiB")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -536,50 +490,69 @@ def run(args: argparse.Namespace) -> dict:
         "budget": budget.__dict__,
     }
     recognizer = get_recognizer(TASK)
-    result["machine"] = machine_info()
-    result["model"] = {"task": TASK, "version": recognizer.record.version, "weights": str(recognizer.record.weights)}
+    import keras
+    import tensorflow as tf
+
+    result["machine"] = {**machine_basics(), "tensorflow": tf.__version__, "keras": keras.__version__}
+    result["model"] = {"task": TASK, "version": recognizer.record.version, "folder": str(recognizer.record.folder)}
 
     with tempfile.TemporaryDirectory(prefix="bench_serving_") as tmp:
         workdir = Path(tmp)
-        samples, tried = make_samples(recognizer, workdir)
+        samples, tried = make_samples(workdir, TASK)
         sample = samples[0]
         result["inputs"] = {"digits": [s.label for s in samples], "fixture_digits_looked_at": tried, "timed_digit": sample.label}
         print(f"inputs: digit {sample.label} for the timings; {len(samples)} digits for the load test", flush=True)
 
         print("1. per image ...", flush=True)
         result["per_image"] = bench_per_image(recognizer, sample, budget)
-        print("2. batches ...", flush=True)
-        result["batch_throughput"] = bench_batches(recognizer.runtime, to_model_input(sample.png), budget.batch_seconds)
+        result["preprocess_stages"] = bench_preprocess_stages(sample, budget)
+        print("2. runtimes ...", flush=True)
+        result["runtimes"] = bench_runtimes(recognizer.record.folder, budget)
+        runtimes = result["runtimes"].pop("_runtimes")
+        x = to_model_input(sample.png)
+        result["batch_throughput"] = {
+            name: bench_batches(rt, x, budget.batch_seconds)
+            for name, rt in (("LiteRTRuntime", runtimes["litert"]), ("KerasRuntime", runtimes["keras"])) if rt is not None
+        }
 
-        print("6. starting python app.py ...", flush=True)
-        app_proc = AppProcess(workdir, sample)
+        def probe(expected: str):
+            return lambda client, url: checked(predict_label(client, url, "predict", sample.png), expected)
+
+        print("3. starting python app.py, then the do-nothing app ...", flush=True)
+        app = AppProcess(APP, workdir, "app", probe(sample.label))
         try:
-            result["startup"] = app_proc.startup
-            with contextlib.ExitStack() as stack:
-                base = stack.enter_context(in_process_app(workdir)) if args.in_process else app_proc.url
-                result["server"] = "in this process" if args.in_process else "subprocess (python app.py)"
-                print("3. raw HTTP ...", flush=True)
-                result["http"] = bench_http(base, sample, budget)
-                print("4. gradio_client ...", flush=True)
-                result["gradio_client"] = bench_gradio_client(base, sample, budget)
-                print(f"5. {CONCURRENT_CLIENTS} concurrent clients ...", flush=True)
-                result["concurrency"] = bench_concurrency(base, samples, budget)
-            if not args.in_process:  # only then did the load tests run against it
-                result["startup"]["peak_rss_mb_after_load"] = rss_mb_of(app_proc.proc.pid)
-        finally:
-            app_proc.stop()
+            null = AppProcess(NULL_APP, workdir, "null_app", probe(NULL_LABEL))  # started after: app.py's start is timed alone
+        except BaseException:
+            app.stop()
+            raise
+        with app, null:
+            result["startup"] = {"app": app.startup, "null_app": null.startup}
+            servers = {"app": Server(app.url, app.pid, lambda s: s.label),
+                       "null_app": Server(null.url, null.pid, lambda s: NULL_LABEL)}
+            print("4. raw HTTP, alternating ...", flush=True)
+            http = bench_http_interleaved(servers, sample, budget)
+            http["delta_p50_ms"] = {case: round(http["app"][case]["p50_ms"] - http["null_app"][case]["p50_ms"], 2)
+                                    for case in HTTP_CASES}
+            result["http"] = http
+            print("5. gradio_client ...", flush=True)
+            result["gradio_client"] = bench_gradio_client(app.url, sample, budget)
+            print(f"6. {CONCURRENT_CLIENTS} concurrent clients, alternating windows ...", flush=True)
+            concurrency = bench_concurrency_interleaved(servers, samples, budget)
+            null_rate = concurrency["null_app"]["requests_per_s"]
+            concurrency["throughput_ratio"] = round(concurrency["app"]["requests_per_s"] / null_rate, 3) if null_rate else None
+            result["concurrency"] = concurrency
+            for name, proc in (("app", app), ("null_app", null)):
+                result["startup"][name]["peak_rss_mb_after_load"] = rss_mb_of(proc.pid)
 
-    result["peak_rss_mb"] = {
-        "benchmark_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "largest_child": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-    }
+    result["load_at_end"] = machine_load()
+    result["peak_rss_mb"] = {"benchmark_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    result["targets"] = evaluate_targets(result)
     return result
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few iterations: a smoke run of about a minute")
-    parser.add_argument("--in-process", action="store_true", help="run the HTTP benchmarks against app.demo launched in this process")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serving.json")
     args = parser.parse_args(argv)
 

@@ -1,0 +1,67 @@
+"""The app with a model that does nothing: the floor the real app is compared against.
+
+    python -m benchmarks.null_app        # serves like `python app.py` (GRADIO_SERVER_NAME/PORT, ...)
+
+Everything but the model call is the real thing: `app.py` itself runs as `__main__` (same layout,
+endpoints, preprocessing, micro-batcher, queue and launch settings). Only
+`handwriting.runtime.load_runtime` is replaced, before the app is imported, by one that returns
+`NullRuntime`: constant probabilities, instantly, without loading any weights. The difference between
+the two apps' timings is therefore what the model costs a request.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("TF_CPP_MIN_LOG_LEVEL", "2")):
+    os.environ.setdefault(_name, _value)  # as app.py's quiet_third_parties(), before the library is imported
+
+import runpy  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NULL_TOP_LABEL_INDEX = 0  # the label the null model always answers first
+
+
+class NullRuntime:
+    """Same interface as LiteRTRuntime / KerasRuntime: batch of 28x28 -> N x classes, constant."""
+
+    name = "null"
+
+    def __init__(self, num_classes: int):
+        self.num_classes = num_classes
+        probs = np.linspace(1.0, 0.1, num_classes, dtype=np.float32)  # distinct, so the top 3 are well defined
+        self._row = np.roll(probs / probs.sum(), NULL_TOP_LABEL_INDEX)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self._row, (len(batch), self.num_classes)).copy()
+
+
+def null_load_runtime(folder, prefer=None) -> NullRuntime:
+    """Replaces `handwriting.runtime.load_runtime`: a model folder is named after its task (models/digits)."""
+    from handwriting.labels import TASK_LABELS
+
+    return NullRuntime(len(TASK_LABELS.get(Path(folder).name, TASK_LABELS["digits"])))
+
+
+def install() -> None:
+    """Swap the runtime loader; must run before the app loads a model (recognizers load it lazily)."""
+    import handwriting.runtime
+
+    handwriting.runtime.load_runtime = null_load_runtime
+
+
+def run_app() -> None:
+    """Run app.py exactly as `python app.py` would (with whatever has been patched before)."""
+    sys.path.insert(0, str(ROOT))
+    sys.argv = [str(ROOT / "app.py")]
+    runpy.run_path(str(ROOT / "app.py"), run_name="__main__")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    install()
+    run_app()
