@@ -65,7 +65,7 @@ def api_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ERRORS as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
     return wrapper
 
