@@ -24,17 +24,24 @@ log = logging.getLogger("handwriting")
 USER_ERRORS = (InvalidImageError, UnknownTaskError, ModelUnavailableError, InvalidFeedbackError, FeedbackStorageError)
 
 
-def user_errors(fn):
-    """Turn the library's user-facing errors into `gr.Error`, with their message."""
+def errors_as_gr_error(errors: tuple[type[Exception], ...]):
+    """A decorator turning `errors` into `gr.Error` with their message (no traceback in the log:
+    they are the user's, not the server's)."""
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except USER_ERRORS as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except errors as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+user_errors = errors_as_gr_error(USER_ERRORS)  # the library's user-facing errors
 
 
 @user_errors

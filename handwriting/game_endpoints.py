@@ -8,14 +8,13 @@ what the page shows: the target, the clock, the verdict, the end-of-round report
 
 from __future__ import annotations
 
-import functools
 import html
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
-from handwriting.endpoints import USER_ERRORS
+from handwriting.endpoints import USER_ERRORS, errors_as_gr_error
 from handwriting.game import (
     MODE_TITLES,
     Game,
@@ -57,17 +56,7 @@ CLEAR_SKETCH_JS = """
 """
 
 
-def api_errors(fn):
-    """The game's and the library's user-facing errors as `gr.Error`, with their message."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except ERRORS as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-
-    return wrapper
+api_errors = errors_as_gr_error(ERRORS)  # the game's and the library's user-facing errors
 
 
 class GameEndpoints:
