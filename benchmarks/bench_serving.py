@@ -52,7 +52,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import json  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -70,7 +69,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.http_api import new_client, predict_label  # noqa: E402
 from benchmarks.inputs import FIXTURES, Sample, make_samples  # noqa: E402
-from benchmarks.measure import cpu_seconds_of, machine_basics, machine_load, rss_mb_of, stats, time_calls  # noqa: E402
+from benchmarks.measure import cpu_seconds_of, machine_basics, machine_load, rss_mb_of, save_result, stats, time_calls  # noqa: E402
 from benchmarks.null_app import NULL_TOP_LABEL_INDEX  # noqa: E402
 from benchmarks.server import APP, NULL_APP, AppProcess  # noqa: E402
 from handwriting.labels import labels_for  # noqa: E402
@@ -558,8 +557,7 @@ def main(argv: list[str] | None = None) -> None:
 
     result = run(args)
     print_report(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    save_result(result, args.out)
     print(f"\nwritten to {args.out}")
 
 

@@ -46,7 +46,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import json  # noqa: E402
 import re  # noqa: E402
 import sqlite3  # noqa: E402
 import sys  # noqa: E402
@@ -66,7 +65,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks import inputs  # noqa: E402
 from benchmarks.http_api import ApiError, call, new_client, predict_label, sketch_value, upload  # noqa: E402
-from benchmarks.measure import machine_basics, machine_load, open_files_of, proc_status, stats  # noqa: E402
+from benchmarks.measure import machine_basics, machine_load, open_files_of, proc_status, save_result, stats  # noqa: E402
 from benchmarks.server import APP, AppProcess, variant  # noqa: E402
 from handwriting.config import settings  # noqa: E402
 
@@ -538,8 +537,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = run(args)
     print_report(result)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    save_result(result, out, indent=1)
     print(f"\nwritten to {out}; {'all checks passed' if result['passed'] else 'SOME CHECKS FAILED'}")
     return 0 if result["passed"] else 1
 

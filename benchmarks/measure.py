@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -112,3 +113,9 @@ def machine_basics() -> dict:
         "gradio_client": gradio_client.__version__,
         "httpx": httpx.__version__,
     }
+
+
+def save_result(result: dict, out: Path, indent: int = 2) -> None:
+    """Write a benchmark's result as JSON (creating its folder), as every benchmark script does."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=indent) + "\n")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import json
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_serving import NULL_LABEL, Server, checked, concurrency_window  # noqa: E402
 from benchmarks.http_api import new_client, predict_label  # noqa: E402
 from benchmarks.inputs import make_samples  # noqa: E402
-from benchmarks.measure import machine_basics, machine_load, stats  # noqa: E402
+from benchmarks.measure import machine_basics, machine_load, save_result, stats  # noqa: E402
 from benchmarks.server import NULL_APP, AppProcess, variant  # noqa: E402
 
 VARIANTS: dict[str, list[str]] = {  # name -> benchmarks/app_variant.py flags
@@ -176,8 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     result = run(args)
     print_report(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    save_result(result, args.out)
     print(f"\nwritten to {args.out}")
 
 
