@@ -49,8 +49,8 @@ class KerasRuntime:
 
 
 class LiteRTRuntime:
-    """A `.tflite` model in the LiteRT interpreter. Not thread-safe: call it from one thread
-    (the micro-batcher's worker does)."""
+    """A `.tflite` model in the LiteRT interpreter. Not thread-safe: one call at a time (the
+    micro-batcher guarantees it)."""
 
     name = "litert"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -90,6 +91,53 @@ def test_micro_batcher_answers_each_caller_with_its_own_row():
         t.join()
     assert all(results[i][0] == pytest.approx(i * 784) for i in range(40))
     assert sum(calls) == 40 and max(calls) <= 8
+
+
+def test_micro_batcher_runs_a_lone_request_in_the_callers_thread():
+    threads = []
+
+    def model(batch):
+        threads.append(threading.current_thread())
+        return np.ones((len(batch), 2))
+
+    batcher = MicroBatcher(model)
+    batcher(np.zeros((28, 28), np.float32))
+    assert threads == [threading.current_thread()]
+
+
+def test_micro_batcher_shares_model_calls_while_the_model_is_busy():
+    calls = []
+
+    def slow_model(batch):
+        calls.append(len(batch))
+        time.sleep(0.02)
+        return np.ones((len(batch), 2))
+
+    batcher = MicroBatcher(slow_model)
+    threads = [threading.Thread(target=batcher, args=(np.zeros((28, 28), np.float32),)) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(calls) == 20 and len(calls) < 20 and max(calls) > 1
+
+
+def test_micro_batcher_gives_up_after_its_timeout_and_recovers():
+    release = threading.Event()
+
+    def stuck_model(batch):
+        release.wait(5)
+        return np.ones((len(batch), 2))
+
+    batcher = MicroBatcher(stuck_model, name="digits-batcher")
+    first = threading.Thread(target=batcher, args=(np.zeros((28, 28), np.float32),))
+    first.start()
+    time.sleep(0.05)  # the first call now holds the model
+    with pytest.raises(TimeoutError, match="digits-batcher"):
+        batcher(np.zeros((28, 28), np.float32), timeout=0.1)
+    release.set()
+    first.join()
+    assert batcher(np.zeros((28, 28), np.float32)).tolist() == [1.0, 1.0]
 
 
 def test_micro_batcher_reports_model_failures_and_keeps_going():
