@@ -165,3 +165,25 @@ def test_grey_flattens_alpha_onto_white():
     assert np.allclose(to_grey(rgba), 1.0)
     rgba[..., 3] = 255
     assert np.allclose(to_grey(rgba), 0.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fast_morphology_matches_scipy(seed):
+    """_grow and _shrink replace scipy's binary dilation/erosion on the hot path: same pixels."""
+    from handwriting.preprocessing import _grow, _shrink
+
+    rng = np.random.default_rng(seed)
+    mask = ndimage.binary_opening(rng.random((37, 53)) < 0.4)  # blobs, some touching the edges
+    mask[:, 0] |= rng.random(37) < 0.5
+    assert np.array_equal(_grow(mask, 2), ndimage.binary_dilation(mask, iterations=2))
+    assert np.array_equal(_shrink(mask), ndimage.binary_erosion(mask))
+
+
+def test_otsu_splits_paper_from_ink():
+    from handwriting.preprocessing import _otsu
+
+    rng = np.random.default_rng(0)
+    paper, ink = rng.normal(0.1, 0.02, 3000), rng.normal(0.8, 0.02, 500)
+    threshold = _otsu(np.concatenate([paper, ink]).astype(np.float32))
+    assert threshold < ink.min() and (paper < threshold).mean() > 0.99  # the gap's lowest bin: its centre
+    assert _otsu(np.full(100, 0.3, np.float32)) < 0.3  # one level: below it, so nothing counts as ink
