@@ -202,7 +202,7 @@ def game_tab(game: GameEndpoints, demo: gr.Blocks) -> None:
 def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
     """The page. `recorder` stores the feedback (default: from the environment, see handwriting/config.py)."""
     feedback = endpoints.FeedbackEndpoints(recorder or FeedbackRecorder.from_settings())
-    with gr.Blocks(title="Handwriting recognition") as demo:
+    with gr.Blocks(title="Handwriting recognition", delete_cache=settings().upload_cleanup) as demo:
         gr.Markdown(
             "# Handwriting recognition\n"
             "Draw a digit or a letter, or upload a photo of one, and press **Predict**: a convolutional "

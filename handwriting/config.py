@@ -93,8 +93,17 @@ class Settings:
     # Gradio keeps ~0.2 MB of state per session (every API call without a session is a new one) for its
     # 10,000 most recent sessions by default: 2 GB. This bounds it; the oldest sessions are forgotten first.
     max_sessions: int = field(default_factory=lambda: int(os.environ.get("HANDWRITING_MAX_SESSIONS", "1000")))
+    # Every upload and drawing lands in Gradio's cache folder and stays there until the app stops: files
+    # older than this many seconds are deleted (checked hourly, or as often as this if it is shorter).
+    upload_ttl_s: int = field(default_factory=lambda: _env_int("HANDWRITING_UPLOAD_TTL", 24 * 3600))
     sheets: SheetsSettings = field(default_factory=SheetsSettings)
     hub: HubSettings = field(default_factory=HubSettings)
+
+    @property
+    def upload_cleanup(self) -> tuple[int, int]:
+        """Gradio's `delete_cache` (how often, how old), both in seconds."""
+        ttl = max(1, self.upload_ttl_s)
+        return (min(3600, ttl), ttl)
 
     @property
     def max_file_bytes(self) -> int:

@@ -201,3 +201,35 @@ def test_session_state_is_bounded(app_url):
     from handwriting.config import settings
 
     assert app.demo.state_holder.capacity == settings().max_sessions == 1000
+
+
+def test_uploads_are_deleted_from_gradios_cache_after_their_time(monkeypatch, mnist_samples):
+    """A hosted demo would otherwise keep every drawing and upload on disk until it restarts."""
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    import app
+    import rawapi
+    from conftest import free_port
+
+    monkeypatch.setenv("HANDWRITING_UPLOAD_TTL", "1")
+    demo = app.build_demo()
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        x, y = mnist_samples
+        with httpx.Client(timeout=30) as http:
+            image = rawapi.upload(http, base, imagegen.encode(imagegen.dark_on_white(x[0])))
+            answer = rawapi.call(http, base, "predict", image, "digits")
+        assert answer["label"] == str(y[0])
+        uploaded = Path(image["path"])
+        assert uploaded.exists()  # kept while it is fresh
+        deadline = time.monotonic() + 10
+        while uploaded.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not uploaded.exists()
+    finally:
+        demo.close()
