@@ -226,6 +226,12 @@ def _handler_for(hub: HubStandIn):
                 self._send(404, {"error": f"Invalid rev id: {rev}"}, headers={"X-Error-Code": "RevisionNotFound"})
             return found
 
+        def _repo_and_commit(self, repo: str, rev: str) -> tuple[Repo, Commit] | tuple[None, None]:
+            """The repo and the commit `rev` names in it; (None, None) once a 404 for either is sent."""
+            found = self._repo(repo)
+            commit = self._commit_for(found, rev) if found else None
+            return (found, commit) if commit else (None, None)
+
         # -- routes --------------------------------------------------------------------------------
 
         def create_repo(self):
@@ -291,10 +297,7 @@ def _handler_for(hub: HubStandIn):
                 })
 
         def resolve(self, repo, rev, path):
-            found = self._repo(repo)
-            if not found:
-                return
-            commit = self._commit_for(found, rev)
+            _, commit = self._repo_and_commit(repo, rev)
             if not commit:
                 return
             if path not in commit.files:
@@ -345,10 +348,7 @@ def _handler_for(hub: HubStandIn):
                              "pullRequestUrl": None})
 
         def create_tag(self, repo, rev):
-            found = self._repo(repo)
-            if not found:
-                return
-            commit = self._commit_for(found, rev)
+            found, commit = self._repo_and_commit(repo, rev)
             if not commit:
                 return
             tag = json.loads(self.body)["tag"]
