@@ -263,6 +263,12 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 _RECORD_COLUMNS = [f.name for f in fields(FeedbackRecord)]
+BUSY_TIMEOUT_S = 30  # how long a writer waits for another process holding the store
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
 
 
 @dataclass(frozen=True)
@@ -291,17 +297,33 @@ class FeedbackStore:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")  # a confirmed correction survives a power cut
-                conn.execute("PRAGMA busy_timeout=30000")
-                conn.executescript(_SCHEMA)
-            except (OSError, sqlite3.Error) as exc:
-                raise FeedbackStorageError(f"The feedback store {self.path} cannot be opened: {exc}") from exc
-            self._conn = conn
+            deadline = time.monotonic() + BUSY_TIMEOUT_S
+            while True:
+                try:
+                    self._conn = self._open()
+                    break
+                except sqlite3.OperationalError as exc:
+                    # Switching to WAL and creating the schema take locks that SQLite does not always wait
+                    # for (the busy handler is skipped while another process is creating the same file):
+                    # a second process starting at the same moment sees "database is locked" and retries.
+                    if not _is_busy(exc) or time.monotonic() > deadline:
+                        raise FeedbackStorageError(f"The feedback store {self.path} cannot be opened: {exc}") from exc
+                    time.sleep(0.01)
+                except (OSError, sqlite3.Error) as exc:
+                    raise FeedbackStorageError(f"The feedback store {self.path} cannot be opened: {exc}") from exc
         return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # a confirmed correction survives a power cut
+            conn.executescript(_SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @contextmanager
     def transaction(self):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -197,6 +198,32 @@ def test_two_processes_write_one_store_at_once(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), "150", str(conftest.ROOT)]) for _ in range(3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     assert open_store(tmp_path).count() == 450
+
+
+def test_processes_that_create_the_store_at_the_same_moment_all_open_it(tmp_path):
+    """The WAL switch on a new file can fail with "database is locked" without waiting: opening retries."""
+    script = textwrap.dedent(
+        """
+        import sys, time, uuid
+        sys.path.insert(0, sys.argv[3])
+        from handwriting.feedback import FeedbackRecord, open_store
+        time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start together
+        store = open_store(sys.argv[1])
+        with store.transaction():
+            store.insert(FeedbackRecord(uuid.uuid4().hex, "2026-01-01T00:00:00.000000Z", "digits", "t", "1",
+                                        0.5, "7", "api", "x"))
+        """
+    )
+    import conftest
+
+    rounds, writers = 5, 6
+    for round_ in range(rounds):
+        folder = tmp_path / f"round{round_}"
+        start = time.time() + 3.0  # after every interpreter has imported the package
+        procs = [subprocess.Popen([sys.executable, "-c", script, str(folder), str(start), str(conftest.ROOT)])
+                 for _ in range(writers)]
+        assert [p.wait(timeout=120) for p in procs] == [0] * writers
+        assert open_store(folder).count() == writers
 
 
 # ---------------------------------------------------------------------------------------------------
