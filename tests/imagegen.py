@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -76,3 +77,17 @@ def huge_png(side: int = 20000) -> bytes:
 def truncated_png(digit: np.ndarray) -> bytes:
     data = encode(dark_on_white(digit))
     return data[: len(data) // 2]
+
+
+def over_upload_limit(seed: int = 0) -> bytes:
+    """A valid BMP of about 14.5 MB: over the app's 10 MB default upload limit, refused before decoding."""
+    return encode(np.random.default_rng(seed).integers(0, 255, (2200, 2200, 3), np.uint8), "BMP")
+
+
+def write_files(folder: Path, contents: dict[str, bytes]) -> dict[str, str]:
+    """Write each name's bytes into `folder`; returns name -> path (str, as gradio_client's handle_file takes)."""
+    paths = {}
+    for name, data in contents.items():
+        (folder / name).write_bytes(data)
+        paths[name] = str(folder / name)
+    return paths

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
@@ -17,30 +16,23 @@ import imagegen
 def files(tmp_path_factory, mnist_samples):
     """Good and bad image files, keyed by name; good ones are MNIST fixture digits (the label is in the key)."""
     x, y = mnist_samples
-    folder = tmp_path_factory.mktemp("api-files")
-    made = {}
-
-    def put(name, data: bytes):
-        path = folder / name
-        path.write_bytes(data)
-        made[name] = str(path)
-
+    contents = {}
     for i in (0, 25, 47, 71, 99, 123, 150, 177):
-        put(f"digit{y[i]}_{i}.png", imagegen.encode(imagegen.dark_on_white(x[i])))
-        put(f"canvas{y[i]}_{i}.png", imagegen.encode(imagegen.canvas_rgba(x[i])))
-    put("photo.jpg", imagegen.encode(imagegen.photo(x[60]), "JPEG", quality=80))  # a 3
-    put("cmyk.jpg", imagegen.cmyk_jpeg(x[60]))
-    put("16bit.png", imagegen.png_16bit(x[60]))
-    put("layer.png", imagegen.encode(imagegen.transparent_layer(x[60])))
-    put("text.png", b"just some text pretending to be a picture\n")
-    put("truncated.png", imagegen.truncated_png(x[60]))
-    put("tiny.png", imagegen.encode(Image.new("L", (1, 1), 0)))
-    put("huge.png", imagegen.huge_png(20000))
-    put("black.png", imagegen.encode(Image.new("L", (200, 200), 0)))
-    put("white.png", imagegen.encode(Image.new("L", (200, 200), 255)))
-    put("too_big_upload.bmp", imagegen.encode(np.random.default_rng(0).integers(0, 255, (2200, 2200, 3), np.uint8), "BMP"))
+        contents[f"digit{y[i]}_{i}.png"] = imagegen.encode(imagegen.dark_on_white(x[i]))
+        contents[f"canvas{y[i]}_{i}.png"] = imagegen.encode(imagegen.canvas_rgba(x[i]))
+    contents["photo.jpg"] = imagegen.encode(imagegen.photo(x[60]), "JPEG", quality=80)  # a 3
+    contents["cmyk.jpg"] = imagegen.cmyk_jpeg(x[60])
+    contents["16bit.png"] = imagegen.png_16bit(x[60])
+    contents["layer.png"] = imagegen.encode(imagegen.transparent_layer(x[60]))
+    contents["text.png"] = b"just some text pretending to be a picture\n"
+    contents["truncated.png"] = imagegen.truncated_png(x[60])
+    contents["tiny.png"] = imagegen.encode(Image.new("L", (1, 1), 0))
+    contents["huge.png"] = imagegen.huge_png(20000)
+    contents["black.png"] = imagegen.encode(Image.new("L", (200, 200), 0))
+    contents["white.png"] = imagegen.encode(Image.new("L", (200, 200), 255))
+    contents["too_big_upload.bmp"] = imagegen.over_upload_limit(seed=0)
     assert y[60] == 3
-    return made
+    return imagegen.write_files(tmp_path_factory.mktemp("api-files"), contents)
 
 
 def top(result) -> str:

@@ -45,21 +45,15 @@ ID = re.compile(r"record ([0-9a-f]{32})")
 def images(tmp_path_factory, mnist_samples):
     """Image files keyed by name; "digitN_i" ones are MNIST fixture digits labelled N."""
     x, y = mnist_samples
-    folder = tmp_path_factory.mktemp("feedback-images")
-    made = {}
-
-    def put(name, data: bytes):
-        (folder / name).write_bytes(data)
-        made[name] = str(folder / name)
-
+    contents = {}
     for i in (3, 30, 60, 90, 120, 150, 180, 199):
-        put(f"digit{y[i]}_{i}.png", imagegen.encode(imagegen.dark_on_white(x[i], size=96)))
-    put("canvas.png", imagegen.encode(imagegen.canvas_rgba(x[60])))  # a 3
-    put("huge.png", imagegen.huge_png(20000))
-    put("text.png", b"not a picture at all\n")
-    put("white.png", imagegen.encode(Image.new("L", (100, 100), 255)))
-    put("too_big_upload.bmp", imagegen.encode(np.random.default_rng(1).integers(0, 255, (2200, 2200, 3), np.uint8), "BMP"))
-    return made
+        contents[f"digit{y[i]}_{i}.png"] = imagegen.encode(imagegen.dark_on_white(x[i], size=96))
+    contents["canvas.png"] = imagegen.encode(imagegen.canvas_rgba(x[60]))  # a 3
+    contents["huge.png"] = imagegen.huge_png(20000)
+    contents["text.png"] = b"not a picture at all\n"
+    contents["white.png"] = imagegen.encode(Image.new("L", (100, 100), 255))
+    contents["too_big_upload.bmp"] = imagegen.over_upload_limit(seed=1)
+    return imagegen.write_files(tmp_path_factory.mktemp("feedback-images"), contents)
 
 
 def digits(images):
