@@ -110,11 +110,17 @@ def test_micro_batcher_shares_model_calls_while_the_model_is_busy():
 
     def slow_model(batch):
         calls.append(len(batch))
-        time.sleep(0.02)
+        time.sleep(0.05)
         return np.ones((len(batch), 2))
 
     batcher = MicroBatcher(slow_model)
-    threads = [threading.Thread(target=batcher, args=(np.zeros((28, 28), np.float32),)) for _ in range(20)]
+    start = threading.Barrier(20)
+
+    def caller():
+        start.wait()
+        batcher(np.zeros((28, 28), np.float32))
+
+    threads = [threading.Thread(target=caller) for _ in range(20)]
     for t in threads:
         t.start()
     for t in threads:
@@ -123,16 +129,17 @@ def test_micro_batcher_shares_model_calls_while_the_model_is_busy():
 
 
 def test_micro_batcher_gives_up_after_its_timeout_and_recovers():
-    release = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
     def stuck_model(batch):
+        entered.set()
         release.wait(5)
         return np.ones((len(batch), 2))
 
     batcher = MicroBatcher(stuck_model, name="digits-batcher")
     first = threading.Thread(target=batcher, args=(np.zeros((28, 28), np.float32),))
     first.start()
-    time.sleep(0.05)  # the first call now holds the model
+    assert entered.wait(5)  # the first call now holds the model
     with pytest.raises(TimeoutError, match="digits-batcher"):
         batcher(np.zeros((28, 28), np.float32), timeout=0.1)
     release.set()
