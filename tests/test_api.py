@@ -206,7 +206,7 @@ def test_uploads_are_deleted_from_gradios_cache_after_their_time(monkeypatch, mn
     import rawapi
     from conftest import free_port
 
-    monkeypatch.setenv("HANDWRITING_UPLOAD_TTL", "1")
+    monkeypatch.setenv("HANDWRITING_UPLOAD_TTL", "5")  # long enough to answer first on a busy machine
     demo = app.build_demo()
     port = free_port()
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -219,7 +219,7 @@ def test_uploads_are_deleted_from_gradios_cache_after_their_time(monkeypatch, mn
         assert answer["label"] == str(y[0])
         uploaded = Path(image["path"])
         assert uploaded.exists()  # kept while it is fresh
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while uploaded.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not uploaded.exists()
