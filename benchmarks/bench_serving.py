@@ -87,6 +87,10 @@ TARGET_PREPROCESS_INFER_P50_MS = 1.0
 TARGET_HTTP_P50_DELTA_MS = 5.0
 TARGET_THROUGHPUT_RATIO = 0.8
 TARGET_FIRST_ANSWER_S = 8.0
+# The issue's own timings of one image on the machine where the targets were set: hosts of one kind differ
+# in speed, so the report compares this host's timings of the same runtimes with them.
+TARGET_HOST_ONE_IMAGE_MS = {"Keras model.predict(x)": 45.0, "Keras eager model(x, training=False)": 12.0,
+                            "KerasRuntime (tf.function)": 1.1, "LiteRTRuntime": 0.05}
 
 
 @dataclass(frozen=True)
@@ -407,6 +411,18 @@ def evaluate_targets(r: dict) -> list[dict]:
     return rows
 
 
+def host_speed(r: dict) -> dict:
+    """This host's one-image timings over the issue's: above 1 means slower than where the targets were set.
+
+    The absolute targets (milliseconds, seconds) hold for that speed; on a slower host read them scaled."""
+    ratios = {}
+    for name, reference in TARGET_HOST_ONE_IMAGE_MS.items():
+        p50 = r["runtimes"]["one_image"].get(name, {}).get("p50_ms")
+        if p50 is not None:
+            ratios[name] = round(p50 / reference, 2)
+    return {"slower_than_target_host_by": ratios, "reference_ms": TARGET_HOST_ONE_IMAGE_MS}
+
+
 # ---------------------------------------------------------------------------------------------------
 # Report
 
@@ -418,6 +434,8 @@ def print_report(r: dict) -> None:
           f"(CPU pressure {m['cpu_pressure_at_start']} -> {r['load_at_end']['cpu_pressure_some_pct']}); "
           f"Python {m['python']}, TF {m['tensorflow']}, Gradio {m['gradio']}; model {r['model']['version']}, "
           f"served by {r['runtimes']['serving_runtime']}")
+    print(f"CPU {m['cpu_model']}; speed reference {m['speed_reference']} (lower is faster: figures from hosts with "
+          f"different references are not comparable)")
 
     def latency_table(title: str, rows: dict) -> None:
         print(f"\n{title}\n  {'':58} {'p50 ms':>9} {'p99 ms':>9} {'n':>6}")
@@ -475,6 +493,9 @@ def print_report(r: dict) -> None:
     for t in r["targets"]:
         value = "-" if t["value"] is None else f"{t['value']:.3g}"
         print(f"  {t['target']:66} {value:>9} {t['unit']:>5} {t['limit']:<5g} {t['result']}")
+    print("  host speed: this host's one-image p50 over the issue's timings where the targets were set (> 1: slower)")
+    for name, ratio in r["host_speed"]["slower_than_target_host_by"].items():
+        print(f"    {name:64} {ratio:>9.2f}")
     print(f"\nPeak RSS of this benchmark process: {r['peak_rss_mb']['benchmark_process']} MiB")
 
 
@@ -546,6 +567,7 @@ def run(args: argparse.Namespace) -> dict:
     result["load_at_end"] = machine_load()
     result["peak_rss_mb"] = {"benchmark_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     result["targets"] = evaluate_targets(result)
+    result["host_speed"] = host_speed(result)
     return result
 
 

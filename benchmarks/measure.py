@@ -95,13 +95,54 @@ def machine_load() -> dict:
     return {"load_average": load_average(), "cpu_pressure_some_pct": cpu_pressure()}
 
 
+def cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def speed_reference(repeats: int = 7) -> dict:
+    """Fixed work timed on this machine, so figures from different hosts can be compared.
+
+    Machines of one kind are not one speed: the same code, versions and benchmark have run 2-3x slower
+    on one host than on another. `python_loop_ms` is a million-step pure-Python loop (the cost of
+    Gradio's request handling); `numpy_small_ops_ms` is 1,000 numpy operations on 128x128 float32
+    arrays (the cost of preprocessing)."""
+
+    def python_loop():
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        return total
+
+    a = np.random.default_rng(0).random((128, 128), dtype=np.float32)
+
+    def numpy_small_ops():
+        for _ in range(250):
+            b = np.clip(a * 1.5 - 0.2, 0.0, 1.0)
+            m = b > 0.5
+            m[1:] |= m[:-1]
+            float(b[m].sum())
+
+    return {
+        "python_loop_ms": round(min(sample_calls(python_loop, repeats, 1)), 1),
+        "numpy_small_ops_ms": round(min(sample_calls(numpy_small_ops, repeats, 1)), 1),
+    }
+
+
 def machine_basics() -> dict:
-    """What shapes the numbers: cores, load (other work on the machine), versions."""
+    """What shapes the numbers: cores, their speed, load (other work on the machine), versions."""
     import gradio
     import gradio_client
     import httpx
 
     return {
+        "cpu_model": cpu_model(),
+        "speed_reference": speed_reference(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
         "load_average_at_start": load_average(),
