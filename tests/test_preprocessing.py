@@ -187,3 +187,21 @@ def test_otsu_splits_paper_from_ink():
     threshold = _otsu(np.concatenate([paper, ink]).astype(np.float32))
     assert threshold < ink.min() and (paper < threshold).mean() > 0.99  # the gap's lowest bin: its centre
     assert _otsu(np.full(100, 0.3, np.float32)) < 0.3  # one level: below it, so nothing counts as ink
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 32, 4096, 3001])
+def test_fast_quantiles_match_numpys(size):
+    """ink_map's paper level and ink range: np.quantile's linear quantiles, from one partition."""
+    from handwriting.preprocessing import _quantiles
+
+    values = np.random.default_rng(size).random(size, dtype=np.float32)
+    fractions = (0.01, 0.5, 0.99)
+    assert np.allclose(_quantiles(values, fractions), np.quantile(values, fractions), rtol=0, atol=1e-7)
+    assert _quantiles(np.full(50, 0.25, np.float32), (0.5,)) == [0.25]
+
+
+def test_fast_centre_of_mass_matches_scipys():
+    from handwriting.preprocessing import _center_of_mass
+
+    img = np.random.default_rng(3).random((20, 14)).astype(np.float32) ** 4
+    assert np.allclose(_center_of_mass(img), ndimage.center_of_mass(img), atol=1e-6)
