@@ -266,9 +266,10 @@ _RECORD_COLUMNS = [f.name for f in fields(FeedbackRecord)]
 BUSY_TIMEOUT_S = 30  # how long a writer waits for another process holding the store
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def _is_busy(exc: Exception) -> bool:
+    """Another connection holds the lock: worth trying again."""
     message = str(exc).lower()
-    return "locked" in message or "busy" in message
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
 
 
 @dataclass(frozen=True)
@@ -298,19 +299,16 @@ class FeedbackStore:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             deadline = time.monotonic() + BUSY_TIMEOUT_S
-            while True:
+            while self._conn is None:
                 try:
                     self._conn = self._open()
-                    break
-                except sqlite3.OperationalError as exc:
+                except (OSError, sqlite3.Error) as exc:
                     # Switching to WAL and creating the schema take locks that SQLite does not always wait
                     # for (the busy handler is skipped while another process is creating the same file):
                     # a second process starting at the same moment sees "database is locked" and retries.
-                    if not _is_busy(exc) or time.monotonic() > deadline:
+                    if not (_is_busy(exc) and time.monotonic() < deadline):
                         raise FeedbackStorageError(f"The feedback store {self.path} cannot be opened: {exc}") from exc
                     time.sleep(0.01)
-                except (OSError, sqlite3.Error) as exc:
-                    raise FeedbackStorageError(f"The feedback store {self.path} cannot be opened: {exc}") from exc
         return self._conn
 
     def _open(self) -> sqlite3.Connection:
