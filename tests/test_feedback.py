@@ -172,51 +172,45 @@ def test_an_unwritable_store_gives_a_clear_error(tmp_path, images):
         rec.submit(digits(images)[0][0], "digits", "3", "3")
 
 
-def test_two_processes_write_one_store_at_once(tmp_path):
-    """WAL and the busy timeout: writers in separate processes wait for each other, none fails."""
-    script = textwrap.dedent(
-        """
-        import sys, uuid
-        sys.path.insert(0, sys.argv[3])
-        from handwriting.feedback import FeedbackRecord, open_store
-        store = open_store(sys.argv[1])
-        for i in range(int(sys.argv[2])):
-            with store.transaction():
-                store.insert(FeedbackRecord(uuid.uuid4().hex, "2026-01-01T00:00:00.000000Z", "digits", "t",
-                                            "1", 0.5, "7", "api", "x"))
-                store.enqueue("sheets", "unused")
-        """
-    )
+WRITER_SCRIPT = textwrap.dedent(
+    """
+    import sys, time, uuid
+    folder, records, start, root = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+    sys.path.insert(0, root)
+    from handwriting.feedback import FeedbackRecord, open_store
+    time.sleep(max(0.0, start - time.time()))
+    store = open_store(folder)
+    for i in range(records):
+        with store.transaction():
+            store.insert(FeedbackRecord(uuid.uuid4().hex, "2026-01-01T00:00:00.000000Z", "digits", "t",
+                                        "1", 0.5, "7", "api", "x"))
+            store.enqueue("sheets", "unused")
+    """
+)
+
+
+def run_writers(folder, writers: int, records: int, start: float = 0.0) -> list[int]:
+    """`writers` processes each storing `records` feedback records in `folder`, none before time `start`."""
     import conftest
 
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), "150", str(conftest.ROOT)]) for _ in range(3)]
-    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, str(folder), str(records), str(start), str(conftest.ROOT)])
+             for _ in range(writers)]
+    return [p.wait(timeout=120) for p in procs]
+
+
+def test_two_processes_write_one_store_at_once(tmp_path):
+    """WAL and the busy timeout: writers in separate processes wait for each other, none fails."""
+    assert run_writers(tmp_path, writers=3, records=150) == [0, 0, 0]
     assert open_store(tmp_path).count() == 450
 
 
 def test_processes_that_create_the_store_at_the_same_moment_all_open_it(tmp_path):
     """The WAL switch on a new file can fail with "database is locked" without waiting: opening retries."""
-    script = textwrap.dedent(
-        """
-        import sys, time, uuid
-        sys.path.insert(0, sys.argv[3])
-        from handwriting.feedback import FeedbackRecord, open_store
-        time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start together
-        store = open_store(sys.argv[1])
-        with store.transaction():
-            store.insert(FeedbackRecord(uuid.uuid4().hex, "2026-01-01T00:00:00.000000Z", "digits", "t", "1",
-                                        0.5, "7", "api", "x"))
-        """
-    )
-    import conftest
-
     rounds, writers = 5, 6
     for round_ in range(rounds):
         folder = tmp_path / f"round{round_}"
         start = time.time() + 3.0  # after every interpreter has imported the package
-        procs = [subprocess.Popen([sys.executable, "-c", script, str(folder), str(start), str(conftest.ROOT)])
-                 for _ in range(writers)]
-        assert [p.wait(timeout=120) for p in procs] == [0] * writers
+        assert run_writers(folder, writers, records=1, start=start) == [0] * writers
         assert open_store(folder).count() == writers
 
 
