@@ -108,7 +108,7 @@ def cpu_model() -> str | None:
 def speed_reference(repeats: int = 7) -> dict:
     """Fixed work timed on this machine, so figures from different hosts can be compared.
 
-    Machines of one kind are not one speed: the same code, versions and benchmark have run 2-3x slower
+    Machines of one kind are not one speed: the same code, versions and benchmark have run about 2x slower
     on one host than on another. `python_loop_ms` is a million-step pure-Python loop (the cost of
     Gradio's request handling); `numpy_small_ops_ms` is 1,000 numpy operations on 128x128 float32
     arrays (the cost of preprocessing)."""
