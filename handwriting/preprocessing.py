@@ -17,19 +17,30 @@ Everything that can go wrong with the input raises `InvalidImageError` with a me
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, UnidentifiedImageError
 from scipy import ndimage
 
 SIZE = 28  # the model's input side
 BOX = 20  # MNIST scales the ink's longest side to this many pixels
 MIN_SIDE = 8  # smaller images hold no recognisable character
-MAX_PIXELS = 50_000_000  # bigger images are refused before they are decoded (decompression bombs)
+MAX_PIXELS = 50_000_000  # bigger images are refused from their header, before they are decoded
+# What may be decoded at full size (a JPEG first shrinks itself by up to 8x while decoding, so a 50 MP
+# photo decodes to under 1 MP). A decoded pixel costs about 6 bytes at the peak of `_pil_to_grey`
+# (RGBA, then grey+alpha): 16 MP is ~100 MB (benchmarks/probe_limits.py measures it).
+MAX_DECODED_PIXELS = 16_000_000
+LARGE_DECODE = 2_000_000  # decodes bigger than this wait for one of LARGE_DECODE_SLOTS: memory stays bounded
+LARGE_DECODE_SLOTS = 2
+MAX_SKETCH_PARTS = 8  # background + layers of an image-editor value (the page sends 2)
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")  # what the docs promise; TIFF, ICO, PSD... are refused
 WORK_SIDE = 128  # larger inputs are reduced to this before the ink analysis: 20 px is the goal
 STROKE_SIDE = 4 * BOX  # the ink's longest side while stroke widths are normalised
 MIN_CONTRAST = 0.10  # ink must differ from the paper by this much (0..1) to count as ink
@@ -58,11 +69,13 @@ def to_grey(value) -> np.ndarray:
         return _sketch_to_grey(value)
     if isinstance(value, np.ndarray):
         return _array_to_grey(value)
-    return _pil_to_grey(_decode(value))
+    img = _decode(value)
+    with _decode_slot(img.width * img.height):
+        return _pil_to_grey(_load(img))
 
 
 def _decode(value) -> Image.Image:
-    """A PIL image, bytes or a file path -> a decoded PIL image (size checked before decoding)."""
+    """A PIL image, bytes or a file path -> a PIL image whose header is checked and pixels not yet decoded."""
     if isinstance(value, Image.Image):
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -76,7 +89,10 @@ def _decode(value) -> Image.Image:
 
 
 def _sketch_to_grey(value: dict) -> np.ndarray:
-    """A Sketchpad/ImageEditor value: the composite, else the background with its layers on top."""
+    """A Sketchpad/ImageEditor value: the composite, else the background with its layers on top.
+
+    Every part's header is read and the whole composition's cost checked before any pixel is decoded:
+    a 1 KB request naming one huge upload six times is refused at once."""
     composite = value.get("composite")
     if composite is not None:
         return to_grey(composite)
@@ -86,21 +102,33 @@ def _sketch_to_grey(value: dict) -> np.ndarray:
     parts = [p for p in [value.get("background"), *layers] if p is not None]
     if not parts:
         raise BlankImageError("The canvas is empty: draw a character first.")
-    images = [_to_rgba(p) for p in parts]
-    canvas = Image.new("RGBA", images[0].size, (255, 255, 255, 255))
-    for img in images:
-        if img.size != canvas.size:
-            img = img.resize(canvas.size)
-        canvas.alpha_composite(img)
-    return _pil_to_grey(canvas)
+    if len(parts) > MAX_SKETCH_PARTS:
+        raise InvalidImageError(f"The sketch has {len(parts)} parts: at most {MAX_SKETCH_PARTS} (a background and "
+                                "its layers) are accepted.")
+    parts = [p if isinstance(p, np.ndarray) else _decode(p) for p in parts]
+    sizes = [(p.shape[1], p.shape[0]) if isinstance(p, np.ndarray) else p.size for p in parts]
+    canvas_size = sizes[0]
+    for size in sizes:
+        _check_size(*size)
+    # every layer is scaled to the canvas, so each costs at least the canvas's pixels
+    cost = sum(max(w * h, canvas_size[0] * canvas_size[1]) for w, h in sizes)
+    if cost > MAX_DECODED_PIXELS:
+        raise InvalidImageError(f"The sketch is too large: its parts add up to {cost / 1e6:.0f} megapixels, "
+                                f"at most {MAX_DECODED_PIXELS // 1_000_000} are accepted.")
+    with _decode_slot(cost):
+        canvas = Image.new("RGBA", canvas_size, (255, 255, 255, 255))
+        for part in parts:
+            img = _to_rgba(part)
+            if img.size != canvas.size:
+                img = img.resize(canvas.size)
+            canvas.alpha_composite(img)
+        return _pil_to_grey(canvas)
 
 
 def _to_rgba(part) -> Image.Image:
     """One editor part (background or a layer) as RGBA, its transparency kept for compositing."""
     if not isinstance(part, np.ndarray):
-        img = _decode(part)
-        _check_size(*img.size)
-        return img.convert("RGBA")
+        return _load(part).convert("RGBA")
     unit = _as_unit_float(_checked_shape(part))
     if unit.ndim == 2:
         unit = unit[..., None]
@@ -112,25 +140,62 @@ def _to_rgba(part) -> Image.Image:
 
 
 def _open_image(source) -> Image.Image:
+    """Read and check the header only: the format, the size, and what decoding it would cost."""
     try:
         with warnings.catch_warnings():  # sizes are checked just below, against our own limit
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(source)
+            img = Image.open(source, formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError:
         raise InvalidImageError(_too_big_message()) from None
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         raise InvalidImageError(
             "This file is not an image that can be read: upload a PNG, JPEG, BMP, GIF or WebP picture."
         ) from None
     _check_size(*img.size)
+    img.draft("RGB", (WORK_SIDE, WORK_SIDE))  # a JPEG decodes at a reduced scale: much faster and smaller
+    if img.width * img.height > MAX_DECODED_PIXELS:
+        raise InvalidImageError(
+            f"The image is too large to decode ({img.width}x{img.height}): at most "
+            f"{MAX_DECODED_PIXELS // 1_000_000} megapixels are accepted for {img.format} pictures "
+            f"({MAX_PIXELS // 1_000_000} for JPEG photos)."
+        )
+    return img
+
+
+def _load(img: Image.Image) -> Image.Image:
+    """Decode the pixels of an image opened by `_open_image`."""
     try:
-        img.draft("RGB", (WORK_SIDE, WORK_SIDE))  # JPEG decodes at a reduced scale: much faster
         img.load()
     except Image.DecompressionBombError:
         raise InvalidImageError(_too_big_message()) from None
-    except (OSError, ValueError, SyntaxError, EOFError):
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError):
         raise InvalidImageError("The image file is damaged or incomplete: upload it again or use another picture.") from None
     return img
+
+
+_large_decodes = threading.BoundedSemaphore(LARGE_DECODE_SLOTS)
+
+
+@contextmanager
+def _decode_slot(pixels: int):
+    """Decodes of more than LARGE_DECODE pixels run LARGE_DECODE_SLOTS at a time, and hand their memory
+    back to the system afterwards: however many arrive together, the memory they hold stays bounded."""
+    if pixels <= LARGE_DECODE:
+        yield
+        return
+    with _large_decodes:
+        try:
+            yield
+        finally:
+            _give_back_memory()
+
+
+def _give_back_memory() -> None:
+    """Return freed heap memory to the system (glibc keeps it otherwise: RSS would stay at the peak)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _too_big_message() -> str:
@@ -146,24 +211,58 @@ def _check_size(width: int, height: int) -> None:
         )
 
 
+_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                8: Image.Transpose.ROTATE_90}  # EXIF orientation -> the turn that undoes it (as ImageOps.exif_transpose)
+
+
+def _orientation(img: Image.Image):
+    """How a phone stored the photo sideways (EXIF orientation), or None; a broken EXIF block is ignored."""
+    try:
+        return _ORIENTATION.get(img.getexif().get(0x0112))
+    except Exception:  # a broken EXIF block is no reason to refuse the picture
+        return None
+
+
 def _pil_to_grey(img: Image.Image) -> np.ndarray:
     """Decoded image -> grey in [0, 1], done in Pillow's C code (flatten onto white, luma, shrink)."""
     _check_size(*img.size)
-    try:
-        img = ImageOps.exif_transpose(img)  # phone photos are stored sideways with an EXIF rotation
-    except Exception:  # a broken EXIF block is no reason to refuse the picture
-        pass
+    turn = _orientation(img)
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit and float: numpy knows the range
-        return _array_to_grey(np.asarray(img))
-    if img.mode != "RGBA":
-        img = img.convert("RGBA")  # palettes (with transparency), CMYK, LA, 1-bit, ... all go through RGBA
-    if np.asarray(img.getchannel("A")).min() < 255:  # what lies under transparency is not ink (numpy: 3x getextrema's speed)
-        img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img)
-    grey = img.convert("L")
+        return _array_to_grey(np.asarray(img.transpose(turn) if turn is not None else img))
+    if img.width * img.height > LARGE_DECODE and max(img.size) >= 4 * WORK_SIDE:
+        grey = _reduced_grey(img)
+    else:
+        if img.mode != "RGBA":
+            img = img.convert("RGBA")  # palettes (with transparency), CMYK, LA, 1-bit, ... all go through RGBA
+        if np.asarray(img.getchannel("A")).min() < 255:  # what lies under transparency is not ink (numpy: 3x getextrema's speed)
+            img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img)
+        grey = img.convert("L")
+    if turn is not None:
+        grey = grey.transpose(turn)
     if max(grey.size) > WORK_SIDE:
         scale = WORK_SIDE / max(grey.size)
         grey = grey.resize((max(1, round(grey.width * scale)), max(1, round(grey.height * scale))), Image.Resampling.BOX)
     return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def _reduced_grey(img: Image.Image) -> Image.Image:
+    """A large image flattened onto white and box-reduced to about twice the work size, in one-byte planes:
+    never a second full-size RGBA copy (a 16 MP RGBA picture would take 64 MB more per copy).
+
+    Flattening is linear in the premultiplied grey: white-flattened grey = L*A/255 + 255 - A, so reducing
+    L*A and A apart and combining them afterwards is the flattened picture reduced."""
+    factor = max(1, max(img.size) // (2 * WORK_SIDE))
+    if img.mode not in ("L", "RGB", "RGBA"):
+        img = img.convert("RGBA" if img.has_transparency_data else "RGB")
+    grey = img.convert("L")
+    if img.mode != "RGBA":
+        return grey.reduce(factor)
+    alpha = img.getchannel("A")
+    ink_weighted = ImageChops.multiply(grey, alpha).reduce(factor)  # L*A/255
+    alpha = np.asarray(alpha.reduce(factor), dtype=np.int16)
+    flat = np.asarray(ink_weighted, dtype=np.int16) + 255 - alpha
+    return Image.fromarray(np.clip(flat, 0, 255).astype(np.uint8), "L")
 
 
 def _as_unit_float(arr: np.ndarray) -> np.ndarray:
