@@ -6,6 +6,8 @@ training scripts all use; this module is the one place that maps it to its class
 
 import string
 
+from handwriting.text import shorten
+
 DIGITS = tuple(string.digits)
 LETTERS = tuple(string.ascii_uppercase + string.ascii_lowercase)
 
@@ -24,11 +26,12 @@ class UnknownTaskError(ValueError):
 
 def labels_for(task: str) -> tuple[str, ...]:
     """The class labels of `task`, in output-unit order."""
-    try:
-        return TASK_LABELS[task]
-    except KeyError:
+    labels = TASK_LABELS.get(task) if isinstance(task, str) else None
+    if labels is None:
         known = ", ".join(repr(t) for t in TASK_LABELS)
-        raise UnknownTaskError(f"Unknown task {task!r}: choose one of {known}.") from None
+        what = f"task {shorten(task)!r}" if isinstance(task, str) else f"task of type {type(task).__name__}"
+        raise UnknownTaskError(f"Unknown {what}: choose one of {known}.")
+    return labels
 
 
 # Characters whose shapes coincide once preprocessing has normalised their size and position: the case
@@ -47,3 +50,16 @@ def lookalikes_of(char: str) -> tuple[str, ...]:
         if char in group:
             return tuple(c for c in group if c != char)
     return ()
+
+
+def unambiguous_name(char: str) -> str:
+    """`char` in words that no font can blur: "capital I", "lowercase l", "digit 1" (for the look-alike hint)."""
+    if len(char) != 1:
+        raise ValueError(f"one character expected, not {char!r}")
+    if char.isdigit():
+        return f"digit {char}"
+    if char.isupper():
+        return f"capital {char}"
+    if char.islower():
+        return f"lowercase {char}"
+    return char
