@@ -25,6 +25,7 @@ from handwriting.game_endpoints import (  # noqa: E402
     mode_choices,
 )
 from handwriting.gradio_inputs import DrawingPad, ImageUpload  # noqa: E402
+from handwriting.gradio_sessions import keep_visitors_first  # noqa: E402
 from handwriting.labels import TASK_LABELS, labels_for  # noqa: E402
 from handwriting.recognizer import warm_up  # noqa: E402
 
@@ -44,12 +45,11 @@ LETTER_TASKS = {"letters": "Letters (A-Z, a-z)", "all": "All characters (0-9, A-
 FEEDBACK_CONCURRENCY = 16  # feedback requests at once; the store serialises only its short writes
 
 
-def recognition_tab(task: str, api: bool, feedback: endpoints.FeedbackEndpoints, choices=None) -> None:
+def recognition_tab(task: str, feedback: endpoints.FeedbackEndpoints, choices=None) -> None:
     """Draw / Upload inputs, Predict buttons, the top-3 Label and "Is this correct?" for one task.
 
-    With `api=True` its listeners are the public `/predict_sketch` and `/predict` endpoints, whose
-    task argument is a hidden dropdown (API callers pick the task; the tab fixes it). With `choices`
-    the visitor picks the task among them. The feedback listeners are private: API callers use `/feedback`.
+    With `choices` the visitor picks the task among them (else a hidden dropdown fixes it). Every listener
+    is private: API callers use `/predict`, `/predict_sketch` and `/feedback`.
     """
     if choices:
         task_input = gr.Radio(choices, value=task, label="Recognise", elem_id=f"{task}-task")
@@ -91,25 +91,37 @@ def recognition_tab(task: str, api: bool, feedback: endpoints.FeedbackEndpoints,
                                         elem_id=f"{task}-feedback-label")
                     send = gr.Button("Send", variant="primary", elem_id=f"{task}-feedback-send", scale=0, min_width=120)
             status = gr.Markdown(elem_id=f"{task}-feedback-status")
-    last = gr.State(None)  # the prediction the buttons answer: task, label, confidence, version, input
+    last = gr.State(None)  # the prediction the buttons answer, made and kept on the server
 
-    visibility = "public" if api else "private"
-    shared = dict(concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise", api_visibility=visibility)
-    remember = dict(fn=feedback.remember, outputs=[last, ask, correction, right, status], api_visibility="private",
-                    show_progress="hidden")
-    explain = dict(fn=endpoints.lookalike_hint, inputs=[label, task_input], outputs=hint, api_visibility="private",
-                   show_progress="hidden")
-    draw_button.click(endpoints.predict_sketch, [sketch, task_input], label, api_name="predict_sketch" if api else None, **shared
-                      ).success(inputs=[sketch, task_input, label], **remember).success(**explain)
-    upload_button.click(endpoints.predict_image, [upload, task_input], label, api_name="predict" if api else None, **shared
-                        ).success(inputs=[upload, task_input, label], **remember).success(**explain)
-    upload.upload(endpoints.predict_image, [upload, task_input], label, api_name=False, **shared
-                  ).success(inputs=[upload, task_input, label], **remember).success(**explain)
+    # The page's own listeners are private; the public /predict and /predict_sketch are `recognition_api`.
+    shown = [label, last, ask, correction, right, status, hint]
+    predicting = dict(fn=feedback.page_predict, outputs=shown, api_visibility="private",
+                      concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise")
+    draw_button.click(inputs=[sketch, task_input], **predicting)
+    upload_button.click(inputs=[upload, task_input], **predicting)
+    upload.upload(inputs=[upload, task_input], **predicting)
+    quick = dict(api_visibility="private", show_progress="hidden", queue=False)
+    for cleared in (sketch.clear, upload.clear, task_input.change):  # the prediction on screen is no longer this input's
+        cleared(feedback.forget, None, shown, **quick)
 
     private = dict(api_visibility="private", concurrency_limit=FEEDBACK_CONCURRENCY, concurrency_id="feedback")
     yes.click(feedback.confirm, [last], [last, status, ask, correction], **private)
     no.click(feedback.ask_for_label, None, correction, api_visibility="private", show_progress="hidden")
     send.click(feedback.correct, [last, right], [last, status, ask, correction], **private)
+
+
+def recognition_api() -> None:
+    """The public `/predict` (image file, task) and `/predict_sketch` (image-editor value, task) endpoints:
+    hidden inputs, like `/feedback`. They hold no state: the page's Predict is a listener of its own."""
+    with gr.Column(visible=False):
+        image = ImageUpload(label="image", type="filepath", sources=["upload"])
+        sketch = DrawingPad(label="sketch", type="numpy", image_mode="RGBA", layers=False, transforms=())
+        task = gr.Dropdown(list(TASK_LABELS), value="digits", label="task")
+        label = gr.Label(num_top_classes=3, label="prediction")
+        from_image, from_sketch = gr.Button("Predict image"), gr.Button("Predict sketch")
+    shared = dict(concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise")
+    from_image.click(endpoints.predict_image, [image, task], label, api_name="predict", **shared)
+    from_sketch.click(endpoints.predict_sketch, [sketch, task], label, api_name="predict_sketch", **shared)
 
 
 def feedback_api(feedback: endpoints.FeedbackEndpoints) -> None:
@@ -178,7 +190,7 @@ def game_tab(game: GameEndpoints, demo: gr.Blocks) -> None:
                  clock=clock, score=score, verdict=verdict, report=report, misses=misses, high_scores=high_scores)
     view, tick_view = [parts[n] for n in VIEW], [parts[n] for n in TICK_VIEW]
     quick = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
-    start.click(game.page_start, [mode, seconds, name, opt_in], view, **quick).then(None, js=CLEAR_SKETCH_JS)
+    start.click(game.page_start, [mode, seconds, name, opt_in, state], view, **quick).then(None, js=CLEAR_SKETCH_JS)
     submit.click(game.page_submit, [state, sketch], view, api_visibility="private", show_progress="hidden",
                  concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise").then(None, js=CLEAR_SKETCH_JS)
     skip.click(game.page_skip, [state], view, **quick).then(None, js=CLEAR_SKETCH_JS)
@@ -202,6 +214,7 @@ def game_tab(game: GameEndpoints, demo: gr.Blocks) -> None:
 def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
     """The page. `recorder` stores the feedback (default: from the environment, see handwriting/config.py)."""
     feedback = endpoints.FeedbackEndpoints(recorder or FeedbackRecorder.from_settings())
+    keep_visitors_first()  # an API flood must not push out a visitor's prediction or game round
     with gr.Blocks(title="Handwriting recognition", delete_cache=settings().upload_cleanup) as demo:
         gr.Markdown(
             "# Handwriting recognition\n"
@@ -211,14 +224,15 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("Digits", id="digits"):
-                recognition_tab("digits", api=True, feedback=feedback)
+                recognition_tab("digits", feedback=feedback)
             letter_tasks = [t for t in LETTER_TASKS if endpoints.model_available(t)]
             if letter_tasks:  # shown once a letters or all-characters model is bundled or on the hub
                 with gr.Tab("Letters", id="letters"):
-                    recognition_tab(letter_tasks[0], api=False, feedback=feedback,
+                    recognition_tab(letter_tasks[0], feedback=feedback,
                                     choices=[(LETTER_TASKS[t], t) for t in letter_tasks])
             with gr.Tab("Game", id="game"):
                 game_tab(GameEndpoints(feedback.recorder), demo)
+        recognition_api()
         feedback_api(feedback)
         with gr.Accordion("Models", open=False):
             gr.Markdown(endpoints.model_info_markdown(), elem_id="model-info")

@@ -21,6 +21,7 @@ from handwriting.store import ModelUnavailableError
 
 log = logging.getLogger("handwriting")
 
+IDEMPOTENCY_HEADER = "idempotency-key"  # on /feedback: a retried call with the same key stores once
 USER_ERRORS = (InvalidImageError, UnknownTaskError, ModelUnavailableError, InvalidFeedbackError, FeedbackStorageError)
 
 
@@ -72,10 +73,12 @@ def predict_sketch(sketch, task: str = "digits") -> dict[str, float]:
 
 
 class FeedbackEndpoints:
-    """The functions behind "Is this correct?" in every tab and the public `/feedback` endpoint.
+    """The functions behind each tab's Predict and "Is this correct?", and the public `/feedback` endpoint.
 
-    The page keeps its last prediction in a `gr.State` (task, label, confidence, model version and the
-    input itself): Yes stores it as confirmed, No then Send stores the correction. Storing is local and
+    The page's prediction is made and kept on the server (the session's `gr.State`: task, label,
+    confidence, model version and the input itself); Yes and Send only say which label is right, so no
+    request can make the store keep a prediction the model did not make. Any error or new input clears
+    it: feedback is only ever stored for the drawing whose prediction is on screen. Storing is local and
     quick; copying to the Google Sheet happens in the background.
     """
 
@@ -83,8 +86,12 @@ class FeedbackEndpoints:
         self.recorder = recorder
 
     @user_errors
-    def feedback(self, image, task: str = "digits", predicted: str = "", correct: str = "") -> str:
+    def feedback(self, image, task: str = "digits", predicted: str = "", correct: str = "",
+                 request: gr.Request = None) -> str:
         """Say whether a prediction was right, so future models learn from it.
+
+        A retried call stores once: send an `Idempotency-Key` HTTP header (up to 128 letters, digits and
+        . _ : -) and a call with the same key answers with the first call's record instead of storing again.
 
         Args:
             image: the picture that was recognised (PNG, JPEG, WebP, BMP or GIF).
@@ -94,23 +101,32 @@ class FeedbackEndpoints:
         Returns:
             a confirmation naming the stored record's id.
         """
-        record = self.recorder.submit(image, task, predicted, correct, source="api")
+        key = request.headers.get(IDEMPOTENCY_HEADER) if request is not None and request.headers else None
+        record = self.recorder.submit(image, task, predicted, correct, source="api", request_key=key)
         return self.recorder.confirmation(record)
 
-    def remember(self, image, task: str, label):
-        """After a prediction: keep it for the feedback buttons and show them, reset."""
-        if not isinstance(label, dict) or not label:
-            return None, gr.update(visible=False), gr.update(visible=False), gr.update(value=None), ""
-        predicted, confidence = max(label.items(), key=lambda kv: kv[1])
-        last = {
-            "task": task,
-            "predicted": str(predicted),
-            "confidence": float(confidence),
-            "model_version": get_recognizer(task).record.version,
-            "image": image,
-            "stored_id": None,
-        }
-        return last, gr.update(visible=True), gr.update(visible=False), gr.update(choices=list(labels_for(task)), value=None), ""
+    def page_predict(self, image, task):
+        """The page's Predict (and upload): the top-3, the look-alike note, and "Is this correct?" for it.
+
+        Outputs: label, last, ask, correction, right, status, hint. A problem with the input is said in
+        the status line (and a toast) and clears the previous prediction and its buttons."""
+        try:
+            probabilities = predict(image, task)
+            version = get_recognizer(task).record.version
+        except USER_ERRORS as exc:
+            gr.Warning(str(exc))
+            return None, None, gr.update(visible=False), gr.update(visible=False), gr.update(value=None), \
+                f"**Not recognised:** {exc}", ""
+        predicted, confidence = max(probabilities.items(), key=lambda kv: kv[1])
+        last = {"task": task, "predicted": predicted, "confidence": float(confidence), "model_version": version,
+                "image": image, "stored_id": None}
+        return (probabilities, last, gr.update(visible=True), gr.update(visible=False),
+                gr.update(choices=list(labels_for(task)), value=None), "", lookalike_hint(probabilities, task))
+
+    @staticmethod
+    def forget():
+        """A new or cleared input: the prediction on screen no longer describes it (outputs as page_predict)."""
+        return None, None, gr.update(visible=False), gr.update(visible=False), gr.update(value=None), "", ""
 
     @staticmethod
     def ask_for_label():

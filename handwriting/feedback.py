@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 import re
 import sqlite3
@@ -32,6 +33,7 @@ from PIL import Image
 
 from handwriting.labels import labels_for
 from handwriting.preprocessing import to_model_input
+from handwriting.text import shorten
 
 DB_FILE = "feedback.sqlite3"
 ORIGINALS_DIR = "feedback_originals"
@@ -118,12 +120,37 @@ def decode_png(text: str) -> np.ndarray:
 def check_label(label, task: str, role: str = "correct") -> str:
     """`label` if it is one of the task's labels; InvalidFeedbackError saying which are, otherwise."""
     labels = labels_for(task)
-    text = "" if label is None else str(label).strip()
+    if label is not None and not isinstance(label, str):
+        raise InvalidFeedbackError(f"The {role} label must be text, not {type(label).__name__}.")
+    text = (label or "").strip()
     if not text:
         raise InvalidFeedbackError(f"No {role} label was given: choose one of {_label_list(labels)}.")
     if text not in labels:
-        raise InvalidFeedbackError(f"{text!r} is not a label of the {task} task: choose one of {_label_list(labels)}.")
+        raise InvalidFeedbackError(f"{shorten(text)!r} is not a label of the {task} task: choose one of {_label_list(labels)}.")
     return text
+
+
+def check_confidence(confidence) -> float:
+    """A model's probability: a number in [0, 1] (NaN and 1e300 are not)."""
+    try:
+        value = float(confidence)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise InvalidFeedbackError("The confidence must be a probability between 0 and 1.")
+    return value
+
+
+REQUEST_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def check_request_key(key) -> str | None:
+    """An API caller's idempotency key (None: none given); InvalidFeedbackError if malformed."""
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str) or not REQUEST_KEY.fullmatch(key):
+        raise InvalidFeedbackError("The Idempotency-Key must be 1 to 128 letters, digits or . _ : - characters.")
+    return key
 
 
 def _label_list(labels: Sequence[str]) -> str:
@@ -162,13 +189,14 @@ def make_record(image, task: str, predicted, correct, *, confidence: float | Non
         model_version = model_version or recognizer.record.version
         if confidence is None:
             confidence = float(recognizer.probabilities(x)[labels.index(predicted)])
+    confidence = check_confidence(confidence)
     record = FeedbackRecord(
         id=uuid.uuid4().hex,
         created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         task=task,
         model_version=str(model_version),
         predicted=predicted,
-        confidence=float(confidence),
+        confidence=confidence,
         correct=correct,
         source=source,
         image_png_b64=encode_png(np.round(x * 255).astype(np.uint8)),
@@ -253,6 +281,12 @@ CREATE TABLE IF NOT EXISTS delivered (
     record_id TEXT NOT NULL,
     delivered_at REAL NOT NULL,
     PRIMARY KEY (sink, record_id)
+);
+-- API callers' idempotency keys: a retried /feedback with the same key answers with the first record
+CREATE TABLE IF NOT EXISTS request_keys (
+    key TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    created_at REAL NOT NULL
 );
 -- which process may send to a sink, so two processes sharing this file never send the same record
 CREATE TABLE IF NOT EXISTS leases (
@@ -404,6 +438,40 @@ class FeedbackStore:
     def discard_original(self, name: str) -> None:
         if name:
             (self.folder / name).unlink(missing_ok=True)
+
+    def remove_orphan_originals(self, older_than_s: float = 600) -> int:
+        """Delete saved uploads that no record names (a crash between saving the upload and committing
+        its record leaves one), once they are old enough that no request can still be committing them."""
+        folder = self.folder / ORIGINALS_DIR
+        if not folder.is_dir():
+            return 0
+        named = {row[0] for row in self._query("SELECT original_file FROM feedback WHERE original_file != ''")}
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path in folder.glob("*/*"):
+            name = path.relative_to(self.folder).as_posix()
+            try:
+                if name not in named and path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                pass
+        return removed
+
+    def record_for_key(self, key: str) -> FeedbackRecord | None:
+        """The record stored under an API caller's idempotency key, if any."""
+        rows = self._query("SELECT record_id FROM request_keys WHERE key = ?", [key])
+        return self.get(rows[0][0]) if rows else None
+
+    def claim_key(self, key: str, record_id: str) -> str:
+        """In a transaction: file `record_id` under `key`, or return the id filed there before."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT record_id FROM request_keys WHERE key = ?", (key,)).fetchone()
+            if row:
+                return row[0]
+            conn.execute("INSERT INTO request_keys (key, record_id, created_at) VALUES (?, ?, ?)",
+                         (key, record_id, time.time()))
+            return record_id
 
     def get(self, record_id: str) -> FeedbackRecord | None:
         rows = self._query(f"SELECT {', '.join(_RECORD_COLUMNS)} FROM feedback WHERE id = ?", [record_id])

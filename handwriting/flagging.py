@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import gradio as gr
 
 from handwriting.config import SheetsSettings, settings
-from handwriting.feedback import FeedbackRecord, FeedbackStorageError, make_record, open_store
+from handwriting.feedback import FeedbackRecord, FeedbackStorageError, check_request_key, make_record, open_store
 
 log = logging.getLogger("handwriting.feedback")
 
@@ -100,6 +100,10 @@ class SheetsFeedbackLogger(gr.FlaggingCallback):
             self.sender.stop()
 
 
+class _AlreadyStored(Exception):
+    """Another request with the same idempotency key committed first."""
+
+
 class FeedbackRecorder:
     """What the app calls: validate feedback, then store and queue it through every sink at once."""
 
@@ -112,6 +116,7 @@ class FeedbackRecorder:
         self.sinks: list[gr.FlaggingCallback] = [self.local] + ([self.sheets] if self.sheets else [])
         for sink in self.sinks:
             sink.setup([], str(self.folder))
+        self.store.remove_orphan_originals()
 
     @classmethod
     def from_settings(cls, cfg=None) -> "FeedbackRecorder":
@@ -119,20 +124,29 @@ class FeedbackRecorder:
         return cls(cfg.data_dir, cfg.sheets, cfg.max_file_bytes)
 
     def submit(self, image, task: str, predicted, correct, *, confidence: float | None = None,
-               model_version: str | None = None, source: str = "api") -> FeedbackRecord:
+               model_version: str | None = None, source: str = "api", request_key: str | None = None) -> FeedbackRecord:
         """Validate, store and queue one piece of feedback; returns the stored record.
 
         Raises the library's user-facing errors (bad label, task or image) before anything is written,
-        and FeedbackStorageError if the store cannot be written (then nothing is kept).
+        and FeedbackStorageError if the store cannot be written (then nothing is kept). With a
+        `request_key` already used, nothing is stored and the record stored under it is returned.
         """
+        request_key = check_request_key(request_key)
+        if request_key and (earlier := self.store.record_for_key(request_key)) is not None:
+            return earlier
         record, original = make_record(image, task, predicted, correct, confidence=confidence,
                                        model_version=model_version, source=source, max_bytes=self.max_bytes)
         try:
             if original is not None:
                 record = replace(record, original_file=self.store.save_original(record.id, original))
             with self.store.transaction():
+                if request_key and self.store.claim_key(request_key, record.id) != record.id:
+                    raise _AlreadyStored(request_key)  # a concurrent retry stored it first: roll back
                 for sink in self.sinks:
                     sink.flag(record.as_flag_data())
+        except _AlreadyStored:
+            self.store.discard_original(record.original_file)
+            return self.store.record_for_key(request_key)
         except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
             self.store.discard_original(record.original_file)
             log.error("feedback could not be stored: %s", exc)

@@ -22,9 +22,9 @@ def upload(http: httpx.Client, base_url: str, data: bytes, name: str = "image.pn
     return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": name}
 
 
-def call(http: httpx.Client, base_url: str, api_name: str, *args):
+def call(http: httpx.Client, base_url: str, api_name: str, *args, headers: dict | None = None):
     """Call `/api_name` with `args`; returns its (single) output or raises CallError."""
-    response = http.post(f"{base_url}/gradio_api/call/{api_name}", json={"data": list(args)})
+    response = http.post(f"{base_url}/gradio_api/call/{api_name}", json={"data": list(args)}, headers=headers)
     response.raise_for_status()
     event_id = response.json()["event_id"]
     event = None

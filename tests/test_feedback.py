@@ -100,27 +100,43 @@ def test_a_correction_is_stored_with_what_retraining_needs(recorder, images):
 def test_the_page_handlers_store_confirmations_and_corrections_once(recorder, images):
     ui = FeedbackEndpoints(recorder)
     sketch = {"background": None, "layers": [], "composite": images["canvas.png"]}
-    last, ask, correction, _, status = ui.remember(sketch, "digits", {"3": 0.91, "8": 0.05, "5": 0.02})
+    label, last, ask, correction, _, status, _ = ui.page_predict(sketch, "digits")
+    predicted, confidence = max(label.items(), key=lambda kv: kv[1])
     assert ask["visible"] is True and correction["visible"] is False and status == ""
-    assert (last["predicted"], last["confidence"]) == ("3", 0.91)
+    assert (last["predicted"], last["confidence"]) == (predicted, confidence)  # what the model said, kept here
 
     last, status, ask, _ = ui.confirm(last)
     record = recorder.store.get(ID.search(status).group(1))
-    assert (record.predicted, record.correct, record.was_correct, record.source) == ("3", "3", True, "app")
-    assert record.confidence == 0.91 and "the model was right" in status and ask["visible"] is False
+    assert (record.predicted, record.correct, record.was_correct, record.source) == (predicted, predicted, True, "app")
+    assert record.confidence == pytest.approx(confidence) and "the model was right" in status and ask["visible"] is False
     assert (recorder.folder / record.original_file).read_bytes() == open(images["canvas.png"], "rb").read()
     assert "already stored" in ui.confirm(last)[1]  # a second click stores nothing more
 
-    last, *_ = ui.remember(sketch, "digits", {"8": 0.6, "3": 0.3, "5": 0.1})
+    _, last, *_ = ui.page_predict(sketch, "digits")
     assert ui.ask_for_label()["visible"] is True
     for choice, message in ((None, "Choose the right answer"), ("B", "'B' is not a label of the digits task")):
         unchanged, status, *_ = ui.correct(last, choice)  # said in the status line; the controls stay usable
         assert status.startswith("**Not stored:**") and message in status and unchanged == gr.update()
-    last, status, *_ = ui.correct(last, "3")
+    other = "3" if predicted != "3" else "8"
+    last, status, *_ = ui.correct(last, other)
     record = recorder.store.get(ID.search(status).group(1))
-    assert (record.predicted, record.correct, record.was_correct) == ("8", "3", False)
+    assert (record.predicted, record.correct, record.was_correct) == (predicted, other, False)
     assert "Predict something first" in ui.confirm(None)[1]
     assert recorder.store.count() == 2
+
+
+def test_an_error_clears_the_prediction_the_buttons_answer(recorder, images):
+    """Upload a digit, then a blank picture: the error clears the earlier prediction and hides Yes/No, so
+    no click can store "the model was right" for a picture no longer on screen."""
+    ui = FeedbackEndpoints(recorder)
+    label, last, ask, *_ = ui.page_predict(images["canvas.png"], "digits")
+    assert label and last and ask["visible"] is True
+    blank = {"background": None, "layers": [], "composite": None}
+    label, last, ask, correction, _, status, hint = ui.page_predict(blank, "digits")
+    assert label is None and last is None and ask["visible"] is False and correction["visible"] is False
+    assert "canvas is empty" in status and hint == ""
+    assert "Predict something first" in ui.confirm(last)[1] and recorder.store.count() == 0
+    assert ui.forget()[1] is None  # a cleared input forgets it too
 
 
 @pytest.mark.parametrize(
