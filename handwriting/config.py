@@ -96,6 +96,10 @@ class Settings:
     # Every upload and drawing lands in Gradio's cache folder and stays there until the app stops: files
     # older than this many seconds are deleted (checked hourly, or as often as this if it is shorter).
     upload_ttl_s: int = field(default_factory=lambda: _env_int("HANDWRITING_UPLOAD_TTL", 24 * 3600))
+    # Game: rounds one client address may have in play at once; whether rounds played through the API
+    # appear in the page's high-score table (off: a script cannot top the table people see).
+    game_rounds_per_client: int = field(default_factory=lambda: _env_int("HANDWRITING_GAME_ROUNDS_PER_CLIENT", 10))
+    game_api_scores: bool = field(default_factory=lambda: os.environ.get("HANDWRITING_GAME_API_SCORES", "") == "1")
     sheets: SheetsSettings = field(default_factory=SheetsSettings)
     hub: HubSettings = field(default_factory=HubSettings)
 

@@ -10,9 +10,13 @@ Pure Python (no Gradio), so every rule is unit-testable with a fake clock and a 
   A look-alike of the target (o for O, 0 for O in "both") counts as right: no drawing can tell them apart;
 - rounds live in memory keyed by an unguessable id (`secrets.token_urlsafe`): the page keeps its id in the
   session's state, API callers get it back from `start`; without the id nobody reads or plays a round.
-  Rounds are forgotten a while after their deadline;
+  Rounds are forgotten a while after their deadline. Only rounds in play count against the caps: at most
+  MAX_ROUNDS in all and `rounds_per_client` per client address, so one script cannot lock others out;
+- a script cannot farm points: a right answer sooner than MIN_ANSWER_S after its target appeared (no one
+  reads and draws a character that fast) or a drawing the round has already seen scores nothing;
 - the high-score table is one more table in the feedback SQLite file (`HighScores`), created idempotently
-  through the feedback store's own connection and locking.
+  through the feedback store's own connection and locking. It keeps the best KEEP_SCORES rounds per mode
+  and source; rounds started through the API are marked and shown apart from the page's table.
 
 Each drawing is a labelled sample (the target is known): with the player's opt-in, `Game` hands it to a
 `keep` callable (the app passes the feedback recorder, source "game").
@@ -35,6 +39,7 @@ from typing import Callable
 import numpy as np
 
 from handwriting.labels import labels_for, lookalikes_of
+from handwriting.text import shorten
 
 log = logging.getLogger("handwriting.game")
 
@@ -45,7 +50,13 @@ MIN_SECONDS, MAX_SECONDS = 5, 300  # what the API accepts
 MAX_NAME = 24  # characters of a player's name
 GRACE_S = 0.5  # a drawing sent in the round's last instant may arrive this late
 KEEP_S = 15 * 60  # a round is forgotten this long after its deadline
-MAX_ROUNDS = 5_000  # rounds held at once (memory bound against a flood of starts)
+MAX_ROUNDS = 5_000  # rounds in play at once (memory bound against a flood of starts)
+MAX_KEPT = 20_000  # rounds held in all, in play or over (the oldest finished are forgotten first)
+ROUNDS_PER_CLIENT = 10  # rounds in play at once from one client address (a classroom behind one NAT: raise it)
+MIN_ANSWER_S = 0.8  # a right answer sooner than this after its target appeared is not a person drawing
+REPEAT_DIFFERENCE = 0.02  # mean absolute difference (0..1) below which two 28x28 drawings are the same image
+SOURCES = ("page", "api")  # where a round was started: the Game tab, or the /game_* API
+KEEP_SCORES = 100  # high-score rows kept per mode and source
 
 BASE = 10  # points for a right answer
 SPEED_BONUS = 10  # extra points for an answer within FAST_S, falling linearly to 0 at SLOW_S
@@ -53,7 +64,8 @@ FAST_S, SLOW_S = 1.5, 8.0
 CONFIDENCE_BONUS = 10  # times the model's probability for the target
 STREAK_STEP, STREAK_MAX = 0.1, 2.0  # each right answer in a row adds 10% to the next ones, up to x2
 
-Recognise = Callable[[object, str], dict]  # (image, task) -> {label: probability}
+Prepare = Callable[[object], object]  # drawing -> model input (the 28x28 array; tests pass fakes)
+Recognise = Callable[[object, str], dict]  # (model input, task) -> {label: probability}
 Keep = Callable[[object, str, str, str, float], str]  # (image, task, predicted, target, confidence) -> record id
 
 
@@ -82,7 +94,7 @@ def task_of(mode: str) -> str:
     try:
         return MODES[mode]
     except (KeyError, TypeError):
-        raise GameError(f"Unknown game mode {mode!r}: choose one of {', '.join(MODES)}.") from None
+        raise GameError(f"Unknown game mode {shorten(mode)!r}: choose one of {', '.join(MODES)}.") from None
 
 
 def unavailable_reason(mode: str) -> str | None:
@@ -105,7 +117,9 @@ def clean_name(name) -> str:
     """A player's name as stored: control characters dropped, spaces collapsed, at most MAX_NAME characters.
 
     Markup is kept as text (a name is data); whoever shows it escapes it."""
-    text = "" if name is None else str(name)
+    if name is not None and not isinstance(name, str):
+        raise GameError(f"The name must be text, not {type(name).__name__}.")
+    text = name or ""
     text = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
     text = " ".join(text.split())
     if len(text) > MAX_NAME:
@@ -117,7 +131,7 @@ def check_seconds(seconds) -> int:
     try:
         value = float(seconds)
     except (TypeError, ValueError):
-        raise GameError(f"The round length must be a number of seconds, not {seconds!r}.") from None
+        raise GameError(f"The round length must be a number of seconds, not {shorten(seconds)!r}.") from None
     if not math.isfinite(value) or not MIN_SECONDS <= value <= MAX_SECONDS:
         raise GameError(f"The round length must be between {MIN_SECONDS} and {MAX_SECONDS} seconds.")
     return int(round(value))
@@ -147,6 +161,7 @@ class Attempt:
     points: int
     image: np.ndarray | None = None  # the 28x28 model input of a wrong drawing (white on black), for the summary
     stored_id: str | None = None  # the feedback record of a kept drawing
+    unscored: str | None = None  # why a right answer scored nothing: "too fast" or "repeat"
 
     @property
     def skipped(self) -> bool:
@@ -155,7 +170,8 @@ class Attempt:
     def verdict(self) -> dict:
         return {"target": self.target, "predicted": self.predicted, "right": self.right, "skipped": self.skipped,
                 "confidence": round(self.confidence, 4), "predicted_confidence": round(self.predicted_confidence, 4),
-                "seconds": round(self.seconds, 2), "points": self.points, "stored_id": self.stored_id}
+                "seconds": round(self.seconds, 2), "points": self.points, "stored_id": self.stored_id,
+                "unscored": self.unscored}
 
 
 @dataclass
@@ -170,12 +186,15 @@ class Round:
     deadline_unix: float
     target: str
     target_since: float  # monotonic
+    source: str = "api"  # one of SOURCES
+    client: str = ""  # the address it was started from (for the per-client cap)
     score: int = 0
     streak: int = 0
     best_streak: int = 0
     attempts: list[Attempt] = field(default_factory=list)
     finished: bool = False
     high_score_rank: int | None = None
+    seen: list = field(default_factory=list, repr=False)  # the round's drawings as model inputs, for repeats
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -184,6 +203,9 @@ class Round:
 
     def remaining(self, now: float) -> float:
         return max(0.0, self.deadline - now)
+
+    def in_play(self, now: float) -> bool:
+        return not self.finished and now <= self.deadline + GRACE_S
 
     @property
     def drawn(self) -> list[Attempt]:
@@ -200,7 +222,7 @@ class Round:
     def state(self, now: float) -> dict:
         """What a player may know of the round now."""
         return {
-            "round_id": self.id, "mode": self.mode, "name": self.name, "opt_in": self.opt_in,
+            "round_id": self.id, "mode": self.mode, "name": self.name, "opt_in": self.opt_in, "source": self.source,
             "seconds": self.seconds, "remaining": round(self.remaining(now), 2), "deadline_unix": self.deadline_unix,
             "over": self.finished, "target": None if self.finished else self.target,
             "score": self.score, "streak": self.streak, "best_streak": self.best_streak,
@@ -223,26 +245,45 @@ class Round:
         }
 
 
-def _default_recognise(image, task: str) -> dict:
-    from handwriting.recognizer import predict
+def _default_prepare(image) -> np.ndarray:
+    from handwriting.preprocessing import to_model_input
 
-    return predict(image, task)
+    return to_model_input(image)
+
+
+def _default_recognise(x, task: str) -> dict:
+    from handwriting.recognizer import get_recognizer
+
+    recognizer = get_recognizer(task)
+    return dict(zip(recognizer.labels, map(float, recognizer.probabilities(x))))
+
+
+def _is_repeat(x, seen: list) -> bool:
+    """Whether model input `x` is (nearly) one of the round's earlier drawings: a resent image, not a
+    new drawing. Two drawings by hand never come this close."""
+    if not isinstance(x, np.ndarray):
+        return False
+    return any(np.mean(np.abs(x - earlier)) < REPEAT_DIFFERENCE for earlier in seen)
 
 
 class Game:
     """Every round being played in this process, and the high-score table they end in.
 
-    `recognise(image, task)` is the predict path (default: `handwriting.recognizer.predict`); `keep` stores
-    an opted-in drawing as labelled feedback; `clock` is monotonic seconds and `wall` the Unix time (tests
-    pass fakes); `rng` picks targets.
+    `prepare(image)` makes the model input (default: the shared preprocessing) and `recognise(x, task)`
+    judges it (default: the task's recognizer); `keep` stores an opted-in drawing as labelled feedback;
+    `clock` is monotonic seconds and `wall` the Unix time (tests pass fakes); `rng` picks targets.
     """
 
-    def __init__(self, scores: "HighScores | None" = None, *, recognise: Recognise = _default_recognise,
-                 keep: Keep | None = None, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 check_mode: Callable[[str], str | None] = unavailable_reason):
+    def __init__(self, scores: "HighScores | None" = None, *, prepare: Prepare = _default_prepare,
+                 recognise: Recognise = _default_recognise, keep: Keep | None = None,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 rng: random.Random | None = None, check_mode: Callable[[str], str | None] = unavailable_reason,
+                 rounds_per_client: int = ROUNDS_PER_CLIENT, min_answer_s: float = MIN_ANSWER_S):
         self.scores = scores
+        self.min_answer_s = min_answer_s
+        self.prepare = prepare
         self.recognise = recognise
+        self.rounds_per_client = rounds_per_client
         self.keep = keep
         self.clock = clock
         self.wall = wall
@@ -253,23 +294,36 @@ class Game:
 
     # the rounds ------------------------------------------------------------------------------------
 
-    def start(self, mode: str = "digits", seconds=60, name: str | None = "", opt_in: bool = False) -> dict:
-        """A new round; returns its state, with its id (the player's key to it) and first target."""
+    def start(self, mode: str = "digits", seconds=60, name: str | None = "", opt_in: bool = False, *,
+              source: str = "api", client: str = "") -> dict:
+        """A new round; returns its state, with its id (the player's key to it) and first target.
+
+        `opt_in` must be a real boolean (the string "false" is not consent); `client` is the caller's
+        address, `source` "page" or "api"."""
         task_of(mode)
         seconds = check_seconds(seconds)
         name = clean_name(name)
+        if not isinstance(opt_in, bool):
+            raise GameError(f"opt_in must be true or false, not {shorten(opt_in)!r}.")
+        if source not in SOURCES:
+            raise ValueError(f"unknown round source {source!r}")
         reason = self.check_mode(mode)
         if reason:
             raise ModeUnavailableError(reason)
         now = self.clock()
         self.sweep(now)
         with self._lock:
-            if len(self._rounds) >= MAX_ROUNDS:
+            playing = [r for r in self._rounds.values() if r.in_play(now)]
+            if len(playing) >= MAX_ROUNDS:
                 raise GameError("Too many rounds are being played right now: please try again in a minute.")
-            rnd = Round(id=secrets.token_urlsafe(18), mode=mode, seconds=seconds, name=name, opt_in=bool(opt_in),
+            if sum(r.client == client for r in playing) >= self.rounds_per_client:
+                raise GameError(f"You already have {self.rounds_per_client} rounds in play: end one (or let it "
+                                "finish) before starting another.")
+            rnd = Round(id=secrets.token_urlsafe(18), mode=mode, seconds=seconds, name=name, opt_in=opt_in,
                         started=now, deadline=now + seconds, deadline_unix=self.wall() + seconds,
-                        target=self._pick(mode, None), target_since=now)
+                        target=self._pick(mode, None), target_since=now, source=source, client=client)
             self._rounds[rnd.id] = rnd
+            self._forget_oldest_finished(now)
         return rnd.state(now)
 
     def submit(self, round_id: str, image) -> dict:
@@ -281,7 +335,8 @@ class Game:
         with rnd.lock:
             now = self.clock()
             self._check_open(rnd, now)
-            probabilities = self.recognise(image, rnd.task)  # may raise for a blank canvas: nothing changes
+            x = self.prepare(image)  # may raise for a blank canvas: nothing changes
+            probabilities = self.recognise(x, rnd.task)
             target = rnd.target
             accepted = (target, *lookalikes_of(target))
             predicted = max(probabilities, key=probabilities.get)
@@ -289,14 +344,20 @@ class Game:
                               confidence=float(sum(probabilities.get(c, 0.0) for c in accepted)),
                               predicted_confidence=float(probabilities[predicted]), seconds=now - rnd.target_since,
                               points=0)
-            if attempt.right:
+            if _is_repeat(x, rnd.seen):
+                attempt.unscored = "repeat"
+            elif attempt.seconds < self.min_answer_s:
+                attempt.unscored = "too fast"
+            if isinstance(x, np.ndarray):
+                rnd.seen.append(x)
+            if attempt.right and not attempt.unscored:
                 rnd.streak += 1
                 rnd.best_streak = max(rnd.best_streak, rnd.streak)
                 attempt.points = points_for(attempt.seconds, attempt.confidence, rnd.streak)
                 rnd.score += attempt.points
-            else:
+            elif not attempt.right:
                 rnd.streak = 0
-                attempt.image = _model_input(image)
+                attempt.image = _picture(x)
             rnd.attempts.append(attempt)
             self._next_target(rnd, self.clock())
         if rnd.opt_in and self.keep is not None:
@@ -357,6 +418,14 @@ class Game:
                     forgotten += self._rounds.pop(rnd.id, None) is not None
         return forgotten
 
+    def _forget_oldest_finished(self, now: float) -> None:
+        """Called with the lock held: keep at most MAX_KEPT rounds, forgetting the longest-over first."""
+        if len(self._rounds) <= MAX_KEPT:
+            return
+        over = sorted((r for r in self._rounds.values() if not r.in_play(now)), key=lambda r: r.deadline)
+        for rnd in over[: len(self._rounds) - MAX_KEPT]:
+            del self._rounds[rnd.id]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._rounds)
@@ -401,14 +470,11 @@ class Game:
             return None
 
 
-def _model_input(image) -> np.ndarray | None:
+def _picture(x) -> np.ndarray | None:
     """The 28x28 image the model saw (white on black, uint8), for the summary's failed drawings."""
-    from handwriting.preprocessing import InvalidImageError, to_model_input
-
-    try:
-        return np.round(np.asarray(to_model_input(image)).reshape(28, 28) * 255).astype(np.uint8)
-    except InvalidImageError:
+    if not isinstance(x, np.ndarray):
         return None
+    return np.round(x.reshape(28, 28) * 255).astype(np.uint8)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -424,10 +490,14 @@ _SCHEMA = (
         right INTEGER NOT NULL,
         drawn INTEGER NOT NULL,
         best_streak INTEGER NOT NULL,
-        seconds INTEGER NOT NULL
+        seconds INTEGER NOT NULL,
+        source TEXT NOT NULL DEFAULT 'page'
     )""",
     "CREATE INDEX IF NOT EXISTS game_scores_by_mode ON game_scores (mode, score DESC, created_at)",
 )
+# Tables made before rounds were marked by source: their rows are of unknown origin (scripts included),
+# so they are marked "legacy" and kept off the page's table.
+_ADD_SOURCE = "ALTER TABLE game_scores ADD COLUMN source TEXT NOT NULL DEFAULT 'legacy'"
 
 
 @dataclass(frozen=True)
@@ -450,40 +520,59 @@ class HighScores:
     """The best rounds of each mode: a `game_scores` table in the feedback store's SQLite file.
 
     Uses the store's connection and transaction (one lock, WAL, busy timeout), so scores and feedback
-    never contend through two connections; the table is created on first use."""
+    never contend through two connections; the table is created on first use. `shown` are the round
+    sources the table lists (the page's rounds; API rounds too when the operator allows them)."""
 
-    def __init__(self, store):
+    def __init__(self, store, shown: tuple[str, ...] = ("page",)):
         self.store = store
+        self.shown = tuple(shown)
         self._ready = False
 
     def _transaction(self):
         if not self._ready:
             with self.store.transaction() as conn:
+                existed = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'game_scores'").fetchone()
+                if existed and "source" not in {row[1] for row in conn.execute("PRAGMA table_info(game_scores)")}:
+                    conn.execute(_ADD_SOURCE)
                 for statement in _SCHEMA:
                     conn.execute(statement)
             self._ready = True
         return self.store.transaction()
 
-    def add(self, rnd: Round) -> int:
-        """Enter a finished round; returns its rank in its mode's table (1 = best)."""
+    def add(self, rnd: Round) -> int | None:
+        """Enter a finished round; returns its rank in its mode's table (1 = best), None if the table
+        does not show its source. Only the best KEEP_SCORES of each mode and source are kept."""
         created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO game_scores (id, created_at, mode, name, score, right, drawn, best_streak, seconds) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO game_scores (id, created_at, mode, name, score, right, drawn, best_streak, seconds, "
+                "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (uuid.uuid4().hex, created, rnd.mode, rnd.name, rnd.score, rnd.right, len(rnd.drawn),
-                 rnd.best_streak, rnd.seconds),
+                 rnd.best_streak, rnd.seconds, rnd.source),
             )
-            better = conn.execute("SELECT COUNT(*) FROM game_scores WHERE mode = ? AND score > ?",
-                                  (rnd.mode, rnd.score)).fetchone()[0]
+            conn.execute(
+                "DELETE FROM game_scores WHERE mode = ? AND source = ? AND rowid NOT IN (SELECT rowid FROM "
+                "game_scores WHERE mode = ? AND source = ? ORDER BY score DESC, created_at, rowid LIMIT ?)",
+                (rnd.mode, rnd.source, rnd.mode, rnd.source, KEEP_SCORES),
+            )
+            if rnd.source not in self.shown:
+                return None
+            better = conn.execute(
+                f"SELECT COUNT(*) FROM game_scores WHERE mode = ? AND score > ? AND source IN ({self._marks})",
+                (rnd.mode, rnd.score, *self.shown)).fetchone()[0]
         return better + 1
 
+    @property
+    def _marks(self) -> str:
+        return ", ".join("?" * len(self.shown))
+
     def top(self, mode: str, limit: int = 10) -> list[HighScore]:
-        """The mode's best rounds, best first (ties: the earlier round first)."""
+        """The mode's best rounds among the shown sources, best first (ties: the earlier round first)."""
         task_of(mode)
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT name, score, right, drawn, best_streak, seconds, created_at FROM game_scores "
-                "WHERE mode = ? ORDER BY score DESC, created_at, rowid LIMIT ?", (mode, int(limit)),
+                f"WHERE mode = ? AND source IN ({self._marks}) ORDER BY score DESC, created_at, rowid LIMIT ?",
+                (mode, *self.shown, int(limit)),
             ).fetchall()
         return [HighScore(i + 1, *row) for i, row in enumerate(rows)]

@@ -14,6 +14,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from handwriting.config import settings
 from handwriting.endpoints import USER_ERRORS, errors_as_gr_error
 from handwriting.game import (
     MODE_TITLES,
@@ -25,6 +26,12 @@ from handwriting.game import (
 )
 
 ERRORS = USER_ERRORS + (GameError,)
+
+
+def client_of(request) -> str:
+    """The caller's address, for the per-client round cap (behind a proxy, set uvicorn's FORWARDED_ALLOW_IPS)."""
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
 
 # What the page's handlers update, in the order app.py lists the components (see GamePage.view).
 VIEW = ("state", "timer", "setup", "play", "summary", "message", "target", "clock", "score", "verdict", "report",
@@ -68,7 +75,11 @@ class GameEndpoints:
 
     def __init__(self, recorder, game: Game | None = None):
         self.recorder = recorder
-        self.game = game if game is not None else Game(HighScores(recorder.store), keep=self._keep)
+        if game is None:
+            cfg = settings()
+            scores = HighScores(recorder.store, shown=("page", "api") if cfg.game_api_scores else ("page",))
+            game = Game(scores, keep=self._keep, rounds_per_client=cfg.game_rounds_per_client)
+        self.game = game
 
     def _keep(self, image, task: str, predicted: str, target: str, confidence: float) -> str:
         from handwriting.recognizer import get_recognizer
@@ -80,19 +91,21 @@ class GameEndpoints:
     # the public API --------------------------------------------------------------------------------
 
     @api_errors
-    def game_start(self, mode: str = "digits", seconds: float = 60, name: str = "", opt_in: bool = False) -> dict:
+    def game_start(self, mode: str = "digits", seconds: float = 60, name: str = "", opt_in: bool = False,
+                   request: gr.Request = None) -> dict:
         """Start a round of the drawing game: the app names a character, you draw it, fast and right scores.
 
         Args:
             mode: "digits" (0-9), "letters" (A-Z, a-z) or "both"; only modes with a model can be played.
             seconds: the round's length, 5 to 300.
             name: for the high-score table, optional, at most 24 characters.
-            opt_in: true to keep your drawings (labelled with the character asked for) to train better models.
+            opt_in: true to keep your drawings (labelled with the character asked for) to train better models;
+                only a JSON true or false is accepted.
         Returns:
             the round: "round_id" (send it with every call; keep it to yourself), "target" (draw this),
             "remaining" seconds, "deadline_unix", "score", "streak".
         """
-        return self.game.start(mode, seconds, name, bool(opt_in))
+        return self.game.start(mode, seconds, name, opt_in, source="api", client=client_of(request))
 
     @api_errors
     def game_submit(self, round_id: str, sketch) -> dict:
@@ -140,7 +153,8 @@ class GameEndpoints:
 
     @api_errors
     def game_high_scores(self, mode: str = "digits") -> list:
-        """The ten best rounds of a mode: rank, name, score, right, drawn, best_streak, seconds, time_utc.
+        """The ten best rounds of a mode played on the page (and through the API where the operator allows it):
+        rank, name, score, right, drawn, best_streak, seconds, time_utc.
 
         Args:
             mode: "digits", "letters" or "both".
@@ -149,10 +163,16 @@ class GameEndpoints:
 
     # the page ---------------------------------------------------------------------------------------
 
-    def page_start(self, mode, seconds, name, opt_in):
-        """Start: a new round for this browser session (its id goes into the session's state)."""
+    def page_start(self, mode, seconds, name, opt_in, round_id=None, request: gr.Request = None):
+        """Start: a new round for this browser session (its id goes into the session's state); the
+        session's previous round, if still on, ends first (one visitor, one round)."""
         try:
-            state = self.game.start(mode, seconds, name, bool(opt_in))
+            if round_id:
+                self.game.end(round_id)
+        except ERRORS:
+            pass  # forgotten or over already
+        try:
+            state = self.game.start(mode, seconds, name, opt_in, source="page", client=client_of(request))
         except ERRORS as exc:
             gr.Warning(str(exc))
             return self.view(VIEW, message=f"**Cannot start:** {html.escape(str(exc))}")
@@ -259,7 +279,11 @@ def score_markdown(state: dict) -> str:
 def verdict_markdown(verdict: dict) -> str:
     if verdict["skipped"]:
         return f"Skipped **{verdict['target']}**: the streak starts again."
-    if verdict["right"]:
+    if verdict["right"] and verdict.get("unscored"):
+        why = ("this drawing was already used in this round" if verdict["unscored"] == "repeat"
+               else "that was faster than anyone can draw")
+        text = f"✓ **{verdict['target']}**, but {why}: no points."
+    elif verdict["right"]:
         text = (f"✓ **{verdict['target']}** in {verdict['seconds']:.1f} s, the model {verdict['confidence']:.0%} sure: "
                 f"**+{verdict['points']}**")
     else:

@@ -18,6 +18,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _STORE = tempfile.mkdtemp(prefix="handwriting-test-store-")
 atexit.register(shutil.rmtree, _STORE, ignore_errors=True)
 os.environ["HANDWRITING_STORE_DIR"] = _STORE
+# The API tests play many rounds from 127.0.0.1 and read their scores from the table: a test app allows
+# that (the caps and the page-only table have tests of their own, with their own Game).
+os.environ["HANDWRITING_GAME_ROUNDS_PER_CLIENT"] = "1000"
+os.environ["HANDWRITING_GAME_API_SCORES"] = "1"
 for _name in ("GOOGLE_SHEETS_KEY", "GOOGLE_SERVICE_ACCOUNT_FILE", "GOOGLE_SERVICE_ACCOUNT_JSON", "HANDWRITING_SHEETS_ENDPOINT"):
     os.environ.pop(_name, None)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from handwriting.game import (
     GRACE_S,
     KEEP_S,
     MAX_NAME,
+    MIN_ANSWER_S,
     Game,
     GameError,
     HighScores,
@@ -66,10 +68,14 @@ def store(tmp_path):
 
 def make_game(store=None, **kwargs) -> tuple[Game, Clock]:
     clock = Clock()
+    kwargs.setdefault("prepare", lambda image: image)  # a "drawing" here is already what fake_recognise reads
     kwargs.setdefault("recognise", fake_recognise)
     kwargs.setdefault("check_mode", lambda mode: None)
     kwargs.setdefault("rng", random.Random(7))
-    game = Game(HighScores(store) if store is not None else None, clock=clock, wall=lambda: 1.7e9, **kwargs)
+    kwargs.setdefault("rounds_per_client", 1000)  # the rules tests start many rounds from one place
+    kwargs.setdefault("min_answer_s", 0.0)  # ... and answer at once; the floor has tests of its own
+    scores = HighScores(store, shown=("page", "api")) if store is not None else None  # rules tests: every round
+    game = Game(scores, clock=clock, wall=lambda: 1.7e9, **kwargs)
     return game, clock
 
 
@@ -264,7 +270,7 @@ def test_high_scores_live_in_the_feedback_database_per_mode(store):
     assert len(game.scores.top("digits", limit=2)) == 2
 
     # the same file, another process's view: the schema creation is idempotent and the rows are there
-    again = HighScores(store)
+    again = HighScores(store, shown=("page", "api"))
     assert [e.name for e in again.top("digits")] == ["three", "two", "", "one"]
     tables = {row[0] for row in store._query("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"feedback", "outbox", "game_scores"} <= tables
@@ -348,24 +354,38 @@ def test_the_page_handlers_play_a_round(store):
 # The API, against the real app
 
 
+class Canvases(dict):
+    """digit -> the fixture drawing the served model recognises most surely; `fresh(digit)` hands out the
+    digit's surest drawings in turn, so a round never sees the same image twice (a repeat scores nothing)."""
+
+    def __init__(self, ranked: dict[str, list[Path]]):
+        super().__init__({label: paths[0] for label, paths in ranked.items()})
+        self.ranked = ranked
+        self.used = {label: 0 for label in ranked}
+
+    def fresh(self, label: str) -> Path:
+        self.used[label] += 1
+        return self.ranked[label][self.used[label] % len(self.ranked[label])]
+
+
 @pytest.fixture(scope="module")
-def canvases(tmp_path_factory, mnist_samples) -> dict[str, Path]:
-    """For each digit: the fixture drawing (as a canvas PNG) the served model recognises most surely."""
+def canvases(tmp_path_factory, mnist_samples) -> Canvases:
+    """For each digit: the fixture drawings (as canvas PNGs) the served model is more than 90% sure of."""
     from handwriting.recognizer import predict
 
     x, y = mnist_samples
     folder = tmp_path_factory.mktemp("game-canvases")
-    best = {}
+    ranked: dict[str, list[tuple[float, Path]]] = {}
     for i in range(len(y)):
         label = str(y[i])
         canvas = imagegen.canvas_rgba(x[i])
         p = predict(canvas)[label]
-        if p > best.get(label, (0.0,))[0]:
-            best[label] = (p, canvas)
-    assert all(best[d][0] > 0.9 for d in best) and len(best) == 10
-    for label, (_, canvas) in best.items():
-        (folder / f"{label}.png").write_bytes(imagegen.encode(canvas))
-    return {label: folder / f"{label}.png" for label in best}
+        if p > 0.9:
+            path = folder / f"{label}_{i}.png"
+            path.write_bytes(imagegen.encode(canvas))
+            ranked.setdefault(label, []).append((p, path))
+    assert len(ranked) == 10 and all(len(v) >= 5 for v in ranked.values())
+    return Canvases({label: [path for _, path in sorted(v, reverse=True)[:8]] for label, v in ranked.items()})
 
 
 @pytest.fixture
@@ -385,11 +405,13 @@ def call(http, name, *args):
 
 
 def play(http, canvases, rid: str, target: str, rights: int, wrongs: int = 0) -> list[dict]:
-    """Draw the target `rights` times, then something else `wrongs` times; returns the answers."""
+    """Draw the target `rights` times, then something else `wrongs` times, each a new drawing sent no
+    sooner than a person could (MIN_ANSWER_S); returns the answers."""
     answers = []
     for i in range(rights + wrongs):
         drawn = target if i < rights else wrong(target)
-        answers.append(call(http, "game_submit", rid, sketch(http, canvases[drawn])))
+        time.sleep(MIN_ANSWER_S + 0.05)
+        answers.append(call(http, "game_submit", rid, sketch(http, canvases.fresh(drawn))))
         target = answers[-1]["target"]
     return answers
 
@@ -415,8 +437,9 @@ def test_a_round_through_the_api(http, canvases, client):
     score = call(http, "game_score", state["round_id"])
     assert (score["score"], score["right"], score["drawn"], score["over"]) == (scores[2], 3, 4, False)
     # the same through gradio_client, as the README shows it
+    time.sleep(MIN_ANSWER_S)
     answer = client.predict(state["round_id"], {"background": None, "layers": [], "composite": handle_file(
-        str(canvases[score["target"]]))}, api_name="/game_submit")
+        str(canvases.fresh(score["target"])))}, api_name="/game_submit")
     assert answer["verdict"]["right"] and answer["streak"] == 1
 
     final = call(http, "game_end", state["round_id"])
@@ -505,6 +528,7 @@ def test_bad_input_through_the_api_gets_clear_errors(http, canvases):
     assert call(http, "game_score", rid)["score"] == final["score"]  # nothing changed after the end
 
     marked = call(http, "game_start", "digits", 60, MARKUP[:MAX_NAME], False)
+    time.sleep(MIN_ANSWER_S)
     call(http, "game_submit", marked["round_id"], sketch(http, canvases[marked["target"]]))
     call(http, "game_end", marked["round_id"])
     names = [e["name"] for e in call(http, "game_high_scores", "digits")]
