@@ -1,0 +1,287 @@
+"""Train the 62-class character network on real handwriting (EMNIST + MNIST, through the serving preprocessing),
+then derive the shipped "all" (62) and "letters" (52) models from it.
+
+    python -m training.emnist_cache                       # once: data/emnist/preprocessed.npz
+    python -m training.train_emnist train --out runs/emnist/cnn --epochs 8
+    python -m training.train_emnist assemble runs/emnist/cnn --task letters --prior-power 1 --out models/letters
+
+Training (`train`):
+- data: the cache of `training.emnist_cache` minus its validation tenth: EMNIST ByClass, the ByMerge extra
+  images and the 60,000 MNIST training digits, all as `to_model_input` makes them;
+- ByMerge's case-merged images (C I J K L M O P S U V W X Y Z written either way) count with a loss that
+  accepts either case: minus the log of the summed probability of the two case classes (`--ambiguous drop`
+  leaves them out instead);
+- augmentation: small rotation, zoom and shift, filling with the background (never Keras's reflections);
+- Adam, learning rate decaying each epoch; the epoch that scores best on the EMNIST validation tenth is kept.
+It writes `network.keras` (the 62-class network with a plain softmax), `train_record.json` and the training
+prior (the label frequencies it learnt from, case-merged images split in proportion to ByClass's case ratio).
+
+Assembling (`assemble`): the shipped models are the trained network with its last layer rewritten, so they
+are plain `handwriting.model.build_model` networks that the serving code (LiteRT) runs unchanged:
+- prior correction: the final logits minus `prior_power` x log(training prior), i.e. the posterior as if every
+  class were equally frequent (EMNIST has 4,156 O but 466 o);
+- letters: the 62-class logits with the ten digit rows removed, so its softmax is exactly the 62-class
+  probabilities conditioned on "a letter" (one training run serves both tasks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from handwriting.labels import labels_for
+
+ALL = labels_for("all")
+
+
+def training_prior(data: dict, train_mask: np.ndarray) -> np.ndarray:
+    """Class frequencies of the training part ("all" order), case-merged images split by ByClass's case ratio."""
+    y, y_alt, amb = data["y"].astype(np.int64), data["y_alt"].astype(np.int64), data["case_ambiguous"]
+    counts = np.bincount(y[train_mask & ~amb], minlength=len(ALL)).astype(np.float64)
+    byclass = np.bincount(y[train_mask & (data["source"] == 0)], minlength=len(ALL)).astype(np.float64)
+    for upper in np.unique(y[train_mask & amb]):
+        lower = ALL.index(ALL[upper].lower())
+        n = float((train_mask & amb & (y == upper)).sum())
+        share = byclass[upper] / max(byclass[upper] + byclass[lower], 1.0)
+        counts[upper] += n * share
+        counts[lower] += n * (1 - share)
+    return counts / counts.sum()
+
+
+def either_case_loss(y_true, y_pred):
+    """Cross-entropy where y_true holds (label, alternative): minus log of p(label) + p(alternative) when they differ."""
+    from keras import ops
+
+    y_true = ops.cast(y_true, "int32")
+    p1 = ops.take_along_axis(y_pred, y_true[:, :1], axis=1)[:, 0]
+    p2 = ops.take_along_axis(y_pred, y_true[:, 1:2], axis=1)[:, 0]
+    p = p1 + ops.where(y_true[:, 0] != y_true[:, 1], p2, 0.0)
+    return -ops.log(ops.clip(p, 1e-7, 1.0))
+
+
+def either_case_accuracy(y_true, y_pred):
+    from keras import ops
+
+    y_true = ops.cast(y_true, "int32")
+    pred = ops.cast(ops.argmax(y_pred, axis=1), "int32")
+    return ops.cast((pred == y_true[:, 0]) | (pred == y_true[:, 1]), "float32")
+
+
+def build_network(width: float = 1.0):
+    """The original CNN (`handwriting.model.build_model`, width 1) or the same design with `width` x the channels."""
+    import keras
+    from keras import layers
+
+    from handwriting.model import build_model
+
+    if width == 1.0:
+        return build_model(len(ALL), compile=False)
+    c1, c2 = int(round(32 * width)), int(round(64 * width))
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(c1, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(c1, 3, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Conv2D(c1, 5, strides=2, padding="same", activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dropout(0.4),
+            layers.Conv2D(c2, 3, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Conv2D(c2, 3, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Conv2D(c2, 5, strides=2, padding="same", activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dropout(0.4),
+            layers.Flatten(),
+            layers.Dropout(0.4),
+            layers.Dense(len(ALL), activation="softmax"),
+        ],
+        name=f"handwriting_cnn_w{width:g}",
+    )
+
+
+def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learning_rate: float = 1e-3,
+          decay: float = 0.8, ambiguous: str = "either", width: float = 1.0, rotation_deg: float = 8.0,
+          zoom: float = 0.08, shift: float = 0.05, seed: int = 0, limit: int | None = None, thin: float = 0.0) -> Path:
+    import keras
+    import tensorflow as tf
+
+    from training.augment import digit_augmenter
+    from training.emnist_cache import load
+
+    keras.utils.set_random_seed(seed)
+    data = load(cache)
+    train_mask = ~data["validation"]
+    if ambiguous == "drop":
+        train_mask &= ~data["case_ambiguous"]
+    idx = np.flatnonzero(train_mask)
+    if limit:
+        idx = np.random.default_rng(seed).choice(idx, limit, replace=False)
+    val = np.flatnonzero(data["validation"])
+    x_train, y_train = data["x"][idx], np.stack([data["y"][idx], data["y_alt"][idx]], 1).astype(np.int32)
+    x_val = data["x"][val].astype(np.float32)[..., None] / 255.0
+    y_val = np.stack([data["y"][val], data["y_alt"][val]], 1).astype(np.int32)
+    prior = training_prior(data, np.isin(np.arange(len(data["y"])), idx))
+    print(f"training on {len(idx):,} images ({int(data['case_ambiguous'][idx].sum()):,} case-merged), validating on {len(val):,}")
+
+    augment = digit_augmenter(rotation_deg, zoom, shift, seed)
+
+    def prepare(images, labels):
+        images = tf.cast(images, tf.float32)[..., None] / 255.0
+        if thin:  # EMNIST's scanned strokes are thicker than photos' and the sketchpad's after preprocessing
+            eroded = -tf.nn.max_pool2d(-images, 2, 1, "SAME")
+            pick = tf.random.uniform((tf.shape(images)[0], 1, 1, 1)) < thin
+            images = tf.where(pick, eroded, images)
+        return augment(images, training=True), labels
+
+    ds = (tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
+          .batch(batch_size).map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+    model = build_network(width)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=either_case_loss, metrics=[either_case_accuracy])
+    out.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(lambda e: learning_rate * decay**e),
+        keras.callbacks.ModelCheckpoint(out / "best.weights.h5", monitor="val_either_case_accuracy", mode="max",
+                                        save_best_only=True, save_weights_only=True),
+        keras.callbacks.CSVLogger(out / "history.csv"),
+    ]
+    started = time.time()
+    history = model.fit(ds, validation_data=(x_val, y_val), epochs=epochs, callbacks=callbacks, verbose=2)
+    seconds = time.time() - started
+    model.load_weights(out / "best.weights.h5")
+    plain = build_network(width)
+    plain.set_weights(model.get_weights())
+    plain.save(out / "network.keras")
+    val_acc = history.history["val_either_case_accuracy"]
+    record = {
+        "data": f"{len(idx):,} images through the serving preprocessing (training.emnist_cache): EMNIST ByClass and the "
+                f"ByMerge extra images minus a seeded validation tenth, plus the 60,000 MNIST training digits; "
+                + ("ByMerge's case-merged images with a loss that accepts either case" if ambiguous == "either"
+                   else "ByMerge's case-merged images left out"),
+        "sources": {name: int((data["source"][idx] == k).sum()) for k, name in enumerate(data["info"]["sources"])},
+        "case_merged_images": int(data["case_ambiguous"][idx].sum()),
+        "validation_size": int(len(val)),
+        "settings": dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, lr_decay_per_epoch=decay,
+                         ambiguous=ambiguous, width=width, rotation_deg=rotation_deg, zoom=zoom, shift=shift, seed=seed,
+                         thin=thin),
+        "train_size": int(len(idx)),
+        "best_epoch": int(np.argmax(val_acc)) + 1,
+        "best_val_accuracy": float(np.max(val_acc)),
+        "val_accuracy_history": [round(float(v), 5) for v in val_acc],
+        "training_seconds": round(seconds, 1),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "prior": [round(float(p), 7) for p in prior],
+    }
+    (out / "train_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    print(f"best epoch {record['best_epoch']}: EMNIST validation {record['best_val_accuracy']:.4f} ({seconds:.0f} s)")
+    return out
+
+
+def assembled(network, task: str, prior: np.ndarray | None, prior_power: float):
+    """A `build_model`-shaped network for `task` from the 62-class one: last layer sliced and prior-corrected."""
+    import keras
+
+    from handwriting.model import build_model
+
+    wanted = [ALL.index(c) for c in labels_for(task)]
+    last = network.layers[-1]
+    kernel, bias = last.get_weights()
+    bias = bias.astype(np.float64)
+    if prior is not None and prior_power:
+        bias = bias - prior_power * np.log(np.asarray(prior, np.float64))
+    kernel, bias = kernel[:, wanted], bias[wanted]
+    bias = bias - bias.max()
+    if isinstance(network.layers[0], keras.layers.Conv2D) and network.layers[0].filters == 32:
+        model = build_model(len(wanted))
+    else:
+        model = build_network(network.layers[0].filters / 32.0)
+        model.pop()
+        model.add(keras.layers.Dense(len(wanted), activation="softmax"))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    for src, dst in zip(network.layers[:-1], model.layers[:-1]):
+        dst.set_weights(src.get_weights())
+    model.layers[-1].set_weights([kernel, bias.astype(np.float32)])
+    return model
+
+
+def assemble(run: Path, task: str, out: Path, prior_power: float = 1.0, note: str = "") -> Path:
+    """Write `out/model.keras`, its LiteRT copy and `training.json` for `task` from a training run."""
+    import keras
+
+    from training.export import export_litert
+
+    record = json.loads((run / "train_record.json").read_text())
+    network = keras.saving.load_model(run / "network.keras", compile=False)
+    model = assembled(network, task, np.array(record["prior"]), prior_power)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.keras")
+    export_litert(out)
+    labels = labels_for(task)
+    training = {
+        "kind": "emnist",
+        "task": task,
+        "labels": list(labels),
+        "data": record["data"],
+        "derived": (f"the 62-class network's final layer{' without its ten digit outputs (the softmax over the letter logits is exactly the 62-class probabilities conditioned on a letter)' if task == 'letters' else ''}"
+                    + (f", logits minus {prior_power:g} x log(training class frequency) (prior correction)" if prior_power else ", no prior correction")),
+        "prior_power": prior_power,
+        "settings": record["settings"],
+        "train_size": record["train_size"],
+        "sources": record["sources"],
+        "case_merged_images": record["case_merged_images"],
+        "best_epoch": record["best_epoch"],
+        "best_val_accuracy": record["best_val_accuracy"],
+        "val_accuracy_history": record["val_accuracy_history"],
+        "training_seconds": record["training_seconds"],
+        "trained_at": record["trained_at"],
+        "tensorflow": record["tensorflow"],
+        "keras": record["keras"],
+        "training_run": str(run),
+    }
+    if note:
+        training["note"] = note
+    (out / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--cache", default=None)
+    t.add_argument("--out", required=True)
+    t.add_argument("--epochs", type=int, default=8)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--learning-rate", type=float, default=1e-3)
+    t.add_argument("--decay", type=float, default=0.8)
+    t.add_argument("--ambiguous", choices=["either", "drop"], default="either")
+    t.add_argument("--width", type=float, default=1.0)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--thin", type=float, default=0.0, help="share of training images whose strokes are thinned (2x2 erosion)")
+    t.add_argument("--limit", type=int, default=None, help="train on this many images only (smoke tests)")
+    a = sub.add_parser("assemble")
+    a.add_argument("run")
+    a.add_argument("--task", choices=["letters", "all"], required=True)
+    a.add_argument("--out", required=True)
+    a.add_argument("--prior-power", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        from training.emnist_cache import CACHE_FILE
+
+        train(Path(args.cache or CACHE_FILE), Path(args.out), args.epochs, args.batch_size, args.learning_rate, args.decay,
+              args.ambiguous, args.width, seed=args.seed, limit=args.limit, thin=args.thin)
+    else:
+        assemble(Path(args.run), args.task, Path(args.out), args.prior_power)
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
