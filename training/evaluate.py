@@ -194,10 +194,36 @@ def hw62_set(task: str, data_dir) -> EvalSet:
                    f"hw62_dev {task}: photographed pen on paper, through the upload preprocessing", int((~kept).sum()))
 
 
+def emnist_validation_set(task: str, cache=None) -> EvalSet | None:
+    """The EMNIST validation tenth kept aside by `training.emnist_cache` (None when the cache is absent).
+
+    Only images with an exact label: ByMerge's case-merged images are left out (their case is unknown).
+    It shares writers with the training part, so it is not a real-world figure (hw62_dev is).
+    """
+    from training.emnist_cache import cache_path
+
+    path = cache_path(cache)
+    if not path.exists():
+        return None
+    with np.load(path) as d:
+        keep = d["validation"] & ~d["case_ambiguous"]
+        x, y = d["x"][keep], d["y"][keep].astype(np.int64)
+    all_labels, labels = labels_for("all"), labels_for(task)
+    index = np.array([labels.index(c) if c in labels else -1 for c in all_labels])
+    y = index[y]
+    x, y = x[y >= 0], y[y >= 0]
+    return EvalSet("emnist_val", x.astype(np.float32) / 255.0, y,
+                   f"EMNIST validation tenth ({task} classes, seeded, never trained on; shares writers with the training "
+                   "part; ByMerge's case-merged images left out), through the serving preprocessing")
+
+
 def evaluate_letters(runtime, data_dir) -> dict[str, dict]:
     labels = labels_for("letters")
-    s = hw62_set("letters", data_dir)
-    return {s.name: character_scores(predict_all(runtime, s.x), s, labels)}
+    sets = [hw62_set("letters", data_dir)]
+    emnist = emnist_validation_set("letters")
+    if emnist is not None:
+        sets.append(emnist)
+    return {s.name: character_scores(predict_all(runtime, s.x), s, labels) for s in sets}
 
 
 def evaluate_all(runtime, data_dir) -> dict[str, dict]:
@@ -207,6 +233,9 @@ def evaluate_all(runtime, data_dir) -> dict[str, dict]:
     _, test = load_mnist(data_dir)
     sets.append(EvalSet("mnist_test", test.x.astype(np.float32) / 255.0, test.y,
                         f"MNIST test set, {len(test.y):,} digits, as published (already 28x28)"))
+    emnist = emnist_validation_set("all")
+    if emnist is not None:
+        sets.append(emnist)
     return {s.name: character_scores(predict_all(runtime, s.x), s, labels) for s in sets}
 
 

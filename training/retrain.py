@@ -2,18 +2,24 @@
 
     python -m training.retrain --task digits --feedback feedback.npz --data-dir ../shared/datasets
     python -m training.retrain --task digits --feedback feedback.npz --publish team/handwriting-models
+    python -m training.retrain --task letters --feedback letters.npz --data-dir ../shared/datasets
 
 1. The current model: the one the app serves (`handwriting.store.resolve_model`: the hub at
    HANDWRITING_MODEL_REVISION, else the bundled folder), or --base-model DIR. Any Keras model: a single
    CNN or the averaged ensemble, fine-tuned as it is.
-2. The training set, built fresh each epoch: the base data (MNIST train), generated rotated, zoomed and
+2. The training set, built fresh each epoch: the base data (digits: MNIST train; letters and all: the EMNIST
+   training part of `training.emnist_cache`, built from the data folder's EMNIST files when missing, plus
+   MNIST train for all; case-merged ByMerge images left out), generated rotated, zoomed and
    shifted variants of every image (the training augmentation), and the feedback file's training part:
    each correction (a record the model got wrong) repeated CORRECTION_REPEATS times, each confirmation
    CONFIRMATION_REPEATS times. A fixed share of the feedback, chosen by a hash of each record's id so the
    same records stay out run after run, is never trained on: it is an evaluation set.
 3. Fine-tune: load, compile with Adam at a low learning rate, fit a few epochs (Keras progress bars).
-4. Evaluate old and new on the same fixed sets: MNIST test, USPS and the hw62_dev digit photos when the
-   data folder has them (evaluation only, never training), and the held-out feedback.
+4. Evaluate old and new on the same fixed sets: digits: MNIST test, USPS and the hw62_dev digit photos;
+   letters and all: the EMNIST validation tenth, the hw62_dev photos of the task (and MNIST test for all),
+   each when the data folder (or the EMNIST cache) has it (evaluation only, never training); and the
+   held-out feedback. Letters and all fine-tune with class-balanced sample weights (`--balance`), so the
+   prior correction baked into their last layer stays right.
 5. The gate: the new version is promoted only if on EVERY set its accuracy is not below the old one's by
    more than the tolerance plus the noise of that set (NOISE_Z standard errors of the paired difference:
    small sets get more room, large ones little).
@@ -62,6 +68,7 @@ class RetrainSettings:
     tolerance: float = 0.001  # accuracy a set may lose (0.1 percentage point) ...
     noise_z: float = 2.0  # ... plus this many standard errors of the paired old/new difference
     seed: int = 0
+    balance: str = "auto"  # class-balanced sample weights: "auto" (letters and all, not digits), "on", "off"
     shuffle_labels: bool = False  # negative control: learn noise; the gate must refuse the result
 
 
@@ -104,6 +111,56 @@ def held_out(ids, fraction: float) -> np.ndarray:
     return np.array(buckets, dtype=np.float64) < fraction
 
 
+def base_training_data(task: str, data_dir, emnist_cache=None) -> tuple[np.ndarray, np.ndarray, str]:
+    """What the task's model was trained on (x uint8, y, a description), the part retraining keeps showing it.
+
+    digits: MNIST train. letters and all: the EMNIST training part of the preprocessed cache (built from the
+    data folder's EMNIST files if the cache is missing), without its validation tenth and without ByMerge's
+    case-merged images; plus MNIST train (already in the cache) for all. Without EMNIST, all falls back to
+    MNIST train and letters to the feedback alone (the gate still protects the served model).
+    """
+    from training.data import default_data_dir, load_mnist
+
+    if task == "digits":
+        train, _ = load_mnist(data_dir)
+        return train.x, train.y, "MNIST train"
+    from training.emnist_cache import build, cache_path, load
+
+    path = cache_path(emnist_cache)
+    folder = Path(data_dir or default_data_dir())
+    if not path.exists() and all((folder / f).exists() for f in ("emnist_byclass.npz", "emnist_bymerge_extra.npz", "mnist.npz")):
+        print(f"building the preprocessed EMNIST cache {path} from {folder} (once)")
+        build(folder, path)
+    if path.exists():
+        d = load(path)
+        keep = ~d["validation"] & ~d["case_ambiguous"]
+        y = d["y"].astype(np.int64)
+        if task == "letters":
+            keep &= y >= 10
+        x, y = d["x"][keep], y[keep]
+        if task == "letters":
+            y = y - 10
+        sources = ", ".join(f"{name} {int((d['source'][keep] == k).sum()):,}" for k, name in enumerate(d["info"]["sources"])
+                            if (d["source"][keep] == k).any())
+        return x, y, f"{path.name} training part ({sources})"
+    if task == "all":
+        try:
+            train, _ = load_mnist(data_dir)
+            return train.x, train.y, "MNIST train (no EMNIST found)"
+        except Exception:
+            pass
+    return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), "none (no EMNIST found): feedback only"
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-image weights that make every class count as much (mean weight 1 over the classes present)."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(n_classes)
+    w[present] = len(y) / (present.sum() * counts[present])
+    return w[y].astype(np.float32)
+
+
 def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSettings):
     """(x uint8, y, composition): the base data plus the feedback's training part, oversampled."""
     x_fb, y_fb, right = feedback.x[train_mask], feedback.y[train_mask], feedback.was_correct[train_mask]
@@ -114,6 +171,7 @@ def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSe
     if settings.shuffle_labels:
         y = np.random.default_rng(settings.seed).permutation(y)
     composition = {
+        "base_data": "",
         "base_images": int(len(base_y)),
         "feedback_records": int(len(y_fb)),
         "corrections": int((~right).sum()),
@@ -126,12 +184,38 @@ def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSe
     return x, y, composition
 
 
-def evaluation_sets(task: str, data_dir, feedback, holdout_mask) -> tuple[list, dict[str, str]]:
+def character_sets(task: str, data_dir, emnist_cache=None) -> list:
+    """Letters and all: the EMNIST validation tenth, the task's hw62_dev photos and (all) MNIST test, where found."""
+    from training.evaluate import EvalSet, emnist_validation_set, hw62_set
+
+    sets = []
+    emnist = emnist_validation_set(task, emnist_cache)
+    if emnist is not None:
+        sets.append(emnist)
+    try:
+        sets.append(hw62_set(task, data_dir))
+    except FileNotFoundError:
+        pass
+    if task == "all":
+        from training.data import default_data_dir, load_mnist
+
+        if (Path(data_dir or default_data_dir()) / "mnist.npz").exists():
+            _, test = load_mnist(data_dir)
+            sets.append(EvalSet("mnist_test", test.x.astype(np.float32) / 255.0, test.y,
+                                f"MNIST test set, {len(test.y):,} digits, as published (already 28x28)"))
+    return sets
+
+
+EXPECTED_SETS = {"digits": ("mnist_test", "usps", "hw62_digits"), "letters": ("emnist_val", "hw62_letters"),
+                 "all": ("emnist_val", "hw62_all", "mnist_test")}
+
+
+def evaluation_sets(task: str, data_dir, feedback, holdout_mask, emnist_cache=None) -> tuple[list, dict[str, str]]:
     """The fixed sets old and new are compared on, and the ones that could not be found (with why)."""
     from training.evaluate import EvalSet, digit_sets
 
-    sets = digit_sets(data_dir, skip_missing=True)
-    missing = {name: "not found in the data folder" for name in ("mnist_test", "usps", "hw62_digits")
+    sets = digit_sets(data_dir, skip_missing=True) if task == "digits" else character_sets(task, data_dir, emnist_cache)
+    missing = {name: "not found in the data folder" for name in EXPECTED_SETS[task]
                if name not in {s.name for s in sets}}
     n = int(holdout_mask.sum())
     if n:
@@ -147,8 +231,8 @@ def evaluation_sets(task: str, data_dir, feedback, holdout_mask) -> tuple[list, 
 # Fine-tuning
 
 
-def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSettings):
-    """The model in `weights`, fitted further on (x, y) with augmentation; returns the Keras model."""
+def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSettings, sample_weight: np.ndarray | None = None):
+    """The model in `weights`, fitted further on (x, y) with augmentation (and per-image weights); returns the Keras model."""
     import keras
     import tensorflow as tf
 
@@ -160,12 +244,12 @@ def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSett
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     augment = digit_augmenter(settings.rotation_deg, settings.zoom, settings.shift, settings.seed)
 
-    def prepare(images, labels):
+    def prepare(images, labels, *w):
         images = tf.cast(images, tf.float32)[..., None] / 255.0
-        return augment(images, training=True), labels
+        return (augment(images, training=True), labels, *w)
 
     data = (
-        tf.data.Dataset.from_tensor_slices((x, y))
+        tf.data.Dataset.from_tensor_slices((x, y) if sample_weight is None else (x, y, sample_weight))
         .shuffle(len(y), seed=settings.seed, reshuffle_each_iteration=True)
         .batch(settings.batch_size)
         .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
@@ -184,12 +268,13 @@ def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSett
 
 def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings) -> tuple[dict, dict, dict]:
     """Both models on the same sets: (old results, new results, per-set comparison with verdicts)."""
-    from training.evaluate import predict_all, score_set
+    from training.evaluate import character_scores, predict_all, score_set
 
+    scorer = character_scores if any(c.isalpha() for c in labels) else score_set  # letters: case-insensitive too
     old_results, new_results, rows = {}, {}, {}
     for s in tqdm(sets, desc="comparing old and new", unit="set"):
         p_old, p_new = predict_all(old_runtime, s.x), predict_all(new_runtime, s.x)
-        old_results[s.name], new_results[s.name] = score_set(p_old, s, labels), score_set(p_new, s, labels)
+        old_results[s.name], new_results[s.name] = scorer(p_old, s, labels), scorer(p_new, s, labels)
         old_right, new_right = p_old.argmax(1) == s.y, p_new.argmax(1) == s.y
         lost, gained = int((old_right & ~new_right).sum()), int((~old_right & new_right).sum())
         n = len(s.y)
@@ -272,7 +357,7 @@ def report_markdown(report: dict) -> str:
 
 - Base: version {report['base']['version']} ({report['base']['source']}); candidate: version {report['candidate']['version']}.
 - Feedback: {report['feedback']['records']} records in `{Path(report['feedback']['file']).name}`, {report['feedback']['held_out']} of them held out for the comparison.
-- Each epoch: {c['base_images']:,} base images + {c['feedback_records']} feedback records ({c['corrections']} corrections x {c['correction_repeats']}, {c['confirmations']} confirmations x {c['confirmation_repeats']}) = {c['images_per_epoch']:,} images, each as a generated rotated, zoomed and shifted variant.{control}
+- Each epoch: {c['base_images']:,} base images ({c.get('base_data') or 'base data'}) + {c['feedback_records']} feedback records ({c['corrections']} corrections x {c['correction_repeats']}, {c['confirmations']} confirmations x {c['confirmation_repeats']}) = {c['images_per_epoch']:,} images, each as a generated rotated, zoomed and shifted variant{', weighted so that every class counts alike' if c.get('class_balanced') else ''}.{control}
 - Fine-tuning: {s['epochs']} epochs, batch {s['batch_size']}, Adam {s['learning_rate']:g} decaying x{s['lr_decay_per_epoch']:g} an epoch; {report['seconds']['total']:.0f} s in all, {report['seconds']['training']:.0f} s of it training.
 - Gate: on every set the new accuracy may be at most max({s['tolerance']:.2%}, {s['noise_z']:g} standard errors of the paired difference) below the old one.
 
@@ -305,9 +390,8 @@ def promote(candidate: Path, destination: Path) -> None:
 
 
 def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: RetrainSettings, base_model: Path | None = None,
-            promote_to: Path | None = None, publish_repo: str | None = None, command: str = "") -> dict:
+            promote_to: Path | None = None, publish_repo: str | None = None, command: str = "", emnist_cache=None) -> dict:
     from handwriting.runtime import load_runtime
-    from training.data import load_mnist
 
     started = time.time()
     labels = labels_for(task)
@@ -315,17 +399,17 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     print(f"base model: {base.describe()}")
     feedback = load_feedback(feedback_path, task)
     holdout = held_out(feedback.ids, settings.holdout_fraction)
-    if task != "digits":
-        raise SystemExit(f"Retraining is built for 'digits' only so far, not {task!r}.")
-    base_data, _ = load_mnist(data_dir)  # what the digit model was trained on
-    base_x, base_y = base_data.x, base_data.y
+    base_x, base_y, base_description = base_training_data(task, data_dir, emnist_cache)  # what the model learnt from
     x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
-    sets, skipped = evaluation_sets(task, data_dir, feedback, holdout)
+    composition["base_data"] = base_description
+    balanced = settings.balance == "on" or (settings.balance == "auto" and task != "digits")
+    composition["class_balanced"] = balanced
+    sets, skipped = evaluation_sets(task, data_dir, feedback, holdout, emnist_cache)
     print(f"training on {composition['images_per_epoch']:,} images an epoch; comparing on "
           f"{', '.join(f'{s.name} ({len(s.y)})' for s in sets)}")
 
     trained_at = time.time()
-    model = fine_tune(base.weights, x, y, settings)
+    model = fine_tune(base.weights, x, y, settings, class_weights(y, len(labels)) if balanced else None)
     training_seconds = time.time() - trained_at
 
     candidate = out / "candidate"
@@ -375,10 +459,12 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
 def main(argv=None):
     defaults = RetrainSettings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="digits", choices=["digits"])
+    parser.add_argument("--task", default="digits", choices=["digits", "letters", "all"])
     parser.add_argument("--feedback", required=True, help="the feedback training file (.npz) exported from the app")
     parser.add_argument("--data-dir", default=None, help="folder with mnist.npz (training and test) and, for evaluation "
                         "only, usps_train_16x16.npz and hw62_dev/ (default: $HANDWRITING_DATA_DIR or ../shared/datasets)")
+    parser.add_argument("--emnist-cache", default=None, help="letters/all: the preprocessed EMNIST cache (default: "
+                        "$HANDWRITING_EMNIST_CACHE or data/emnist/preprocessed.npz, built from --data-dir when missing)")
     parser.add_argument("--out", default=None, help="where the report and candidate go (default: runs/retrain/<task>-<time>)")
     parser.add_argument("--base-model", default=None, help="model folder to start from (default: the one the app serves)")
     parser.add_argument("--promote-to", default=None, help="when the gate passes, copy the new model folder here "
@@ -396,7 +482,7 @@ def main(argv=None):
     command = "python -m training.retrain " + " ".join(argv if argv is not None else sys.argv[1:])
     report = retrain(args.task, Path(args.feedback), args.data_dir, out, settings,
                      Path(args.base_model) if args.base_model else None,
-                     Path(args.promote_to) if args.promote_to else None, args.publish, command)
+                     Path(args.promote_to) if args.promote_to else None, args.publish, command, args.emnist_cache)
     for name, r in report["comparison"].items():
         print(f"{name:>16}: {r['old_accuracy']:.4%} -> {r['new_accuracy']:.4%} ({r['verdict']})")
     print(f"{report['decision'].upper()}: {'; '.join(report['reasons'])}")

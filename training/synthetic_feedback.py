@@ -84,15 +84,25 @@ def flagged_one(rng: np.random.Generator) -> np.ndarray:
     return _draw([[flag, top, bottom], [(bottom[0] - foot, bottom[1]), (bottom[0] + foot, bottom[1])]], rng)
 
 
-STYLES = {"crossed_seven": (crossed_seven, "7"), "flagged_one": (flagged_one, "1")}
+def crossed_zed(rng: np.random.Generator) -> np.ndarray:
+    """A capital Z with a bar through its diagonal (a common European style): for the letters and all tasks."""
+    j = lambda s=12: rng.uniform(-s, s)  # noqa: E731
+    top_left, top_right = (65 + j(), 55 + j()), (215 + j(), 55 + j())
+    bottom_left, bottom_right = (60 + j(), 230 + j()), (220 + j(), 230 + j())
+    cx, cy = 140 + j(8), 142 + j(8)
+    half = rng.uniform(35, 55)
+    return _draw([[top_left, top_right, bottom_left, bottom_right], [(cx - half, cy + j(5)), (cx + half, cy + j(5))]], rng)
 
 
-def glyphs(style: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """`n` drawings of a synthetic style: (x uint8 n x 28 x 28, y label indices)."""
+STYLES = {"crossed_seven": (crossed_seven, "7"), "flagged_one": (flagged_one, "1"), "crossed_zed": (crossed_zed, "Z")}
+
+
+def glyphs(style: str, n: int, seed: int = 0, task: str = "digits") -> tuple[np.ndarray, np.ndarray]:
+    """`n` drawings of a synthetic style: (x uint8 n x 28 x 28, y label indices in `task`'s labels)."""
     draw, label = STYLES[style]
     rng = np.random.default_rng(seed)
     x = np.stack([draw(rng) for _ in range(n)]) if n else np.zeros((0, 28, 28), np.uint8)
-    return x, np.full(n, labels_for("digits").index(label), np.int64)
+    return x, np.full(n, labels_for(task).index(label), np.int64)
 
 
 def redrawn(digits: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -124,7 +134,8 @@ def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float
     pick = np.random.default_rng(seed).choice(len(train.y), counts["mnist_redrawn"], replace=False)
     parts = [(redrawn(train.x[pick], seed), train.y[pick])]
     for i, style in enumerate(STYLES):
-        parts.append(glyphs(style, counts.get(style, 0), seed + 1 + i))
+        if style in counts:
+            parts.append(glyphs(style, counts[style], seed + 1 + i))
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     order = np.random.default_rng(seed + 100).permutation(len(y))

@@ -1,0 +1,143 @@
+"""Retraining letters and all characters end to end, on committed fixtures only (no ../shared needed).
+
+The scenario, for each task, from `fixtures/emnist_preprocessed_310.npz` (5 EMNIST ByClass images per class
+taken from the preprocessed cache of `training.emnist_cache`, the first of each class marked validation):
+- the base model learnt the fixture's training part and, on purpose, that a crossed Z is an E;
+- the feedback says those crossed Zs are Zs (corrections), plus training images it got right (confirmations);
+- retraining reads the fixture as its EMNIST cache: base data and the EMNIST validation set come from it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handwriting.labels import labels_for
+from handwriting.store import read_model_folder
+from training import retrain, synthetic_feedback
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "emnist_preprocessed_310.npz"
+SMALL = ["--epochs", "6", "--batch-size", "32", "--learning-rate", "1e-3", "--lr-decay-per-epoch", "0.8",
+         "--correction-repeats", "5", "--holdout-fraction", "0.25"]
+
+
+def small_cnn(classes: int):
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(16, 3, activation="relu"), layers.MaxPooling2D(),
+                              layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(), layers.Flatten(),
+                              layers.Dense(classes, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def fixture_part(task: str, validation: bool):
+    with np.load(FIXTURE) as d:
+        keep = d["validation"] == validation
+        x, y = d["x"][keep], d["y"][keep].astype(np.int64)
+    if task == "letters":
+        x, y = x[y >= 10], y[y >= 10] - 10
+    return x, y
+
+
+@pytest.fixture(scope="module", params=["letters", "all"])
+def scenario(request, tmp_path_factory):
+    import keras
+
+    task = request.param
+    labels = labels_for(task)
+    root = tmp_path_factory.mktemp(f"retrain-{task}")
+    data_dir = root / "data"  # empty: no hw62_dev, no EMNIST files, no MNIST
+    data_dir.mkdir()
+    train_x, train_y = fixture_part(task, validation=False)
+
+    zeds, _ = synthetic_feedback.glyphs("crossed_zed", 60, seed=1, task=task)
+    keras.utils.set_random_seed(0)
+    model = small_cnn(len(labels))
+    model.fit(np.concatenate([train_x, zeds])[..., None] / 255.0,
+              np.concatenate([train_y, np.full(len(zeds), labels.index("E"))]), epochs=25, batch_size=32, verbose=0)
+    base = root / "base"
+    base.mkdir()
+    model.save(base / "model.keras")
+    (base / "metrics.json").write_text(json.dumps({"task": task, "version": "2.0.0"}))
+
+    corrections, zed_labels = synthetic_feedback.glyphs("crossed_zed", 60, seed=2, task=task)
+    confirmed = train_x[::4][:40]
+    fx = np.concatenate([corrections, confirmed])
+    fy = np.concatenate([zed_labels, train_y[::4][:40]])
+    was_correct = np.concatenate([np.zeros(60, bool), np.ones(len(confirmed), bool)])
+    feedback = synthetic_feedback.feedback_file(root / "feedback.npz", fx, fy, was_correct, seed=4, task=task)
+    return {"task": task, "root": root, "data_dir": data_dir, "base": base, "feedback": feedback}
+
+
+def run(scenario, name: str, *extra: str):
+    out = scenario["root"] / name
+    report = retrain.main(["--task", scenario["task"], "--feedback", str(scenario["feedback"]),
+                           "--data-dir", str(scenario["data_dir"]), "--emnist-cache", str(FIXTURE),
+                           "--base-model", str(scenario["base"]), "--out", str(out),
+                           "--promote-to", str(out / "promoted"), *SMALL, *extra])
+    assert json.loads((out / "report.json").read_text())["decision"] == report["decision"]
+    return report, out
+
+
+def predictions(weights, x) -> np.ndarray:
+    from handwriting.runtime import KerasRuntime
+
+    return KerasRuntime(weights)(x.astype(np.float32) / 255.0).argmax(1)
+
+
+def test_feedback_correcting_a_letter_confusion_is_learnt_and_promoted(scenario):
+    task, labels = scenario["task"], labels_for(scenario["task"])
+    report, out = run(scenario, "corrections")
+
+    held_out = report["comparison"]["feedback_heldout"]
+    assert held_out["verdict"] == "better" and held_out["new_accuracy"] >= held_out["old_accuracy"] + 0.3
+    assert report["comparison"]["emnist_val"]["n"] == 52 if task == "letters" else 62
+    assert report["comparison"]["emnist_val"]["verdict"] != "worse"
+    expected_missing = {"hw62_letters"} if task == "letters" else {"hw62_all", "mnist_test"}
+    assert report["skipped_sets"].keys() == expected_missing
+    composition = report["training_set"]
+    assert composition["class_balanced"] and "emnist_preprocessed_310.npz" in composition["base_data"]
+    assert composition["base_images"] == (208 if task == "letters" else 248)  # the fixture minus its validation part
+    assert report["promoted"]
+
+    fresh, _ = synthetic_feedback.glyphs("crossed_zed", 40, seed=9, task=task)
+    assert (predictions(scenario["base"] / "model.keras", fresh) == labels.index("E")).mean() >= 0.8
+    promoted = read_model_folder(task, out / "promoted", source="test")
+    assert (predictions(promoted.weights, fresh) == labels.index("Z")).mean() >= 0.8
+    assert promoted.version == "2.0.1"
+    assert "## Retraining from feedback: promoted" in (out / "promoted" / "README.md").read_text()
+
+
+def test_a_letters_model_trained_on_shuffled_labels_is_refused(scenario):
+    report, out = run(scenario, "shuffled", "--shuffle-labels", "--epochs", "12", "--learning-rate", "3e-3")
+
+    assert not report["promoted"] and any(reason.startswith("worse on") for reason in report["reasons"]), report["comparison"]
+    assert not (out / "promoted").exists()
+    assert (out / "candidate" / "model.keras").is_file()
+
+
+def test_feedback_of_another_task_is_refused(scenario, tmp_path):
+    other = "all" if scenario["task"] == "letters" else "letters"
+    wrong = synthetic_feedback.feedback_file(tmp_path / "other.npz", np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.int64),
+                                             np.zeros(3, bool), task=other)
+    with pytest.raises(SystemExit, match="not '"):
+        retrain.load_feedback(wrong, scenario["task"])
+
+
+def test_class_weights_make_every_class_count_alike():
+    y = np.array([0] * 90 + [1] * 10)
+    w = retrain.class_weights(y, 3)
+    assert np.isclose(w[y == 0].sum(), w[y == 1].sum()) and np.isclose(w.mean(), 1.0)
+
+
+def test_base_data_of_letters_is_the_fixture_training_part_shifted():
+    x, y, description = retrain.base_training_data("letters", None, FIXTURE)
+    fx, fy = fixture_part("letters", validation=False)
+    np.testing.assert_array_equal(x, fx)
+    np.testing.assert_array_equal(y, fy)
+    assert y.min() >= 0 and y.max() == 51 and "emnist_byclass" in description
