@@ -25,7 +25,7 @@ from handwriting.game_endpoints import (  # noqa: E402
     mode_choices,
 )
 from handwriting.gradio_inputs import DrawingPad, ImageUpload  # noqa: E402
-from handwriting.gradio_sessions import keep_visitors_first  # noqa: E402
+from handwriting.gradio_server import GuardedBlocks, keep_visitors_first  # noqa: E402
 from handwriting.labels import TASK_LABELS, labels_for  # noqa: E402
 from handwriting.recognizer import warm_up  # noqa: E402
 
@@ -215,7 +215,7 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
     """The page. `recorder` stores the feedback (default: from the environment, see handwriting/config.py)."""
     feedback = endpoints.FeedbackEndpoints(recorder or FeedbackRecorder.from_settings())
     keep_visitors_first()  # an API flood must not push out a visitor's prediction or game round
-    with gr.Blocks(title="Handwriting recognition", delete_cache=settings().upload_cleanup) as demo:
+    with GuardedBlocks(title="Handwriting recognition", delete_cache=settings().upload_cleanup) as demo:
         gr.Markdown(
             "# Handwriting recognition\n"
             "Draw a digit or a letter, or upload a photo of one, and press **Predict**: a convolutional "

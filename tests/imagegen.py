@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +93,12 @@ def write_files(folder: Path, contents: dict[str, bytes]) -> dict[str, str]:
         (folder / name).write_bytes(data)
         paths[name] = str(folder / name)
     return paths
+
+
+def png_header_bomb(width: int = 7000, height: int = 7000) -> bytes:
+    """A ~100-byte RGBA PNG whose header claims width x height: decoding it would allocate the whole image."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")

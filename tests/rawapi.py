@@ -39,3 +39,23 @@ def call(http: httpx.Client, base_url: str, api_name: str, *args, headers: dict 
                     raise CallError(str(message))
                 return payload[0]
     raise CallError("the stream ended without an answer")
+
+
+def queue_call(http: httpx.Client, base_url: str, fn_index: int, data: list, session_hash: str) -> list:
+    """Call a listener by its index through the queue, as the page does (page-only listeners included:
+    the queue accepts them from anyone); returns all its outputs or raises CallError."""
+    response = http.post(f"{base_url}/gradio_api/queue/join", json={
+        "data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": None, "trigger_id": None})
+    response.raise_for_status()
+    event_id = response.json()["event_id"]
+    with http.stream("GET", f"{base_url}/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+        for line in stream.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            message = json.loads(line[5:])
+            if message.get("event_id") == event_id and message.get("msg") == "process_completed":
+                output = message.get("output") or {}
+                if not message.get("success", True) or "error" in output:
+                    raise CallError(str(output.get("error")))
+                return output["data"]
+    raise CallError("the stream ended without an answer")
