@@ -8,6 +8,6 @@ bash scripts/setup.sh requirements-dev.txt
 if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 fi
 exec .venv/bin/python -m pytest -q "$@"
