@@ -1,0 +1,244 @@
+"""Replay the hardening issue's attacks against `python app.py` and print what each cost the server.
+
+    python -m benchmarks.probe_limits                        # this checkout (about 3 minutes here)
+    python -m benchmarks.probe_limits --root /tmp/old-main   # another checkout's app.py, for a before/after
+
+The app runs in a subprocess on 127.0.0.1 (benchmarks/server.py: its own store and upload cache). For each
+attack the server's peak RSS is reset (/proc/PID/clear_refs) and read back (VmHWM) after it, against its
+RSS just before; the wall time is that of the whole attack. Loopback only, every loop bounded.
+
+1. bombs: 8 concurrent /predict of a ~100-byte PNG whose header says 7000x7000 RGBA, then of a ~200 KB
+   PNG that really decodes to 7000x7000 RGBA (all transparent);
+2. largest accepted: 8 concurrent /predict of a real 4000x4000 RGBA PNG (16 MP, a digit on it);
+3. sketch layers: /predict_sketch with 6 layers naming one 50 MP upload; then a 50 MP background and 10
+   tiny layers;
+4. game flood: 200 /game_start from one address, then one from another address (127.0.0.2);
+5. farming: a 10 s API round answered by a script with the fixture digits as fast as the server allows,
+   then one paced at the game's floor (MIN_ANSWER_S), each drawing new; where the page's table puts it;
+6. a visitor's prediction (the page's own listener, one session) then HANDWRITING_MAX_SESSIONS + 100
+   stateless /model_info calls, then the visitor's Yes: stored or lost.
+
+Writes benchmarks/results/probe_limits.json (or --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+from benchmarks.http_api import ApiError, call, file_data, new_client, sketch_value, upload
+from benchmarks.measure import proc_status, save_result
+from benchmarks.server import ROOT, AppProcess
+
+sys.path.insert(0, str(ROOT / "tests"))
+import imagegen  # noqa: E402  (the tests' image makers: header bombs, canvases)
+
+FIXTURE = ROOT / "tests" / "fixtures" / "mnist_test_200.npz"
+FLOOR_S = 0.8  # handwriting.game.MIN_ANSWER_S: the pace of the second scripted round, whatever the checkout
+
+
+def probe_ok(client: httpx.Client, url: str) -> None:
+    call(client, url, "model_info", [])
+
+
+class Meter:
+    """Peak RSS of the server during a block, over its RSS before, and the block's wall time."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def __enter__(self):
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+        self.before = proc_status(self.pid, "VmRSS")["VmRSS"]
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+        status = proc_status(self.pid, "VmHWM", "VmRSS")
+        self.figures = {"rss_before_mb": round(self.before, 1), "peak_over_before_mb": round(status["VmHWM"] - self.before, 1),
+                        "rss_after_mb": round(status["VmRSS"], 1), "seconds": round(self.seconds, 2)}
+
+
+def attempt(fn):
+    """fn() -> ("ok", its result) or ("error", the message the server gave)."""
+    try:
+        return "ok", fn()
+    except ApiError as exc:
+        return "error", (exc.message or "")[:120]
+    except httpx.HTTPError as exc:
+        return "http error", str(exc)[:120]
+
+
+def concurrent_predicts(app, data: bytes, n: int = 8) -> dict:
+    clients = [new_client() for _ in range(n)]
+    files = [upload(c, app.url, data, "image.png") for c in clients]
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        return attempt(lambda: call(clients[i], app.url, "predict", [files[i], "digits"])[0])
+
+    with Meter(app.pid) as meter, ThreadPoolExecutor(n) as pool:
+        answers = list(pool.map(one, range(n)))
+    time.sleep(2)
+    settled = proc_status(app.pid, "VmRSS")["VmRSS"]
+    return {**meter.figures, "rss_2s_later_mb": round(settled, 1),
+            "answers": sorted({f"{kind}: {value.get('label') if isinstance(value, dict) else value}" for kind, value in answers})}
+
+
+def largest_accepted_png() -> bytes:
+    digits = np.load(FIXTURE)
+    ink = np.array(Image.fromarray(imagegen.dark_on_white(digits["x"][list(digits["y"]).index(4)], 3000)))
+    canvas = np.full((4000, 4000), 255, np.uint8)
+    canvas[500:3500, 500:3500] = ink
+    rgba = np.dstack([canvas, canvas, canvas, np.full_like(canvas, 255)])
+    return imagegen.encode(rgba)
+
+
+def sketch_attacks(app) -> dict:
+    client = new_client()
+    huge = upload(client, app.url, imagegen.encode(Image.new("L", (7071, 7071), 255)), "huge.png")
+    tiny = upload(client, app.url, imagegen.encode(Image.new("RGBA", (16, 16), (0, 0, 0, 0))), "tiny.png")
+    out = {}
+    for name, value in (("6_layers_of_one_50mp_upload", {**sketch_value(), "layers": [huge] * 6}),
+                        ("50mp_background_10_tiny_layers", {**sketch_value(), "background": huge, "layers": [tiny] * 10})):
+        with Meter(app.pid) as meter:
+            kind, said = attempt(lambda: call(client, app.url, "predict_sketch", [value, "digits"])[0])
+        out[name] = {**meter.figures, "answer": f"{kind}: {said}"}
+    return out
+
+
+def game_flood(app) -> dict:
+    client = new_client()
+    refused, first_refusal = 0, None
+    with Meter(app.pid) as meter:
+        for _ in range(200):
+            kind, said = attempt(lambda: call(client, app.url, "game_start", ["digits", 5, "", False])[0])
+            if kind != "ok":
+                refused += 1
+                first_refusal = first_refusal or said
+    other = httpx.Client(timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    kind, said = attempt(lambda: call(other, app.url, "game_start", ["digits", 30, "", False])[0])
+    return {**meter.figures, "starts": 200, "refused": refused, "refusal": first_refusal,
+            "another_address_can_start": kind == "ok"}
+
+
+def farming(app) -> dict:
+    digits = np.load(FIXTURE)
+    client = new_client()
+    pool = {str(d): [upload(client, app.url, imagegen.encode(imagegen.canvas_rgba(x)))
+                     for x in digits["x"][digits["y"] == d]] for d in range(10)}
+    out = {}
+    for pace in (0.0, None):
+        state = call(client, app.url, "game_start", ["digits", 10, f"script pace {pace}", False])[0]
+        rid, used = state["round_id"], {d: 0 for d in pool}
+        while isinstance(state, dict) and not state.get("over"):  # until time is up (then submit says so)
+            target = state["target"]
+            drawing = pool[target][used[target] % len(pool[target])]
+            used[target] += 1
+            if pace is None:
+                time.sleep(FLOOR_S + 0.02)
+            _, state = attempt(lambda: call(client, app.url, "game_submit", [rid, sketch_value(drawing)])[0])
+        summary = call(client, app.url, "game_end", [rid])[0].get("summary", {})
+        out["as_fast_as_possible" if pace == 0.0 else "at_the_floor_pace"] = {
+            "score": summary.get("score"), "right": summary.get("right"), "drawn": summary.get("drawn"),
+            "page_table_rank": summary.get("high_score_rank")}
+    table = call(client, app.url, "game_high_scores", ["digits"])[0]
+    out["script_rows_in_page_table"] = sum(str(e["name"]).startswith("script") for e in table)
+    return out
+
+
+def page_listener(client, url: str, names: tuple[str, ...], first_input: str | None = None) -> int | None:
+    """The id of the page's listener whose api_name is one of `names` (private ones included)."""
+    config = client.get(f"{url}/config").json()
+    kinds = {c["id"]: c.get("type") for c in config["components"]}
+    for dep in config["dependencies"]:
+        name = str(dep.get("api_name") or "").rsplit("_", 1)
+        if dep.get("api_name") in names or name[0] in names:
+            if first_input is None or (dep["inputs"] and kinds.get(dep["inputs"][0]) == first_input):
+                return dep["id"]
+    return None
+
+
+def queue_call(client, url, fn_index, data, session):
+    response = client.post(f"{url}/gradio_api/queue/join", json={"data": data, "fn_index": fn_index,
+                                                                  "session_hash": session, "trigger_id": None})
+    response.raise_for_status()
+    event_id = response.json()["event_id"]
+    import json
+
+    with client.stream("GET", f"{url}/gradio_api/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("event_id") == event_id and message.get("msg") == "process_completed":
+                    return (message.get("output") or {}).get("data") or [str((message.get("output") or {}).get("error"))]
+    return []
+
+
+def visitor_after_flood(app, sessions: int) -> dict:
+    client = new_client()
+    digits = np.load(FIXTURE)
+    seven = upload(client, app.url, imagegen.encode(imagegen.dark_on_white(digits["x"][list(digits["y"]).index(7)])))
+    session = uuid.uuid4().hex
+    predict = page_listener(client, app.url, ("page_predict",), "image")
+    if predict is not None:
+        queue_call(client, app.url, predict, [seven, "digits"], session)
+    else:  # the code before the fix: the page's remember listener took the label from the client
+        remember = page_listener(client, app.url, ("remember",), "image")
+        queue_call(client, app.url, remember, [seven, "digits", {"label": "7", "confidences": [{"label": "7", "confidence": 0.99}]}], session)
+    with Meter(app.pid) as meter:
+        for _ in range(sessions + 100):
+            call(client, app.url, "model_info", [])
+    confirm = page_listener(client, app.url, ("confirm",))
+    said = queue_call(client, app.url, confirm, [None], session)
+    status = next((s for s in said if isinstance(s, str) and ("Stored" in s or "Not stored" in s)), str(said)[:200])
+    return {**meter.figures, "api_calls": sessions + 100, "visitor_yes": status[:160],
+            "kept": "Stored feedback record" in status}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app.py is probed")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "probe_limits.json")
+    args = parser.parse_args(argv)
+    sessions = 1000
+    with tempfile.TemporaryDirectory(prefix="probe-limits-") as workdir:
+        app = AppProcess([sys.executable, str(args.root / "app.py")], Path(workdir), "app", probe_ok,
+                         extra_env={"HANDWRITING_MAX_SESSIONS": str(sessions)})
+        try:
+            time.sleep(1)
+            result = {"root": str(args.root), "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                      "app_rss_at_start_mb": round(proc_status(app.pid, "VmRSS")["VmRSS"], 1)}
+            bomb = imagegen.encode(Image.new("RGBA", (7000, 7000)))  # ~200 KB that decode to 49 MP of RGBA
+            steps = [("header_bombs_8x_7000x7000", lambda: concurrent_predicts(app, imagegen.png_header_bomb(7000, 7000))),
+                     ("zero_bombs_8x_7000x7000_rgba", lambda: concurrent_predicts(app, bomb)),
+                     ("largest_accepted_8x_16mp_png", lambda: concurrent_predicts(app, largest_accepted_png())),
+                     ("sketch", lambda: sketch_attacks(app)),
+                     ("game_flood", lambda: game_flood(app)),
+                     ("farming", lambda: farming(app)),
+                     ("visitor_after_api_flood", lambda: visitor_after_flood(app, sessions))]
+            for name, step in steps:
+                result[name] = step()
+                print(name, result[name], flush=True)
+        finally:
+            app.stop()
+    save_result(result, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
