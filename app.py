@@ -30,14 +30,17 @@ from handwriting.labels import TASK_LABELS, labels_for  # noqa: E402
 from handwriting.recognizer import warm_up  # noqa: E402
 
 PREDICT_CONCURRENCY = 16  # requests preprocessed at once; the model calls are shared by a micro-batcher
-# Gradio 6's sketchpad starts with no tool selected ("select the draw tool to start"): pick the brush of
-# every sketchpad as soon as it appears, so a visitor can draw at once.
+# Gradio 6's sketchpad starts with no tool selected, and drops its tool again after every clear (its trash
+# button, or the game's clear after each answer): "select the draw tool to start", and strokes leave no ink.
+# Whenever a sketchpad has no tool selected, pick its brush, so a visitor can always just draw.
 SELECT_BRUSH_JS = """
 () => {
-  const pick = () => document.querySelectorAll("[id$='-sketch'] button[aria-label='Brush']").forEach((b) => {
-    if (!b.dataset.autoPicked) { b.dataset.autoPicked = "1"; b.click(); }
+  const pick = () => document.querySelectorAll("[id$='-sketch']").forEach((pad) => {
+    const brush = pad.querySelector("button[aria-label='Brush']");
+    if (brush && !pad.querySelector("button.highlight")) brush.click();
   });
-  new MutationObserver(pick).observe(document.body, { childList: true, subtree: true });
+  new MutationObserver(pick).observe(document.body,
+    { childList: true, subtree: true, attributes: true, attributeFilter: ["class"] });
   pick();
 }
 """

@@ -34,6 +34,7 @@ TIMEOUT_MS = 20_000  # the first prediction also loads TensorFlow and the model
 SKETCH = "#digits-sketch"
 CANVAS = f"{SKETCH} .pixi-target canvas"
 BRUSH = f"{SKETCH} button[aria-label='Brush']"
+BRUSH_READY = f"{SKETCH} button[aria-label='Brush'].highlight"  # the brush is the selected tool
 CLEAR = f"{SKETCH} button[aria-label='Clear canvas']"
 ZOOM = f"{SKETCH} .zoom-number span"
 PREDICT_DRAW = "#digits-predict-draw"
@@ -139,8 +140,9 @@ def _image_rect(page) -> dict:
 
 
 def draw(page, drawing: Drawing, step_px: float = 20.0) -> None:
-    """Select the brush and draw each stroke with mouse down, many small moves, mouse up."""
-    page.click(BRUSH)
+    """Draw each stroke with mouse down, many small moves, mouse up, as a person does: without picking a
+    tool first (the page must have its brush ready, after a clear too)."""
+    page.locator(BRUSH_READY).wait_for(timeout=2_000)
     page.locator(ZOOM).wait_for()
     rect = _image_rect(page)
     scale = rect["width"] / CANVAS_SIDE
@@ -220,6 +222,16 @@ def test_drawn_digits_are_recognised(page):
         clear_canvas(page)
         draw(page, drawing)
         assert_prediction(page, PREDICT_DRAW, digit, what)
+
+
+def test_after_clearing_the_canvas_the_next_drawing_leaves_ink(page):
+    """The trash button used to leave the pad with no tool ("select the draw tool to start"): strokes left no
+    ink and Predict said the canvas was empty. Draw, clear, draw again, twice, never touching the tools."""
+    for digit, drawing, what in DRAWN[:3]:
+        draw(page, drawing)
+        assert_prediction(page, PREDICT_DRAW, digit, what)
+        clear_canvas(page)
+        assert "select the draw tool" not in page.locator(SKETCH).inner_text()
 
 
 def test_empty_canvas_shows_an_error_then_a_drawing_works(page):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 
 import pytest
 
 import test_browser
+from handwriting.game import MIN_ANSWER_S
 from test_browser import DRAWN, TOAST, browser, page  # noqa: F401  (browser and page are fixtures)
 
 SKETCH = "#game-sketch"
@@ -26,10 +28,15 @@ MAX_TARGETS = 40  # targets to go through at most (each is drawable with probabi
 def game_page(page, monkeypatch):
     """The page on the Game tab, with test_browser's drawing helpers aimed at the game's sketchpad."""
     monkeypatch.setattr(test_browser, "CANVAS", f"{SKETCH} .pixi-target canvas")
-    monkeypatch.setattr(test_browser, "BRUSH", f"{SKETCH} button[aria-label='Brush']")
+    monkeypatch.setattr(test_browser, "BRUSH_READY", f"{SKETCH} button[aria-label='Brush'].highlight")
     monkeypatch.setattr(test_browser, "ZOOM", f"{SKETCH} .zoom-number span")
     page.get_by_role("tab", name="Game").click()
     return page
+
+
+def shifted(drawing, dx: float):
+    """The same strokes drawn a little further right."""
+    return [[(x + dx, y) for x, y in stroke] for stroke in drawing]
 
 
 def text(page, selector: str) -> str:
@@ -63,17 +70,23 @@ def test_play_a_short_round_and_get_into_the_high_scores(game_page):
     clock_start = int(re.search(r"(\d+)", text(page, CLOCK)).group(1))
 
     target, rights, scores, drawn_with_enter = text(page, TARGET), 0, [0], False
+    shown, times_drawn = time.monotonic(), {}
     for _ in range(MAX_TARGETS):
         if rights == RIGHT_ANSWERS:
             break
         if target in DRAWINGS:
-            test_browser.draw(page, DRAWINGS[target])
+            # as a person: never the very same strokes twice (a resent image scores nothing), and no
+            # faster than a person reads and draws (the game's floor)
+            times_drawn[target] = times_drawn.get(target, 0) + 1
+            test_browser.draw(page, shifted(DRAWINGS[target], 6 * times_drawn[target]))
+            time.sleep(max(0.0, MIN_ANSWER_S + 0.1 - (time.monotonic() - shown)))
             if not drawn_with_enter:  # the keyboard shortcut once, the button after
                 page.keyboard.press("Enter")
                 drawn_with_enter = True
             else:
                 page.click("#game-submit")
             target = next_target(page, target)
+            shown = time.monotonic()
             verdict = text(page, "#game-verdict")
             assert verdict.startswith("✓"), f"the drawn target was not recognised: {verdict!r}"
             rights += 1
@@ -82,6 +95,7 @@ def test_play_a_short_round_and_get_into_the_high_scores(game_page):
         else:
             page.click("#game-skip")
             target = next_target(page, target)
+            shown = time.monotonic()
     assert rights == RIGHT_ANSWERS, f"only {rights} drawable targets came up"
     assert f"{RIGHT_ANSWERS} right of {RIGHT_ANSWERS} drawn" in text(page, SCORE)
     clock_now = int(re.search(r"(\d+)", text(page, CLOCK)).group(1))

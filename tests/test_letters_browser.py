@@ -23,7 +23,7 @@ LETTERS = [  # (letter, strokes in canvas pixels): clear capitals, consecutive o
 def letters_page(page, monkeypatch):
     """The page on the Letters tab, with test_browser's helpers aimed at its sketchpad and label."""
     monkeypatch.setattr(test_browser, "CANVAS", f"{SKETCH} .pixi-target canvas")
-    monkeypatch.setattr(test_browser, "BRUSH", f"{SKETCH} button[aria-label='Brush']")
+    monkeypatch.setattr(test_browser, "BRUSH_READY", f"{SKETCH} button[aria-label='Brush'].highlight")
     monkeypatch.setattr(test_browser, "ZOOM", f"{SKETCH} .zoom-number span")
     monkeypatch.setattr(test_browser, "CLEAR", f"{SKETCH} button[aria-label='Clear canvas']")
     monkeypatch.setattr(test_browser, "LABEL", LABEL)
