@@ -38,11 +38,11 @@ def hw62(task: str, data_dir=None):
 
 
 def emnist_validation(task: str):
-    """The cache's validation tenth in `task`'s labels (case-merged images: either case counts as right)."""
+    """The cache's validation tenth in `task`'s labels, without ByMerge's case-merged images (as `training.evaluate`)."""
     from training.emnist_cache import load
 
     d = load()
-    v = d["validation"]
+    v = d["validation"] & ~d["case_ambiguous"]
     x, y, y_alt = d["x"][v], d["y"][v].astype(np.int64), d["y_alt"][v].astype(np.int64)
     if task == "letters":
         keep = y >= 10
@@ -60,6 +60,40 @@ def summary(probs, y, labels, y_alt=None) -> dict:
         pred = probs.argmax(1)
         out["top1_either_case_for_merged"] = round(float(((pred == y) | (pred == y_alt)).mean()), 5)
     return out
+
+
+SHAPE_ALIKE = (("C", "c"), ("O", "o"), ("S", "s"), ("V", "v"), ("W", "w"), ("X", "x"), ("Z", "z"))
+SHAPE_ALIKE_ALL = (("O", "o", "0"), ("I", "l", "1"))
+
+
+def lookalike_gaps(probs: np.ndarray, y: np.ndarray, labels) -> dict:
+    """For images of characters whose shape cannot tell them apart (c/C, o/O, s/S, v/V, w/W, x/X, z/Z, and in
+    the 62-class task 0/O/o and 1/l/I): the mean confidence gap between the two most likely members of the
+    group, how often all members are in the top 3 (two-member groups: both; three: the best two), and how
+    often the top answer is a member of the group."""
+    groups = [g for g in SHAPE_ALIKE if all(c in labels for c in g)]
+    if "0" in labels:
+        groups = [g for g in groups if g != ("O", "o")] + list(SHAPE_ALIKE_ALL)
+    rows, gaps, both, in_group = {}, [], [], []
+    top3 = np.argsort(-probs, axis=1)[:, :3]
+    for g in groups:
+        idx = [labels.index(c) for c in g]
+        mask = np.isin(y, idx)
+        if not mask.any():
+            continue
+        p = np.sort(probs[mask][:, idx], axis=1)[:, ::-1]
+        gap = p[:, 0] - p[:, 1]
+        best_two = np.argsort(-probs[mask][:, idx], axis=1)[:, :2]
+        members_top3 = np.array([all(idx[k] in t for k in b) for t, b in zip(top3[mask], best_two)])
+        group_top1 = np.isin(probs[mask].argmax(1), idx)
+        rows["/".join(g)] = {"n": int(mask.sum()), "mean_gap": round(float(gap.mean()), 4),
+                             "both_in_top3": round(float(members_top3.mean()), 4), "top1_in_group": round(float(group_top1.mean()), 4)}
+        gaps.append(gap)
+        both.append(members_top3)
+        in_group.append(group_top1)
+    gaps, both, in_group = np.concatenate(gaps), np.concatenate(both), np.concatenate(in_group)
+    return {"n": int(len(gaps)), "mean_gap": round(float(gaps.mean()), 4), "median_gap": round(float(np.median(gaps)), 4),
+            "both_in_top3": round(float(both.mean()), 4), "top1_in_group": round(float(in_group.mean()), 4), "groups": rows}
 
 
 def adjust(probs: np.ndarray, prior: np.ndarray | None, power: float) -> np.ndarray:
@@ -99,18 +133,27 @@ def main(argv=None):
                 pl = to_letters(adjust(p_all["letters"], prior, power))
                 row = {"recipe": str(path), "prior_power": power,
                        "hw62_all": summary(pa, sets["all"][1], ALL),
-                       "hw62_letters": summary(pl, sets["letters"][1], labels_for("letters"))}
+                       "hw62_letters": summary(pl, sets["letters"][1], labels_for("letters")),
+                       "lookalikes_hw62_letters": lookalike_gaps(pl, sets["letters"][1], labels_for("letters")),
+                       "lookalikes_hw62_all": lookalike_gaps(pa, sets["all"][1], ALL)}
                 if p_val is not None:
-                    row["emnist_val_all"] = summary(adjust(p_val, prior, power), val[1], ALL, val[2])
+                    row["emnist_val_all"] = summary(adjust(p_val, prior, power), val[1], ALL)
+                    row["emnist_val_letters"] = summary(to_letters(adjust(p_val[val[1] >= 10], prior, power)), val[1][val[1] >= 10] - 10,
+                                                        labels_for("letters"))
                 rows.append(row)
         else:
             metrics = json.loads((path / "metrics.json").read_text())
             task = metrics["task"]
             rt = KerasRuntime(path / "model.keras")
             x, y = sets[task]
-            row = {"recipe": str(path), f"hw62_{task}": summary(predict_all(rt, x), y, labels_for(task))}
+            probs = predict_all(rt, x)
+            row = {"recipe": str(path), f"hw62_{task}": summary(probs, y, labels_for(task)),
+                   f"lookalikes_hw62_{task}": lookalike_gaps(probs, y, labels_for(task))}
             if val and task == "all":
-                row["emnist_val_all"] = summary(predict_all(rt, val[0]), val[1], ALL, val[2])
+                row["emnist_val_all"] = summary(predict_all(rt, val[0]), val[1], ALL)
+            if val and task == "letters":
+                keep = val[1] >= 10
+                row["emnist_val_letters"] = summary(predict_all(rt, val[0][keep]), val[1][keep] - 10, labels_for("letters"))
             rows.append(row)
         with open(RESULTS, "a") as f:
             for row in rows:

@@ -14,13 +14,14 @@ Conv2D(64, 3, relu) -> BN -> Conv2D(64, 5, stride 2, same, relu) -> BN -> Dropou
 Flatten -> Dropout(0.4) -> Dense(classes, softmax). Adam, sparse categorical cross-entropy."""
 
 DATASET_IDS = {"mnist_test": "mnist", "usps": "usps", "hw62_digits": "hw62_dev", "hw62_letters": "hw62_dev",
-               "hw62_all": "hw62_dev"}
+               "hw62_all": "hw62_dev", "emnist_val": "emnist"}
 RESULT_NAMES = {
     "mnist_test": "MNIST test",
     "usps": "USPS (train split, evaluation only)",
     "hw62_digits": "hw62_dev digit photos (evaluation only)",
     "hw62_letters": "hw62_dev letter photos (evaluation only)",
     "hw62_all": "hw62_dev photos, all 62 classes (evaluation only)",
+    "emnist_val": "EMNIST validation tenth (held out, same writers as training)",
 }
 
 
@@ -34,7 +35,8 @@ def headline(metrics: dict) -> str:
     return ", ".join(parts)
 
 
-def _yaml_header(metrics: dict) -> str:
+def _yaml_header(metrics: dict, training: dict | None = None) -> str:
+    emnist = ["- emnist"] if (training or {}).get("kind") == "emnist" else []
     lines = [
         "---",
         "library_name: keras",
@@ -46,6 +48,7 @@ def _yaml_header(metrics: dict) -> str:
         f"- {metrics['task']}",
         "datasets:",
         "- mnist",
+        *emnist,
         "metrics:",
         "- accuracy",
         "model-index:",
@@ -291,7 +294,7 @@ def render(metrics: dict, training: dict) -> str:
         training_text += f"\n- This model: {training['derived']}."
     training_text += _ensemble_text(metrics, training)
     confusions = "\n".join(f"![{name}](confusion_{name}.png)" for name in results)
-    return f"""{_yaml_header(metrics)}
+    return f"""{_yaml_header(metrics, training)}
 
 # Handwriting recognition: {metrics['task']} model, version {metrics['version']}
 

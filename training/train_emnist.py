@@ -108,7 +108,8 @@ def build_network(width: float = 1.0):
 
 def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learning_rate: float = 1e-3,
           decay: float = 0.8, ambiguous: str = "either", width: float = 1.0, rotation_deg: float = 8.0,
-          zoom: float = 0.08, shift: float = 0.05, seed: int = 0, limit: int | None = None, thin: float = 0.0) -> Path:
+          zoom: float = 0.08, shift: float = 0.05, seed: int = 0, limit: int | None = None, thin: float = 0.0,
+          synthetic: Path | None = None, init: Path | None = None) -> Path:
     import keras
     import tensorflow as tf
 
@@ -127,8 +128,19 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
     x_train, y_train = data["x"][idx], np.stack([data["y"][idx], data["y_alt"][idx]], 1).astype(np.int32)
     x_val = data["x"][val].astype(np.float32)[..., None] / 255.0
     y_val = np.stack([data["y"][val], data["y_alt"][val]], 1).astype(np.int32)
-    prior = training_prior(data, np.isin(np.arange(len(data["y"])), idx))
-    print(f"training on {len(idx):,} images ({int(data['case_ambiguous'][idx].sum()):,} case-merged), validating on {len(val):,}")
+    prior_counts = training_prior(data, np.isin(np.arange(len(data["y"])), idx)) * len(idx)
+    n_synthetic, synthetic_name = 0, None
+    if synthetic:  # font renders of every class (training.synthetic), already through the serving preprocessing
+        from training.synthetic import load_cache
+
+        sx, sy, _fonts, sinfo = load_cache(synthetic)
+        x_train = np.concatenate([x_train, sx])
+        y_train = np.concatenate([y_train, np.stack([sy, sy], 1).astype(np.int32)])
+        prior_counts = prior_counts + np.bincount(sy.astype(np.int64), minlength=len(ALL))
+        n_synthetic, synthetic_name = len(sy), Path(synthetic).name
+    prior = prior_counts / prior_counts.sum()
+    print(f"training on {len(y_train):,} images ({int(data['case_ambiguous'][idx].sum()):,} case-merged, {n_synthetic:,} "
+          f"synthetic), validating on {len(val):,}")
 
     augment = digit_augmenter(rotation_deg, zoom, shift, seed)
 
@@ -140,9 +152,11 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
             images = tf.where(pick, eroded, images)
         return augment(images, training=True), labels
 
-    ds = (tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
+    ds = (tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(len(y_train), seed=seed, reshuffle_each_iteration=True)
           .batch(batch_size).map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
     model = build_network(width)
+    if init:  # warm start from an earlier run's network (same architecture)
+        model.set_weights(keras.saving.load_model(init, compile=False).get_weights())
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=either_case_loss, metrics=[either_case_accuracy])
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
@@ -160,17 +174,20 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
     plain.save(out / "network.keras")
     val_acc = history.history["val_either_case_accuracy"]
     record = {
-        "data": f"{len(idx):,} images through the serving preprocessing (training.emnist_cache): EMNIST ByClass and the "
+        "data": f"{len(y_train):,} images through the serving preprocessing (training.emnist_cache): EMNIST ByClass and the "
                 f"ByMerge extra images minus a seeded validation tenth, plus the 60,000 MNIST training digits; "
                 + ("ByMerge's case-merged images with a loss that accepts either case" if ambiguous == "either"
-                   else "ByMerge's case-merged images left out"),
-        "sources": {name: int((data["source"][idx] == k).sum()) for k, name in enumerate(data["info"]["sources"])},
+                   else "ByMerge's case-merged images left out")
+                + (f"; plus {n_synthetic:,} synthetic font renders of all 62 classes ({synthetic_name}, training.synthetic)"
+                   if n_synthetic else ""),
+        "sources": {**{name: int((data["source"][idx] == k).sum()) for k, name in enumerate(data["info"]["sources"])},
+                    **({"synthetic": n_synthetic} if n_synthetic else {})},
         "case_merged_images": int(data["case_ambiguous"][idx].sum()),
         "validation_size": int(len(val)),
         "settings": dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, lr_decay_per_epoch=decay,
                          ambiguous=ambiguous, width=width, rotation_deg=rotation_deg, zoom=zoom, shift=shift, seed=seed,
-                         thin=thin),
-        "train_size": int(len(idx)),
+                         thin=thin, synthetic=synthetic_name, init=str(init) if init else None),
+        "train_size": int(len(y_train)),
         "best_epoch": int(np.argmax(val_acc)) + 1,
         "best_val_accuracy": float(np.max(val_acc)),
         "val_accuracy_history": [round(float(v), 5) for v in val_acc],
@@ -212,7 +229,7 @@ def assembled(network, task: str, prior: np.ndarray | None, prior_power: float):
     return model
 
 
-def assemble(run: Path, task: str, out: Path, prior_power: float = 1.0, note: str = "") -> Path:
+def assemble(run: Path, task: str, out: Path, prior_power: float = 1.0, note: str = "", notes: Path | None = None) -> Path:
     """Write `out/model.keras`, its LiteRT copy and `training.json` for `task` from a training run."""
     import keras
 
@@ -248,6 +265,9 @@ def assemble(run: Path, task: str, out: Path, prior_power: float = 1.0, note: st
     }
     if note:
         training["note"] = note
+    if notes:  # what was tried and measured, for the model card: {"recipes": [...], "findings": [...]} per task
+        extra = json.loads(Path(notes).read_text())
+        training.update(extra.get(task, extra))
     (out / "training.json").write_text(json.dumps(training, indent=2) + "\n")
     return out
 
@@ -266,20 +286,25 @@ def main(argv=None):
     t.add_argument("--width", type=float, default=1.0)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--thin", type=float, default=0.0, help="share of training images whose strokes are thinned (2x2 erosion)")
+    t.add_argument("--synthetic", default=None, help="also train on this synthetic font cache (training.synthetic)")
+    t.add_argument("--init", default=None, help="start from this network.keras (an earlier run) instead of random weights")
     t.add_argument("--limit", type=int, default=None, help="train on this many images only (smoke tests)")
     a = sub.add_parser("assemble")
     a.add_argument("run")
     a.add_argument("--task", choices=["letters", "all"], required=True)
     a.add_argument("--out", required=True)
     a.add_argument("--prior-power", type=float, default=1.0)
+    a.add_argument("--notes", default=None, help="JSON of measured recipes and findings for the card (per task)")
     args = parser.parse_args(argv)
     if args.command == "train":
         from training.emnist_cache import CACHE_FILE
 
         train(Path(args.cache or CACHE_FILE), Path(args.out), args.epochs, args.batch_size, args.learning_rate, args.decay,
-              args.ambiguous, args.width, seed=args.seed, limit=args.limit, thin=args.thin)
+              args.ambiguous, args.width, seed=args.seed, limit=args.limit, thin=args.thin,
+              synthetic=Path(args.synthetic) if args.synthetic else None, init=Path(args.init) if args.init else None)
     else:
-        assemble(Path(args.run), args.task, Path(args.out), args.prior_power)
+        assemble(Path(args.run), args.task, Path(args.out), args.prior_power,
+                 notes=Path(args.notes) if args.notes else None)
         print(f"wrote {args.out}")
 
 
