@@ -17,32 +17,26 @@ from handwriting.config import settings  # noqa: E402
 from handwriting.flagging import FeedbackRecorder  # noqa: E402
 from handwriting.game import MAX_NAME, ROUND_LENGTHS  # noqa: E402
 from handwriting.game_endpoints import (  # noqa: E402
-    CLEAR_SKETCH_JS,
     SUBMIT_KEY_JS,
     TICK_VIEW,
     VIEW,
     GameEndpoints,
     mode_choices,
 )
-from handwriting.gradio_inputs import DrawingPad, ImageUpload  # noqa: E402
+from handwriting.gradio_inputs import DrawingCanvas, DrawingPad, ImageUpload  # noqa: E402
 from handwriting.gradio_server import GuardedBlocks, keep_visitors_first  # noqa: E402
 from handwriting.labels import TASK_LABELS, labels_for  # noqa: E402
 from handwriting.recognizer import warm_up  # noqa: E402
 
 PREDICT_CONCURRENCY = 16  # requests preprocessed at once; the model calls are shared by a micro-batcher
-# Gradio 6's sketchpad starts with no tool selected, and drops its tool again after every clear (its trash
-# button, or the game's clear after each answer): "select the draw tool to start", and strokes leave no ink.
-# Whenever a sketchpad has no tool selected, pick its brush, so a visitor can always just draw.
-SELECT_BRUSH_JS = """
-() => {
-  const pick = () => document.querySelectorAll("[id$='-sketch']").forEach((pad) => {
-    const brush = pad.querySelector("button[aria-label='Brush']");
-    if (brush && !pad.querySelector("button.highlight")) brush.click();
-  });
-  new MutationObserver(pick).observe(document.body,
-    { childList: true, subtree: true, attributes: true, attributeFilter: ["class"] });
-  pick();
-}
+# Look-alike characters must look different on the page (I, l and 1 are one glyph in the default font)
+# and pictures of what the model saw stay crisp.
+CSS = """
+[id$='-label'] .output-class, [id$='-label'] .label, .glyph { font-family: 'IBM Plex Mono', ui-monospace, monospace; }
+figure.model-input { display: inline-block; margin: 4px 8px 4px 0; text-align: center; }
+figure.model-input img { width: 84px; height: 84px; image-rendering: pixelated; border-radius: 4px; }
+[id$='-seen'] figure.model-input img { width: 112px; height: 112px; }
+figure.model-input figcaption { font-size: var(--text-sm); max-width: 140px; }
 """
 LETTER_TASKS = {"letters": "Letters (A-Z, a-z)", "all": "All characters (0-9, A-Z, a-z)"}  # the Letters tab's choices
 FEEDBACK_CONCURRENCY = 16  # feedback requests at once; the store serialises only its short writes
@@ -62,16 +56,7 @@ def recognition_tab(task: str, feedback: endpoints.FeedbackEndpoints, choices=No
         with gr.Column():
             with gr.Tabs():
                 with gr.Tab("Draw", id=f"{task}-draw-tab"):
-                    sketch = DrawingPad(
-                        label="Draw",
-                        type="numpy",
-                        image_mode="RGBA",
-                        canvas_size=(280, 280),
-                        brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
-                        layers=False,
-                        transforms=(),
-                        elem_id=f"{task}-sketch",
-                    )
+                    sketch = DrawingCanvas(elem_id=f"{task}-sketch")  # recognised after every stroke
                     draw_button = gr.Button("Predict", variant="primary", elem_id=f"{task}-predict-draw")
                 with gr.Tab("Upload", id=f"{task}-upload-tab"):
                     upload = ImageUpload(
@@ -83,6 +68,7 @@ def recognition_tab(task: str, feedback: endpoints.FeedbackEndpoints, choices=No
                     upload_button = gr.Button("Predict", variant="primary", elem_id=f"{task}-predict-upload")
         with gr.Column():
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id=f"{task}-label")
+            seen = gr.HTML(elem_id=f"{task}-seen")  # the 28x28 picture the model was given
             hint = gr.Markdown(elem_id=f"{task}-hint")  # look-alike characters, said plainly
             with gr.Column(visible=False, elem_id=f"{task}-feedback") as ask:
                 gr.Markdown("**Is this correct?**")
@@ -97,14 +83,17 @@ def recognition_tab(task: str, feedback: endpoints.FeedbackEndpoints, choices=No
     last = gr.State(None)  # the prediction the buttons answer, made and kept on the server
 
     # The page's own listeners are private; the public /predict and /predict_sketch are `recognition_api`.
-    shown = [label, last, ask, correction, right, status, hint]
+    shown = [label, last, ask, correction, right, status, hint, seen]
     predicting = dict(fn=feedback.page_predict, outputs=shown, api_visibility="private",
                       concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise")
     draw_button.click(inputs=[sketch, task_input], **predicting)
     upload_button.click(inputs=[upload, task_input], **predicting)
     upload.upload(inputs=[upload, task_input], **predicting)
+    # Live: every stroke (and a clear) is judged; while one is judged, only the newest drawing waits.
+    sketch.change(feedback.page_live, [sketch, task_input], shown, api_visibility="private", show_progress="hidden",
+                  trigger_mode="always_last", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise")
     quick = dict(api_visibility="private", show_progress="hidden", queue=False)
-    for cleared in (sketch.clear, upload.clear, task_input.change):  # the prediction on screen is no longer this input's
+    for cleared in (upload.clear, task_input.change):  # the prediction on screen is no longer this input's
         cleared(feedback.forget, None, shown, **quick)
 
     private = dict(api_visibility="private", concurrency_limit=FEEDBACK_CONCURRENCY, concurrency_id="feedback")
@@ -173,30 +162,29 @@ def game_tab(game: GameEndpoints, demo: gr.Blocks) -> None:
                 target = gr.HTML(elem_id="game-target")
                 verdict = gr.Markdown(elem_id="game-verdict")
             with gr.Column():
-                sketch = DrawingPad(
-                    label="Draw", type="numpy", image_mode="RGBA", canvas_size=(280, 280),
-                    brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
-                    layers=False, transforms=(), elem_id="game-sketch",
-                )
+                sketch = DrawingCanvas(elem_id="game-sketch")  # judged after every stroke
                 with gr.Row():
                     submit = gr.Button("Submit (Enter)", variant="primary", elem_id="game-submit")
                     skip = gr.Button("Skip", elem_id="game-skip")
                     end = gr.Button("End round", variant="stop", elem_id="game-end")
     with gr.Column(visible=False) as summary:
         report = gr.Markdown(elem_id="game-report")
-        misses = gr.Gallery(label="What the model saw instead", columns=8, height="auto", elem_id="game-misses")
+        misses = gr.HTML(elem_id="game-misses")  # the drawings the model got wrong, as it saw them
     high_scores = gr.HTML(elem_id="game-high-scores")
     state = gr.State(None)  # this session's round id
     timer = gr.Timer(1.0, active=False)
 
     parts = dict(state=state, timer=timer, setup=setup, play=play, summary=summary, message=message, target=target,
-                 clock=clock, score=score, verdict=verdict, report=report, misses=misses, high_scores=high_scores)
+                 clock=clock, score=score, verdict=verdict, report=report, misses=misses, high_scores=high_scores,
+                 sketch=sketch)
     view, tick_view = [parts[n] for n in VIEW], [parts[n] for n in TICK_VIEW]
     quick = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
-    start.click(game.page_start, [mode, seconds, name, opt_in, state], view, **quick).then(None, js=CLEAR_SKETCH_JS)
-    submit.click(game.page_submit, [state, sketch], view, api_visibility="private", show_progress="hidden",
-                 concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise").then(None, js=CLEAR_SKETCH_JS)
-    skip.click(game.page_skip, [state], view, **quick).then(None, js=CLEAR_SKETCH_JS)
+    start.click(game.page_start, [mode, seconds, name, opt_in, state], view, **quick)
+    judging = dict(api_visibility="private", show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY,
+                   concurrency_id="recognise")
+    sketch.change(game.page_live, [state, sketch], view, trigger_mode="always_last", **judging)
+    submit.click(game.page_submit, [state, sketch], view, **judging)
+    skip.click(game.page_skip, [state], view, **quick)
     end.click(game.page_end, [state], view, **quick)
     timer.tick(game.page_tick, [state], tick_view, **quick)
     mode.change(game.page_high_scores, [mode], high_scores, **quick)
@@ -218,12 +206,12 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
     """The page. `recorder` stores the feedback (default: from the environment, see handwriting/config.py)."""
     feedback = endpoints.FeedbackEndpoints(recorder or FeedbackRecorder.from_settings())
     keep_visitors_first()  # an API flood must not push out a visitor's prediction or game round
-    with GuardedBlocks(title="Handwriting recognition", delete_cache=settings().upload_cleanup) as demo:
+    with GuardedBlocks(title="Handwriting recognition", delete_cache=settings().upload_cleanup, css=CSS) as demo:
         gr.Markdown(
             "# Handwriting recognition\n"
-            "Draw a digit or a letter, or upload a photo of one, and press **Predict**: a convolutional "
-            "network says what it sees and how sure it is. Tell it when it is wrong: corrections are kept "
-            "to train better models. Or race the clock in the **Game**."
+            "Draw a digit or a letter, or upload a photo of one: a convolutional network says what it sees "
+            "and how sure it is, after every stroke, and shows the picture it was given. Tell it when it is "
+            "wrong: corrections are kept to train better models. Or race the clock in the **Game**."
         )
         with gr.Tabs():
             with gr.Tab("Digits", id="digits"):
@@ -240,7 +228,6 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
         with gr.Accordion("Models", open=False):
             gr.Markdown(endpoints.model_info_markdown(), elem_id="model-info")
         gr.api(endpoints.model_info, api_name="model_info")
-        demo.load(None, js=SELECT_BRUSH_JS)
     return demo
 
 

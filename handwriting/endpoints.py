@@ -8,15 +8,18 @@ Their docstrings are what `Client.view_api()` and the page's API docs show.
 from __future__ import annotations
 
 import functools
+import html
 import logging
 
 import gradio as gr
+import numpy as np
 
 from handwriting import store
-from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError
-from handwriting.labels import UnknownTaskError, labels_for, lookalikes_of
+from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError, encode_png
+from handwriting.gradio_inputs import is_empty
+from handwriting.labels import UnknownTaskError, labels_for, lookalikes_of, unambiguous_name
 from handwriting.preprocessing import InvalidImageError
-from handwriting.recognizer import get_recognizer, predict
+from handwriting.recognizer import get_recognizer, predict, predict_with_input
 from handwriting.store import ModelUnavailableError
 
 log = logging.getLogger("handwriting")
@@ -106,27 +109,37 @@ class FeedbackEndpoints:
         return self.recorder.confirmation(record)
 
     def page_predict(self, image, task):
-        """The page's Predict (and upload): the top-3, the look-alike note, and "Is this correct?" for it.
+        """The page's Predict (and upload): the top-3, what the model saw, the look-alike note, and "Is this
+        correct?" for it. Outputs: label, last, ask, correction, right, status, hint, seen. A problem with
+        the input is said in the status line (and a toast) and clears the previous prediction and its buttons."""
+        return self._predict(image, task, toast=True)
 
-        Outputs: label, last, ask, correction, right, status, hint. A problem with the input is said in
-        the status line (and a toast) and clears the previous prediction and its buttons."""
+    def page_live(self, drawing, task):
+        """After each stroke on the pad (and when it is cleared): the same as Predict, quietly. An empty
+        pad just clears the prediction; a problem is said in the status line only, while the person draws."""
+        if is_empty(drawing):
+            return self.forget()
+        return self._predict(drawing, task, toast=False)
+
+    def _predict(self, image, task, toast: bool):
         try:
-            probabilities = predict(image, task)
+            probabilities, x = predict_with_input(image, task)
             version = get_recognizer(task).record.version
         except USER_ERRORS as exc:
-            gr.Warning(str(exc))
-            return None, None, gr.update(visible=False), gr.update(visible=False), gr.update(value=None), \
-                f"**Not recognised:** {exc}", ""
+            if toast:
+                gr.Warning(str(exc))
+            return (*self.forget()[:5], f"**Not recognised:** {exc}", "", "")
         predicted, confidence = max(probabilities.items(), key=lambda kv: kv[1])
         last = {"task": task, "predicted": predicted, "confidence": float(confidence), "model_version": version,
                 "image": image, "stored_id": None}
         return (probabilities, last, gr.update(visible=True), gr.update(visible=False),
-                gr.update(choices=list(labels_for(task)), value=None), "", lookalike_hint(probabilities, task))
+                gr.update(choices=list(labels_for(task)), value=None), "", lookalike_hint(probabilities, task),
+                model_input_html(x))
 
     @staticmethod
     def forget():
         """A new or cleared input: the prediction on screen no longer describes it (outputs as page_predict)."""
-        return None, None, gr.update(visible=False), gr.update(visible=False), gr.update(value=None), "", ""
+        return None, None, gr.update(visible=False), gr.update(visible=False), gr.update(value=None), "", "", ""
 
     @staticmethod
     def ask_for_label():
@@ -181,10 +194,18 @@ def lookalike_hint(label, task: str) -> str:
     others = [c for c in lookalikes_of(top) if c in labels_for(task)]
     if not others:
         return ""
-    names = " or ".join(f"**{c}**" for c in others)
-    return (f"**{top}** looks just like {names} once the size is evened out: the model sees the shape, "
-            f"not how big it was drawn, so it cannot always tell them apart. If it meant {names}, "
+    names = " or ".join(f"**{unambiguous_name(c)}**" for c in others)  # the page's font draws I and l alike
+    return (f"**{unambiguous_name(top)}** looks just like {names} once the size is evened out: the model sees "
+            f"the shape, not how big it was drawn, so it cannot always tell them apart. If you meant {names}, "
             "say so below: corrections like that teach it.")
+
+
+def model_input_html(x, caption: str = "What the model saw") -> str:
+    """The 28x28 model input (white ink on black, as the model was trained), enlarged with crisp pixels."""
+    pixels = np.round(np.asarray(x).reshape(28, 28) * 255).astype(np.uint8)
+    return (f"<figure class='model-input'><img src='data:image/png;base64,{encode_png(pixels)}' width='112' "
+            f"height='112' alt='{html.escape(caption)}: the 28x28 picture the model was given'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 def model_info() -> dict:

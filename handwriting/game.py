@@ -54,6 +54,7 @@ MAX_ROUNDS = 5_000  # rounds in play at once (memory bound against a flood of st
 MAX_KEPT = 20_000  # rounds held in all, in play or over (the oldest finished are forgotten first)
 ROUNDS_PER_CLIENT = 10  # rounds in play at once from one client address (a classroom behind one NAT: raise it)
 MIN_ANSWER_S = 0.8  # a right answer sooner than this after its target appeared is not a person drawing
+LIVE_CONFIDENCE = 0.6  # judged live, a drawing counts once the target (with its look-alikes) is this probable
 REPEAT_DIFFERENCE = 0.02  # mean absolute difference (0..1) below which two 28x28 drawings are the same image
 SOURCES = ("page", "api")  # where a round was started: the Game tab, or the /game_* API
 KEEP_SCORES = 100  # high-score rows kept per mode and source
@@ -326,11 +327,14 @@ class Game:
             self._forget_oldest_finished(now)
         return rnd.state(now)
 
-    def submit(self, round_id: str, image) -> dict:
+    def submit(self, round_id: str, image, live: bool = False) -> dict:
         """Judge a drawing of the current target; returns the verdict and the round's new state.
 
         A blank or unreadable drawing raises the preprocessing's InvalidImageError and changes nothing
-        (the target and its clock stay); a drawing after the deadline raises RoundOverError."""
+        (the target and its clock stay); a drawing after the deadline raises RoundOverError. `live`: the
+        drawing is judged while it is being drawn (after each stroke); it counts, as a right answer, only
+        once the model gives the target at least LIVE_CONFIDENCE; before that nothing changes and the
+        verdict is None (the player draws on, or presses Submit for a verdict either way)."""
         rnd = self._get(round_id)
         with rnd.lock:
             now = self.clock()
@@ -339,30 +343,41 @@ class Game:
             probabilities = self.recognise(x, rnd.task)
             target = rnd.target
             accepted = (target, *lookalikes_of(target))
-            predicted = max(probabilities, key=probabilities.get)
-            attempt = Attempt(target=target, predicted=predicted, right=predicted in accepted,
-                              confidence=float(sum(probabilities.get(c, 0.0) for c in accepted)),
-                              predicted_confidence=float(probabilities[predicted]), seconds=now - rnd.target_since,
-                              points=0)
-            if _is_repeat(x, rnd.seen):
-                attempt.unscored = "repeat"
-            elif attempt.seconds < self.min_answer_s:
-                attempt.unscored = "too fast"
-            if isinstance(x, np.ndarray):
-                rnd.seen.append(x)
-            if attempt.right and not attempt.unscored:
-                rnd.streak += 1
-                rnd.best_streak = max(rnd.best_streak, rnd.streak)
-                attempt.points = points_for(attempt.seconds, attempt.confidence, rnd.streak)
-                rnd.score += attempt.points
-            elif not attempt.right:
-                rnd.streak = 0
-                attempt.image = _picture(x)
-            rnd.attempts.append(attempt)
-            self._next_target(rnd, self.clock())
+            confidence = float(sum(probabilities.get(c, 0.0) for c in accepted))
+            if live and confidence < LIVE_CONFIDENCE:
+                attempt = None
+            else:
+                predicted = max(probabilities, key=probabilities.get)
+                if live and predicted not in accepted:  # the look-alikes together outweigh any other answer
+                    predicted = max(accepted, key=lambda c: probabilities.get(c, 0.0))
+                attempt = Attempt(target=target, predicted=predicted, right=predicted in accepted,
+                                  confidence=confidence, predicted_confidence=float(probabilities[predicted]),
+                                  seconds=now - rnd.target_since, points=0)
+                self._record(rnd, attempt, x)
+        if attempt is None:
+            return {"verdict": None, **self.status(round_id)}
         if rnd.opt_in and self.keep is not None:
-            attempt.stored_id = self._keep(image, rnd.task, predicted, target, attempt.predicted_confidence)
+            attempt.stored_id = self._keep(image, rnd.task, attempt.predicted, target, attempt.predicted_confidence)
         return {"verdict": attempt.verdict(), **self.status(round_id)}
+
+    def _record(self, rnd: Round, attempt: Attempt, x) -> None:
+        """Score a judged drawing and move to the next target (called with the round's lock held)."""
+        if _is_repeat(x, rnd.seen):
+            attempt.unscored = "repeat"
+        elif attempt.seconds < self.min_answer_s:
+            attempt.unscored = "too fast"
+        if isinstance(x, np.ndarray):
+            rnd.seen.append(x)
+        if attempt.right and not attempt.unscored:
+            rnd.streak += 1
+            rnd.best_streak = max(rnd.best_streak, rnd.streak)
+            attempt.points = points_for(attempt.seconds, attempt.confidence, rnd.streak)
+            rnd.score += attempt.points
+        elif not attempt.right:
+            rnd.streak = 0
+            attempt.image = _picture(x)
+        rnd.attempts.append(attempt)
+        self._next_target(rnd, self.clock())
 
     def skip(self, round_id: str) -> dict:
         """Give up on the current target: no points, the streak breaks, a new target."""

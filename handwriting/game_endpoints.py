@@ -12,10 +12,11 @@ import html
 
 import gradio as gr
 import numpy as np
-from PIL import Image
 
 from handwriting.config import settings
-from handwriting.endpoints import USER_ERRORS, errors_as_gr_error
+from handwriting.endpoints import USER_ERRORS, errors_as_gr_error, model_input_html
+from handwriting.gradio_inputs import is_empty
+from handwriting.labels import unambiguous_name
 from handwriting.game import (
     MODE_TITLES,
     Game,
@@ -35,7 +36,7 @@ def client_of(request) -> str:
 
 # What the page's handlers update, in the order app.py lists the components (see GamePage.view).
 VIEW = ("state", "timer", "setup", "play", "summary", "message", "target", "clock", "score", "verdict", "report",
-        "misses", "high_scores")
+        "misses", "high_scores", "sketch")
 TICK_VIEW = ("timer", "setup", "play", "summary", "clock", "score", "report", "misses", "high_scores")
 
 
@@ -55,13 +56,6 @@ SUBMIT_KEY_JS = """
   });
 }
 """
-
-# A fresh canvas for each target. (Sending an empty value from the server does not clear a Gradio 6
-# sketchpad on the page; its own Clear button does.)
-CLEAR_SKETCH_JS = """
-() => { document.querySelector("#game-sketch button[aria-label='Clear canvas']")?.click(); }
-"""
-
 
 api_errors = errors_as_gr_error(ERRORS)  # the game's and the library's user-facing errors
 
@@ -180,12 +174,25 @@ class GameEndpoints:
             VIEW, state=state["round_id"], timer=gr.Timer(active=True), setup=gr.Column(visible=False),
             play=gr.Column(visible=True), summary=gr.Column(visible=False), message="",
             target=target_html(state["target"]), clock=clock_markdown(state["remaining"]), score=score_markdown(state),
-            verdict="", report="", misses=[],
+            verdict="", report="", misses="", sketch="",
         )
 
     def page_submit(self, round_id, sketch):
-        """Submit (button or Enter): judge the drawing, show the verdict and the next target."""
+        """Submit (button or Enter): judge the drawing, right or wrong, show the verdict and the next target."""
         return self._play(lambda: self.game.submit(round_id, sketch), round_id)
+
+    def page_live(self, round_id, sketch):
+        """After each stroke: once the model sees the target, the drawing counts, the next target shows and
+        the pad clears; until then (and for an empty pad) nothing changes, without a word."""
+        if not round_id or is_empty(sketch):
+            return self.view(VIEW)
+        try:
+            result = self.game.submit(round_id, sketch, live=True)
+        except ERRORS:  # a speck, a round just over: the tick or Submit says so
+            return self.view(VIEW)
+        if result["verdict"] is None:
+            return self.view(VIEW)
+        return self._shown(result, round_id)
 
     def page_skip(self, round_id):
         return self._play(lambda: self.game.skip(round_id), round_id)
@@ -224,10 +231,14 @@ class GameEndpoints:
         except ERRORS as exc:  # a blank canvas, no round: the target and the drawing stay
             gr.Warning(str(exc))
             return self.view(VIEW)
+        return self._shown(result, round_id)
+
+    def _shown(self, result, round_id):
+        """A judged answer on the page: its verdict, and the next target on a cleared pad (or the summary)."""
         if result["over"]:
-            return self._finished(VIEW, round_id, verdict=verdict_markdown(result["verdict"]))
+            return self._finished(VIEW, round_id, verdict=verdict_markdown(result["verdict"]), sketch="")
         return self.view(VIEW, target=target_html(result["target"]), clock=clock_markdown(result["remaining"]),
-                         score=score_markdown(result), verdict=verdict_markdown(result["verdict"]))
+                         score=score_markdown(result), verdict=verdict_markdown(result["verdict"]), sketch="")
 
     def _finished(self, names, round_id, **extra):
         rnd = self.game.round(round_id)
@@ -235,7 +246,7 @@ class GameEndpoints:
         return self.view(
             names, timer=gr.Timer(active=False), setup=gr.Column(visible=True), play=gr.Column(visible=False),
             summary=gr.Column(visible=True), clock=clock_markdown(0), score=score_markdown(state),
-            report=report_markdown(rnd.mode, state["summary"]), misses=misses_gallery(rnd),
+            report=report_markdown(rnd.mode, state["summary"]), misses=misses_html(rnd),
             high_scores=self.page_high_scores(rnd.mode), **extra,
         )
 
@@ -263,7 +274,8 @@ def mode_choices() -> tuple[list[tuple[str, str]], str]:
 def target_html(target: str) -> str:
     return (
         "<div style='text-align:center'><div>Draw this</div>"
-        f"<div id='game-target-char' style='font-size:5em;font-weight:700;line-height:1.1'>{html.escape(target)}</div></div>"
+        f"<div id='game-target-char' class='glyph' style='font-size:5em;font-weight:700;line-height:1.1'>{html.escape(target)}</div>"
+        f"<div id='game-target-name'>{html.escape(unambiguous_name(target))}</div></div>"
     )
 
 
@@ -277,17 +289,19 @@ def score_markdown(state: dict) -> str:
 
 
 def verdict_markdown(verdict: dict) -> str:
+    if verdict is None:
+        return ""
     if verdict["skipped"]:
         return f"Skipped **{verdict['target']}**: the streak starts again."
     if verdict["right"] and verdict.get("unscored"):
         why = ("this drawing was already used in this round" if verdict["unscored"] == "repeat"
                else "that was faster than anyone can draw")
-        text = f"✓ **{verdict['target']}**, but {why}: no points."
+        text = f"✓ **{unambiguous_name(verdict['target'])}**, but {why}: no points."
     elif verdict["right"]:
-        text = (f"✓ **{verdict['target']}** in {verdict['seconds']:.1f} s, the model {verdict['confidence']:.0%} sure: "
+        text = (f"✓ **{unambiguous_name(verdict['target'])}** in {verdict['seconds']:.1f} s, the model {verdict['confidence']:.0%} sure: "
                 f"**+{verdict['points']}**")
     else:
-        text = (f"✗ Asked for **{verdict['target']}**, the model saw **{verdict['predicted']}** "
+        text = (f"✗ Asked for **{unambiguous_name(verdict['target'])}**, the model saw **{unambiguous_name(verdict['predicted'])}** "
                 f"({verdict['predicted_confidence']:.0%} sure; {verdict['target']}: {verdict['confidence']:.0%})")
     return text
 
@@ -310,15 +324,14 @@ def report_markdown(mode: str, summary: dict) -> str:
     return "\n\n".join(lines)
 
 
-def misses_gallery(rnd) -> list[tuple[Image.Image, str]]:
-    """The round's failed drawings as the model saw them (28x28, shown black on white x3), captioned."""
-    items = []
-    for attempt in rnd.misses:
-        if attempt.image is None:
-            continue
-        picture = Image.fromarray(255 - attempt.image).resize((84, 84), Image.NEAREST)
-        items.append((picture, f"asked {attempt.target}, saw {attempt.predicted} ({attempt.predicted_confidence:.0%})"))
-    return items
+def misses_html(rnd) -> str:
+    """The round's failed drawings as the model saw them (28x28 shown at 84 px, crisp), each captioned;
+    nothing at all when there were none."""
+    figures = "".join(
+        model_input_html(attempt.image / 255.0, f"asked {unambiguous_name(attempt.target)}, saw "
+                         f"{unambiguous_name(attempt.predicted)} ({attempt.predicted_confidence:.0%})")
+        for attempt in rnd.misses if attempt.image is not None)
+    return (f"<div class='game-misses'><h4>What the model saw instead</h4>{figures}</div>") if figures else ""
 
 
 def high_scores_html(mode: str, entries) -> str:

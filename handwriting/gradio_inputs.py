@@ -101,3 +101,90 @@ class DrawingPad(gr.Sketchpad):
 
     def convert_and_format_image(self, file, flatten_on_white: bool = False):
         return _raw(file)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The page's drawing pad
+
+_CANVAS_SIDE = 280  # the drawing's pixels; the pad is shown as wide as the column allows, square
+_PEN_WIDTH = 24  # pixels of the 280 (Gradio's Sketchpad brush of size 12, which the models were tuned on)
+
+_CANVAS_TEMPLATE = f"""
+<div class="pad">
+  <canvas width="{_CANVAS_SIDE}" height="{_CANVAS_SIDE}" tabindex="0" aria-label="Drawing pad: draw with the mouse or a finger"></canvas>
+  <button type="button" class="clear" aria-label="Clear canvas" title="Clear">Clear</button>
+</div>
+"""
+_CANVAS_CSS = """
+.pad { position: relative; width: 100%; max-width: 420px; margin: 0 auto; }
+.pad canvas { display: block; width: 100%; aspect-ratio: 1; touch-action: none; cursor: crosshair;
+  border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); background: #fff; }
+.pad .clear { position: absolute; top: 6px; right: 6px; padding: 2px 10px; border-radius: var(--radius-md);
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); cursor: pointer; }
+"""
+# Each finished stroke becomes the value (a PNG data URL of the whole white-and-black canvas), which fires
+# the component's change event once: one request per stroke carries the drawing, and nothing is uploaded
+# when nothing is drawn. Clear (the button, or the server setting the value to "") empties the canvas;
+# there is no tool to pick or lose.
+_CANVAS_JS = f"""
+const canvas = element.querySelector('canvas');
+const ctx = canvas.getContext('2d');
+const blank = () => {{ ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, canvas.width, canvas.height); }};
+blank();
+let drawing = false;
+const at = (e) => {{
+  const r = canvas.getBoundingClientRect();
+  return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+}};
+canvas.addEventListener('pointerdown', (e) => {{
+  drawing = true;
+  canvas.focus({{ preventScroll: true }});  // Enter now submits the drawing, not the button clicked before
+  canvas.setPointerCapture(e.pointerId);
+  const [x, y] = at(e);
+  Object.assign(ctx, {{ lineWidth: {_PEN_WIDTH}, lineCap: 'round', lineJoin: 'round', strokeStyle: '#000' }});
+  ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 0.01, y); ctx.stroke();
+  e.preventDefault();
+}});
+canvas.addEventListener('pointermove', (e) => {{
+  if (!drawing) return;
+  const [x, y] = at(e);
+  ctx.lineTo(x, y); ctx.stroke();
+}});
+const end = () => {{
+  if (!drawing) return;
+  drawing = false;
+  element.dataset.strokeEndedAt = String(performance.now());
+  props.value = canvas.toDataURL('image/png');
+}};
+canvas.addEventListener('pointerup', end);
+canvas.addEventListener('pointercancel', end);
+element.querySelector('.clear').addEventListener('click', () => {{ blank(); props.value = ''; }});
+watch('value', () => {{ if (!props.value) blank(); }});
+"""
+
+
+EMPTY_DRAWING = {"background": None, "layers": [], "composite": None}  # an empty pad, as Gradio's Sketchpad says it
+
+
+def is_empty(drawing) -> bool:
+    return drawing is None or drawing == EMPTY_DRAWING
+
+
+class DrawingCanvas(gr.HTML):
+    """The page's drawing pad: a plain canvas (black pen on white, no tools) whose value is the drawing.
+
+    Gradio's Sketchpad uploads its background, layer and composite three times for every event that
+    reads it (9 uploads a prediction, and again with every game tick), and drops its brush after a clear.
+    This pad sends only the composite, inline in the one request of each stroke; `preprocess` hands its
+    bytes (within the upload size limit) to the preprocessing, EMPTY_DRAWING for an empty pad."""
+
+    def __init__(self, elem_id: str, **kwargs):
+        super().__init__(value="", html_template=_CANVAS_TEMPLATE, css_template=_CANVAS_CSS, js_on_load=_CANVAS_JS,
+                         elem_id=elem_id, **kwargs)
+
+    def preprocess(self, payload) -> bytes | dict:
+        if not payload:
+            return dict(EMPTY_DRAWING)  # the shared preprocessing says "The canvas is empty"
+        if not isinstance(payload, str) or not payload.startswith("data:image/png;base64,"):
+            raise refuse("The drawing must be a PNG data URL.", repr(payload)[:60])
+        return inline_bytes(payload)

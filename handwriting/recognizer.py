@@ -57,9 +57,14 @@ def predict(image, task: str = "digits") -> dict[str, float]:
 
     The input is checked before the model is loaded: a blank canvas is refused at once, even while
     the model is still loading."""
+    return predict_with_input(image, task)[0]
+
+
+def predict_with_input(image, task: str = "digits") -> tuple[dict[str, float], np.ndarray]:
+    """`predict`, and the 28x28 model input it was made from (the page shows it: what the model saw)."""
     labels = labels_for(task)
     x = to_model_input(image)
-    return dict(zip(labels, map(float, get_recognizer(task).probabilities(x))))
+    return dict(zip(labels, map(float, get_recognizer(task).probabilities(x)))), x
 
 
 def top_k(probabilities: dict[str, float], k: int = 3) -> list[tuple[str, float]]:

@@ -100,7 +100,7 @@ def test_a_correction_is_stored_with_what_retraining_needs(recorder, images):
 def test_the_page_handlers_store_confirmations_and_corrections_once(recorder, images):
     ui = FeedbackEndpoints(recorder)
     sketch = {"background": None, "layers": [], "composite": images["canvas.png"]}
-    label, last, ask, correction, _, status, _ = ui.page_predict(sketch, "digits")
+    label, last, ask, correction, _, status, _, seen = ui.page_predict(sketch, "digits")
     predicted, confidence = max(label.items(), key=lambda kv: kv[1])
     assert ask["visible"] is True and correction["visible"] is False and status == ""
     assert (last["predicted"], last["confidence"]) == (predicted, confidence)  # what the model said, kept here
@@ -132,7 +132,7 @@ def test_an_error_clears_the_prediction_the_buttons_answer(recorder, images):
     label, last, ask, *_ = ui.page_predict(images["canvas.png"], "digits")
     assert label and last and ask["visible"] is True
     blank = {"background": None, "layers": [], "composite": None}
-    label, last, ask, correction, _, status, hint = ui.page_predict(blank, "digits")
+    label, last, ask, correction, _, status, hint, seen = ui.page_predict(blank, "digits")
     assert label is None and last is None and ask["visible"] is False and correction["visible"] is False
     assert "canvas is empty" in status and hint == ""
     assert "Predict something first" in ui.confirm(last)[1] and recorder.store.count() == 0
@@ -356,8 +356,10 @@ def test_lookalike_hint_names_the_twins_of_the_top_answer():
     from handwriting.endpoints import lookalike_hint
 
     note = lookalike_hint({"O": 0.86, "o": 0.14, "D": 0.0}, "all")
-    assert "**O**" in note and "**o**" in note and "**0**" in note
-    assert "**0**" not in lookalike_hint({"O": 0.9, "o": 0.1}, "letters")  # 0 is not a letter
+    assert "**capital O**" in note and "**lowercase o**" in note and "**digit 0**" in note
+    assert "digit 0" not in lookalike_hint({"O": 0.9, "o": 0.1}, "letters")  # 0 is not a letter
+    # named in words, never by glyph alone: the page's font draws I and l alike
+    assert lookalike_hint({"I": 0.6, "l": 0.3}, "all").startswith("**capital I** looks just like **lowercase l** or **digit 1**")
     assert lookalike_hint({"A": 0.9, "H": 0.1}, "letters") == ""
     assert lookalike_hint({"1": 0.9, "7": 0.1}, "digits") == ""  # l and I are not digits
     assert lookalike_hint(None, "digits") == ""

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 
 from test_browser import (  # noqa: F401  (browser and page are fixtures)
+    LABEL,
     PREDICT_DRAW,
+    UPLOAD_INPUT,
+    wait_for_new_label,
     assert_prediction,
     browser,
     clear_canvas,
@@ -61,3 +64,22 @@ def test_yes_confirms_and_no_stores_the_label_picked(page):
     record = stored(page)
     assert (record.predicted, record.correct, record.was_correct) == ("1", "4", False)
     assert "the right answer is 4" in page.locator(STATUS).inner_text()
+
+
+def test_an_error_takes_the_question_away(page, tmp_path, mnist_samples):
+    """Upload a 7, then a blank picture: the error clears the 7's prediction, so no Yes can store
+    "the model was right, it is 7" for a picture that is no longer on screen."""
+    import numpy as np
+    from PIL import Image
+
+    x, y = mnist_samples
+    seven_png, blank_png = tmp_path / "seven.png", tmp_path / "blank.png"
+    Image.fromarray(255 - x[list(y).index(7)]).resize((196, 196)).save(seven_png)
+    Image.fromarray(np.full((196, 196), 255, np.uint8)).save(blank_png)
+    page.get_by_role("tab", name="Upload").click()
+    page.set_input_files(UPLOAD_INPUT, str(seven_png))
+    assert wait_for_new_label(page, "") == "7"
+    page.locator(YES).wait_for()
+    page.set_input_files(UPLOAD_INPUT, str(blank_png))
+    page.wait_for_function("sel => /Not recognised/.test(document.querySelector(sel)?.textContent || '')", arg=STATUS)
+    assert not page.locator(YES).is_visible() and "7" not in page.locator(LABEL).inner_text()
