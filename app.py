@@ -206,7 +206,7 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> gr.Blocks:
     """The page. `recorder` stores the feedback (default: from the environment, see handwriting/config.py)."""
     feedback = endpoints.FeedbackEndpoints(recorder or FeedbackRecorder.from_settings())
     keep_visitors_first()  # an API flood must not push out a visitor's prediction or game round
-    with GuardedBlocks(title="Handwriting recognition", delete_cache=settings().upload_cleanup, css=CSS) as demo:
+    with GuardedBlocks(title="Handwriting recognition", delete_cache=settings().upload_cleanup) as demo:
         gr.Markdown(
             "# Handwriting recognition\n"
             "Draw a digit or a letter, or upload a photo of one: a convolutional network says what it sees "
@@ -239,9 +239,12 @@ demo = build_demo(recorder)
 threading.Thread(target=warm_up, args=("digits",), name="warm-up", daemon=True).start()
 
 def launch_options() -> dict:
-    """What every launch passes (python app.py, the tests, the benchmarks): upload and session limits."""
+    """What every launch passes (python app.py, the tests, the benchmarks): upload and session limits,
+    the page's style (the system's sans-serif, whose bold matches its regular: the theme's web font is not
+    always reachable, and its bold then fell back to a larger font)."""
     cfg = settings()
-    return dict(max_file_size=cfg.max_file_size, state_session_capacity=cfg.max_sessions)
+    return dict(max_file_size=cfg.max_file_size, state_session_capacity=cfg.max_sessions, css=CSS,
+                theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"]))
 
 
 if __name__ == "__main__":

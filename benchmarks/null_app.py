@@ -48,10 +48,15 @@ def null_load_runtime(folder, prefer=None) -> NullRuntime:
 
 
 def install() -> None:
-    """Swap the runtime loader; must run before the app loads a model (recognizers load it lazily)."""
+    """Swap the runtime loader; must run before the app loads a model (recognizers load it lazily).
+
+    In the game, a do-nothing model also agrees with every stroke judged live (any confidence will do), so
+    the browser benchmark can time "a right stroke -> the next target" against it."""
+    import handwriting.game
     import handwriting.runtime
 
     handwriting.runtime.load_runtime = null_load_runtime
+    handwriting.game.LIVE_CONFIDENCE = 0.0
 
 
 def run_app() -> None:

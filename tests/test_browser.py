@@ -23,7 +23,6 @@ from PIL import Image
 from playwright import sync_api  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-assert Path(CHROMIUM).is_file() or shutil.which(CHROMIUM), f"no chromium at {CHROMIUM}: run scripts/test.sh, or set $CHROMIUM"
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
@@ -44,6 +43,8 @@ CANVAS_SIDE = 280  # app.py: canvas_size=(280, 280)
 
 Point = tuple[float, float]
 Drawing = list[list[Point]]  # strokes, each a polyline in canvas pixels
+
+pytestmark = pytest.mark.browser
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -79,6 +80,7 @@ def four(x: float, y: float, w: float, h: float) -> Drawing:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
+    assert Path(CHROMIUM).is_file() or shutil.which(CHROMIUM), f"no chromium at {CHROMIUM}: run scripts/test.sh, or set $CHROMIUM"
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),

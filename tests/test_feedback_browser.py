@@ -6,6 +6,8 @@ it fails, never skips, without them). What the page confirms is checked against 
 
 from __future__ import annotations
 
+import pytest
+
 import re
 
 from test_browser import (  # noqa: F401  (browser and page are fixtures)
@@ -25,6 +27,8 @@ from test_browser import (  # noqa: F401  (browser and page are fixtures)
 YES, NO = "#digits-feedback-yes", "#digits-feedback-no"
 CHOICE, SEND, STATUS = "#digits-feedback-label", "#digits-feedback-send", "#digits-feedback-status"
 ID = re.compile(r"record ([0-9a-f]{32})")
+
+pytestmark = pytest.mark.browser
 
 
 def stored(page):

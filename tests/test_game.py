@@ -7,6 +7,8 @@ committed MNIST fixture digits (the one the model recognises most surely for eac
 from __future__ import annotations
 
 import random
+
+import numpy as np
 import re
 import threading
 import time
@@ -539,3 +541,27 @@ def test_bad_input_through_the_api_gets_clear_errors(http, canvases):
 def test_the_api_client_sees_errors_as_app_errors(client):
     with pytest.raises(AppError, match="No such round"):
         client.predict("nope", api_name="/game_score")
+
+
+def test_the_review_shows_each_miss_as_the_model_saw_it_and_nothing_without_misses():
+    """The end-of-round review used a gallery that stretched each 84x84 miss to ~593 px and showed an empty
+    frame without misses: now plain pictures at 84 px, captioned in words, and nothing at all when none."""
+    from handwriting.game_endpoints import misses_html
+    from handwriting.labels import unambiguous_name
+
+    pictures = {"1": np.eye(28) * 255, "7": np.fliplr(np.eye(28)) * 255}
+
+    def recognise(x, task):
+        seen = "1" if x[0, 0] else "7"
+        return {label: (0.9 if label == seen else 0.1 / 9) for label in game_module.labels_for(task)}
+
+    game, clock = make_game(prepare=lambda image: pictures[image] / 255.0, recognise=recognise)
+    nothing_missed = game.start("digits", 30)
+    assert misses_html(game.round(nothing_missed["round_id"])) == ""
+    state = game.start("digits", 30)
+    clock.now += 1
+    drawn = "1" if state["target"] != "1" else "7"  # a wrong drawing
+    game.submit(state["round_id"], drawn)
+    review = misses_html(game.round(state["round_id"]))
+    assert review.count("<figure") == 1 and review.count("<img") == 1
+    assert f"asked {unambiguous_name(state['target'])}, saw digit {drawn}" in review

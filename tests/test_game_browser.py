@@ -23,6 +23,8 @@ TARGET, SCORE, CLOCK = "#game-target-char", "#game-score", "#game-clock"
 RIGHT_ANSWERS = 5  # right answers to play before ending the round
 MAX_TARGETS = 60  # targets to go through at most (each is drawable with probability 4/10)
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def game_page(page, monkeypatch):

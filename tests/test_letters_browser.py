@@ -18,6 +18,8 @@ LETTERS = [  # (letter, strokes in canvas pixels): clear capitals, consecutive o
     ("H", [[(70, 40), (70, 240)], [(210, 40), (210, 240)], [(70, 140), (210, 140)]]),
 ]
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def letters_page(page, monkeypatch):
