@@ -108,3 +108,16 @@ def test_assembled_model_folder_serves_through_litert(tmp_path):
     out = train_emnist.assemble(run, "letters", tmp_path / "letters", prior_power=1.0)
     verify_model_folder("letters", out)
     assert json.loads((out / "training.json").read_text())["kind"] == "emnist"
+
+
+def test_lookalike_gaps_measure_how_close_the_two_cases_are():
+    from training.compare_recipes import lookalike_gaps
+
+    labels = labels_for("letters")
+    o, O, a = labels.index("o"), labels.index("O"), labels.index("a")
+    probs = np.full((2, 52), 0.0, np.float32)
+    probs[0, [o, O, a]] = 0.5, 0.4, 0.1  # both cases on top, 0.1 apart
+    probs[1, [o, a, O]] = 0.9, 0.08, 0.02  # one confident case, the other third
+    r = lookalike_gaps(probs, np.array([o, O]), labels)
+    assert r["n"] == 2 and r["mean_gap"] == pytest.approx((0.1 + 0.88) / 2, abs=1e-6)
+    assert r["both_in_top3"] == 1.0 and r["groups"]["O/o"]["top1_in_group"] == 1.0

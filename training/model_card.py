@@ -6,6 +6,8 @@ It follows the Hugging Face hub's conventions: a YAML metadata header (library, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 ARCHITECTURE = """\
 The original design's CNN, unchanged (`handwriting/model.py`):
 Conv2D(32, 3, relu) on 28x28x1 -> MaxPooling2D -> Conv2D(32, 3, relu) -> BN ->
@@ -167,12 +169,26 @@ def _reproduce_characters(metrics: dict, training: dict) -> str:
     return "Reproduce (the evaluation that writes this card runs at the end of each step):\n\n```\n" + "\n".join(lines) + "\n```"
 
 
+def _train_command(s: dict, out: str) -> str:
+    extra = "".join([f" --synthetic data/synthetic/{s['synthetic']}" if s.get("synthetic") else "",
+                     f" --init {s['init']}" if s.get("init") else "", f" --thin {s['thin']:g}" if s.get("thin") else ""])
+    return (f"python -m training.train_emnist train --out {out} --epochs {s['epochs']} --learning-rate {s['learning_rate']:g} "
+            f"--decay {s['lr_decay_per_epoch']:g} --ambiguous {s['ambiguous']} --width {s['width']:g} --seed {s['seed']}{extra}")
+
+
 def _reproduce_emnist(metrics: dict, training: dict) -> str:
     s = training["settings"]
-    lines = ["python -m training.emnist_cache --data-dir ../shared/datasets   # -> data/emnist/preprocessed.npz (about 3 min, 2 processes)",
-             f"python -m training.train_emnist train --out runs/emnist/cnn --epochs {s['epochs']} --decay {s['lr_decay_per_epoch']} "
-             f"--ambiguous {s['ambiguous']} --width {s['width']:g} --seed {s['seed']}",
-             f"python -m training.train_emnist assemble runs/emnist/cnn --task {metrics['task']} --prior-power "
+    lines = ["python -m training.emnist_cache --data-dir ../shared/datasets   # -> data/emnist/preprocessed.npz (about 3 min, 2 processes)"]
+    first = training.get("init_run")
+    if first:
+        stopped = f"   # {first['note']}" if first.get("note") else ""
+        lines.append(_train_command(first["settings"], first["folder"]) + stopped)
+    if s.get("synthetic"):
+        lines += ["scripts/fetch_fonts.sh                       # pinned fonts -> data/fonts (manifest.json)",
+                  "python -m training.synthetic --per-class 2000 --seed 0   # -> data/synthetic/synthetic_pc2000_s0.npz"]
+    run = Path(training.get("training_run", "runs/emnist/cnn")).as_posix()
+    lines += [_train_command(s, run),
+             f"python -m training.train_emnist assemble {run} --task {metrics['task']} --prior-power "
              f"{training.get('prior_power', 1):g} --out models/{metrics['task']}",
              f"python -m training.evaluate {metrics['task']} --data-dir ../shared/datasets --version {metrics['version']}"]
     return "Reproduce:\n\n```\n" + "\n".join(lines) + "\n```"
@@ -270,6 +286,8 @@ def _limitations(metrics: dict, training: dict | None = None) -> str:
         return DIGIT_LIMITATIONS.format(classes=classes)
     if (training or {}).get("kind") == "emnist":
         mnist = " and the MNIST training digits" if metrics["task"] == "all" else ""
+        if training.get("settings", {}).get("synthetic"):
+            mnist += ", plus the project's synthetic font renders (`training.synthetic`)"
         return EMNIST_LIMITATIONS.format(classes=classes, mnist=mnist)
     mnist = " and real MNIST digits" if metrics["task"] == "all" else ""
     return CHARACTER_LIMITATIONS.format(classes=classes, mnist=mnist)

@@ -263,6 +263,11 @@ def assemble(run: Path, task: str, out: Path, prior_power: float = 1.0, note: st
         "keras": record["keras"],
         "training_run": str(run),
     }
+    init = record["settings"].get("init")
+    if init and (Path(init).parent / "train_record.json").exists():  # a warm start: how its starting point was trained
+        first = json.loads((Path(init).parent / "train_record.json").read_text())
+        training["init_run"] = {k: first.get(k) for k in ("data", "settings", "best_epoch", "best_val_accuracy", "note")}
+        training["init_run"]["folder"] = str(Path(init).parent)
     if note:
         training["note"] = note
     if notes:  # what was tried and measured, for the model card: {"recipes": [...], "findings": [...]} per task
