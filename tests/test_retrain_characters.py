@@ -141,3 +141,13 @@ def test_base_data_of_letters_is_the_fixture_training_part_shifted():
     np.testing.assert_array_equal(x, fx)
     np.testing.assert_array_equal(y, fy)
     assert y.min() >= 0 and y.max() == 51 and "emnist_byclass" in description
+
+
+def test_synthetic_renders_join_the_base_data_in_the_task_labels(tmp_path):
+    path = tmp_path / "synthetic.npz"
+    all_labels = labels_for("all")
+    y_all = np.array([all_labels.index(c) for c in "7Aa7z"])
+    np.savez(path, x=np.full((5, 28, 28), 9, np.uint8), y=y_all, font=np.zeros(5, np.int64), info=json.dumps({"fonts": []}))
+    x, y, description = retrain.with_synthetic("letters", np.zeros((2, 28, 28), np.uint8), np.array([0, 1]), "EMNIST", path)
+    assert [labels_for("letters")[v] for v in y] == ["A", "B", "A", "a", "z"] and len(x) == 5  # digits dropped
+    assert description == "EMNIST + 3 synthetic font renders (synthetic.npz)"

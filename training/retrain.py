@@ -9,7 +9,8 @@
    CNN or the averaged ensemble, fine-tuned as it is.
 2. The training set, built fresh each epoch: the base data (digits: MNIST train; letters and all: the EMNIST
    training part of `training.emnist_cache`, built from the data folder's EMNIST files when missing, plus
-   MNIST train for all; case-merged ByMerge images left out), generated rotated, zoomed and
+   MNIST train for all; case-merged ByMerge images left out; with --synthetic-cache also the font renders
+   the 1.1.0 character models learnt from), generated rotated, zoomed and
    shifted variants of every image (the training augmentation), and the feedback file's training part:
    each correction (a record the model got wrong) repeated CORRECTION_REPEATS times, each confirmation
    CONFIRMATION_REPEATS times. A fixed share of the feedback, chosen by a hash of each record's id so the
@@ -109,6 +110,17 @@ def held_out(ids, fraction: float) -> np.ndarray:
     """Which records the gate keeps for evaluation: decided by each id's hash, so stable across runs."""
     buckets = [int(hashlib.sha256(str(i).encode()).hexdigest()[:8], 16) / 2**32 for i in ids]
     return np.array(buckets, dtype=np.float64) < fraction
+
+
+def with_synthetic(task: str, x: np.ndarray, y: np.ndarray, description: str, synthetic) -> tuple[np.ndarray, np.ndarray, str]:
+    """The base data plus the synthetic font renders of `task`'s classes (the 1.1.0 character models learnt from them too)."""
+    from training.letters_data import from_all_labels
+    from training.synthetic import load_cache
+
+    sx, sy, _fonts, _info = load_cache(synthetic)
+    sx, sy = from_all_labels(task, sx, sy.astype(np.int64))
+    return (np.concatenate([x, sx]), np.concatenate([y, sy]),
+            f"{description} + {len(sy):,} synthetic font renders ({Path(synthetic).name})")
 
 
 def base_training_data(task: str, data_dir, emnist_cache=None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -390,7 +402,8 @@ def promote(candidate: Path, destination: Path) -> None:
 
 
 def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: RetrainSettings, base_model: Path | None = None,
-            promote_to: Path | None = None, publish_repo: str | None = None, command: str = "", emnist_cache=None) -> dict:
+            promote_to: Path | None = None, publish_repo: str | None = None, command: str = "", emnist_cache=None,
+            synthetic_cache=None) -> dict:
     from handwriting.runtime import load_runtime
 
     started = time.time()
@@ -400,6 +413,8 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     feedback = load_feedback(feedback_path, task)
     holdout = held_out(feedback.ids, settings.holdout_fraction)
     base_x, base_y, base_description = base_training_data(task, data_dir, emnist_cache)  # what the model learnt from
+    if synthetic_cache and task != "digits":
+        base_x, base_y, base_description = with_synthetic(task, base_x, base_y, base_description, synthetic_cache)
     x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
     composition["base_data"] = base_description
     balanced = settings.balance == "on" or (settings.balance == "auto" and task != "digits")
@@ -465,6 +480,8 @@ def main(argv=None):
                         "only, usps_train_16x16.npz and hw62_dev/ (default: $HANDWRITING_DATA_DIR or ../shared/datasets)")
     parser.add_argument("--emnist-cache", default=None, help="letters/all: the preprocessed EMNIST cache (default: "
                         "$HANDWRITING_EMNIST_CACHE or data/emnist/preprocessed.npz, built from --data-dir when missing)")
+    parser.add_argument("--synthetic-cache", default=None, help="letters/all: also keep showing the model these synthetic "
+                        "font renders (training.synthetic; the 1.1.0 models learnt from data/synthetic/synthetic_pc2000_s0.npz)")
     parser.add_argument("--out", default=None, help="where the report and candidate go (default: runs/retrain/<task>-<time>)")
     parser.add_argument("--base-model", default=None, help="model folder to start from (default: the one the app serves)")
     parser.add_argument("--promote-to", default=None, help="when the gate passes, copy the new model folder here "
@@ -482,7 +499,8 @@ def main(argv=None):
     command = "python -m training.retrain " + " ".join(argv if argv is not None else sys.argv[1:])
     report = retrain(args.task, Path(args.feedback), args.data_dir, out, settings,
                      Path(args.base_model) if args.base_model else None,
-                     Path(args.promote_to) if args.promote_to else None, args.publish, command, args.emnist_cache)
+                     Path(args.promote_to) if args.promote_to else None, args.publish, command, args.emnist_cache,
+                     args.synthetic_cache)
     for name, r in report["comparison"].items():
         print(f"{name:>16}: {r['old_accuracy']:.4%} -> {r['new_accuracy']:.4%} ({r['verdict']})")
     print(f"{report['decision'].upper()}: {'; '.join(report['reasons'])}")
