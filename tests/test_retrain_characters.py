@@ -151,3 +151,19 @@ def test_synthetic_renders_join_the_base_data_in_the_task_labels(tmp_path):
     x, y, description = retrain.with_synthetic("letters", np.zeros((2, 28, 28), np.uint8), np.array([0, 1]), "EMNIST", path)
     assert [labels_for("letters")[v] for v in y] == ["A", "B", "A", "a", "z"] and len(x) == 5  # digits dropped
     assert description == "EMNIST + 3 synthetic font renders (synthetic.npz)"
+
+
+def test_synthetic_feedback_for_letters_comes_from_the_cache_training_part(tmp_path):
+    from handwriting.runtime import KerasRuntime
+
+    model = small_cnn(52)
+    model.save(tmp_path / "model.keras")
+    x, y, was_correct = synthetic_feedback.make_character_feedback(40, "letters", KerasRuntime(tmp_path / "model.keras"),
+                                                                    seed=0, emnist_cache=FIXTURE)
+    assert x.shape == (40, 28, 28) and y.min() >= 0 and y.max() < 52 and was_correct.dtype == bool
+    assert (y == labels_for("letters").index("Z")).sum() >= 12  # the crossed Zs
+    train_x, _ = fixture_part("letters", validation=False)
+    val_x, _ = fixture_part("letters", validation=True)
+    drawn = {img.tobytes() for img in x}
+    assert not drawn & {img.tobytes() for img in val_x}  # never the validation tenth
+    assert len(drawn & {img.tobytes() for img in train_x}) == 40 - 12

@@ -12,6 +12,9 @@ app's own preprocessing. What is drawn:
 - two styles the digit model reads poorly (the model card's limitations): a 7 crossed in the middle, and
   a European 1 with a long flag and a foot.
 
+For letters and all (`--task letters|all`): EMNIST training-part images from the preprocessed cache
+(`training.emnist_cache`; never its validation tenth) and capital Zs with a bar through the diagonal.
+
 `was_correct` says whether the given model (default: the one the app serves) read it right, as the app
 records it. Everything is seeded.
 """
@@ -144,9 +147,33 @@ def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float
     return x, y, probs.argmax(1) == y
 
 
+CHARACTER_MIX = {"emnist": 0.7, "crossed_zed": 0.3}
+
+
+def make_character_feedback(n: int, task: str, runtime, seed: int = 0, emnist_cache=None, mix: dict[str, float] = CHARACTER_MIX):
+    """Letters / all: (x, y, was_correct) of `n` records: EMNIST *training-part* images from the preprocessed cache
+    (never its validation tenth, never hw62_dev) and crossed Zs (a European style), shuffled."""
+    from training.emnist_cache import load
+
+    d = load(emnist_cache)
+    n_zed = int(round(mix["crossed_zed"] * n))
+    pool = ~d["validation"] & ~d["case_ambiguous"] & (d["source"] < 2)
+    if task == "letters":
+        pool &= d["y"] >= 10
+    pick = np.random.default_rng(seed).choice(np.flatnonzero(pool), n - n_zed, replace=False)
+    ey = d["y"][pick].astype(np.int64) - (10 if task == "letters" else 0)
+    zx, zy = glyphs("crossed_zed", n_zed, seed + 1, task)
+    x, y = np.concatenate([d["x"][pick], zx]), np.concatenate([ey, zy])
+    order = np.random.default_rng(seed + 100).permutation(len(y))
+    x, y = x[order], y[order]
+    probs = np.concatenate([runtime(x[i : i + 512].astype(np.float32) / 255.0) for i in range(0, len(x), 512)])
+    return x, y, probs.argmax(1) == y
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="digits", choices=["digits"])
+    parser.add_argument("--task", default="digits", choices=["digits", "letters", "all"])
+    parser.add_argument("--emnist-cache", default=None, help="letters/all: the preprocessed EMNIST cache (training.emnist_cache)")
     parser.add_argument("--n", type=int, default=500, help="number of records (default 500)")
     parser.add_argument("--out", required=True, help="the .npz file to write")
     parser.add_argument("--data-dir", default=None, help="folder holding mnist.npz (default: $HANDWRITING_DATA_DIR or ../shared/datasets)")
@@ -158,7 +185,10 @@ def main(argv=None):
     from handwriting.store import WEIGHTS_FILE, resolve_model
 
     weights = Path(args.model_dir) / WEIGHTS_FILE if args.model_dir else resolve_model(args.task).weights
-    x, y, was_correct = make_feedback(args.n, args.data_dir, KerasRuntime(weights), args.seed)
+    if args.task == "digits":
+        x, y, was_correct = make_feedback(args.n, args.data_dir, KerasRuntime(weights), args.seed)
+    else:
+        x, y, was_correct = make_character_feedback(args.n, args.task, KerasRuntime(weights), args.seed, args.emnist_cache)
     path = feedback_file(args.out, x, y, was_correct, args.seed, args.task)
     print(f"wrote {path}: {len(y)} records, {int((~was_correct).sum())} of them corrections "
           f"(the model at {weights} got them wrong)")
