@@ -111,23 +111,12 @@ class FeedbackEndpoints:
     def page_predict(self, image, task):
         """The page's Predict (and upload): the top-3, what the model saw, the look-alike note, and "Is this
         correct?" for it. Outputs: label, last, ask, correction, right, status, hint, seen. A problem with
-        the input is said in the status line (and a toast) and clears the previous prediction and its buttons."""
-        return self._predict(image, task, toast=True)
-
-    def page_live(self, drawing, task):
-        """After each stroke on the pad (and when it is cleared): the same as Predict, quietly. An empty
-        pad just clears the prediction; a problem is said in the status line only, while the person draws."""
-        if is_empty(drawing):
-            return self.forget()
-        return self._predict(drawing, task, toast=False)
-
-    def _predict(self, image, task, toast: bool):
+        the input is said in the status line under the answer (a toast would cover the page's top on a
+        phone) and clears the previous prediction and its buttons."""
         try:
             probabilities, x = predict_with_input(image, task)
             version = get_recognizer(task).record.version
         except USER_ERRORS as exc:
-            if toast:
-                gr.Warning(str(exc))
             return (*self.forget()[:5], f"**Not recognised:** {exc}", "", "")
         predicted, confidence = max(probabilities.items(), key=lambda kv: kv[1])
         last = {"task": task, "predicted": predicted, "confidence": float(confidence), "model_version": version,
@@ -135,6 +124,13 @@ class FeedbackEndpoints:
         return (probabilities, last, gr.update(visible=True), gr.update(visible=False),
                 gr.update(choices=list(labels_for(task)), value=None), "", lookalike_hint(probabilities, task),
                 model_input_html(x))
+
+    def page_live(self, drawing, task):
+        """After each stroke on the pad (and when it is cleared): the same as Predict; an empty pad just
+        clears the prediction."""
+        if is_empty(drawing):
+            return self.forget()
+        return self.page_predict(drawing, task)
 
     @staticmethod
     def forget():
@@ -157,7 +153,7 @@ class FeedbackEndpoints:
         return self._answer(last, right)
 
     def _answer(self, last, correct):
-        """Store the answer; a problem is said in the status line (and a toast), the controls stay usable.
+        """Store the answer; a problem is said in the status line, the controls stay usable.
 
         (A gr.Error would cover the buttons and the list with Gradio's error overlay.)"""
         try:
@@ -175,7 +171,6 @@ class FeedbackEndpoints:
 
     @staticmethod
     def _not_stored(message: str):
-        gr.Warning(message)
         return gr.update(), f"**Not stored:** {message}", gr.update(), gr.update()
 
 
