@@ -28,13 +28,7 @@ from handwriting.game import (
 
 ERRORS = USER_ERRORS + (GameError,)
 
-
-def client_of(request) -> str:
-    """The caller's address, for the per-client round cap (behind a proxy, set uvicorn's FORWARDED_ALLOW_IPS)."""
-    client = getattr(request, "client", None)
-    return str(getattr(client, "host", "") or "")
-
-# What the page's handlers update, in the order app.py lists the components (see GamePage.view).
+# What the page's handlers update, in the order app.py lists the components (see GameEndpoints.view).
 VIEW = ("state", "timer", "setup", "play", "summary", "message", "target", "clock", "score", "verdict", "report",
         "misses", "high_scores", "sketch")
 TICK_VIEW = ("timer", "setup", "play", "summary", "clock", "score", "report", "misses", "high_scores")
@@ -58,6 +52,12 @@ SUBMIT_KEY_JS = """
 """
 
 api_errors = errors_as_gr_error(ERRORS)  # the game's and the library's user-facing errors
+
+
+def client_of(request) -> str:
+    """The caller's address, for the per-client round cap (behind a proxy, set uvicorn's FORWARDED_ALLOW_IPS)."""
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
 
 
 class GameEndpoints:
