@@ -167,3 +167,10 @@ def test_synthetic_feedback_for_letters_comes_from_the_cache_training_part(tmp_p
     drawn = {img.tobytes() for img in x}
     assert not drawn & {img.tobytes() for img in val_x}  # never the validation tenth
     assert len(drawn & {img.tobytes() for img in train_x}) == 40 - 12
+
+
+def test_class_weights_follow_the_base_models_prior_power():
+    y = np.array([0] * 90 + [1] * 10)
+    half = retrain.class_weights(y, 2, 0.5)
+    assert np.isclose(half[y == 1][0] / half[y == 0][0], 3.0) and np.isclose(half.mean(), 1.0)
+    assert np.allclose(retrain.class_weights(y, 2, 0.0), 1.0)

@@ -19,8 +19,9 @@
 4. Evaluate old and new on the same fixed sets: digits: MNIST test, USPS and the hw62_dev digit photos;
    letters and all: the EMNIST validation tenth, the hw62_dev photos of the task (and MNIST test for all),
    each when the data folder (or the EMNIST cache) has it (evaluation only, never training); and the
-   held-out feedback. Letters and all fine-tune with class-balanced sample weights (`--balance`), so the
-   prior correction baked into their last layer stays right.
+   held-out feedback. Letters and all fine-tune with class weights count^-p, p the base model's prior
+   power (`prior_power` in its training.json; `--balance`), so the prior correction baked into their last
+   layer stays what it was.
 5. The gate: the new version is promoted only if on EVERY set its accuracy is not below the old one's by
    more than the tolerance plus the noise of that set (NOISE_Z standard errors of the paired difference:
    small sets get more room, large ones little).
@@ -69,7 +70,7 @@ class RetrainSettings:
     tolerance: float = 0.001  # accuracy a set may lose (0.1 percentage point) ...
     noise_z: float = 2.0  # ... plus this many standard errors of the paired old/new difference
     seed: int = 0
-    balance: str = "auto"  # class-balanced sample weights: "auto" (letters and all, not digits), "on", "off"
+    balance: str = "auto"  # class weights count^-power: "auto" (the base model's prior_power; digits none), "on" (1), "off"
     shuffle_labels: bool = False  # negative control: learn noise; the gate must refuse the result
 
 
@@ -164,13 +165,26 @@ def base_training_data(task: str, data_dir, emnist_cache=None) -> tuple[np.ndarr
     return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), "none (no EMNIST found): feedback only"
 
 
-def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """Per-image weights that make every class count as much (mean weight 1 over the classes present)."""
+def class_weights(y: np.ndarray, n_classes: int, power: float = 1.0) -> np.ndarray:
+    """Per-image weights count^-power, scaled to mean 1: power 1 makes every class count as much.
+
+    Training with them gives the posterior of a model whose logits were corrected by `power` x log(prior),
+    so fine-tuning keeps the prior correction baked into the base model (training.train_emnist)."""
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    present = counts > 0
     w = np.zeros(n_classes)
-    w[present] = len(y) / (present.sum() * counts[present])
-    return w[y].astype(np.float32)
+    w[counts > 0] = counts[counts > 0] ** -power
+    w = w[y]
+    return (w / w.mean()).astype(np.float32)
+
+
+def balance_power(settings, task: str, base_folder: Path) -> float:
+    """How strongly to weight classes: the base model's own prior correction ("auto"), 1 ("on") or 0 ("off")."""
+    if settings.balance in ("on", "off"):
+        return 1.0 if settings.balance == "on" else 0.0
+    training = base_folder / "training.json"
+    if task != "digits" and training.exists():
+        return float(json.loads(training.read_text()).get("prior_power", 1.0))
+    return 0.0 if task == "digits" else 1.0
 
 
 def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSettings):
@@ -365,11 +379,13 @@ def report_markdown(report: dict) -> str:
     skipped = "".join(f"\n- {name}: {why}" for name, why in report["skipped_sets"].items())
     c, s = report["training_set"], report["settings"]
     control = " **Labels shuffled: a negative control.**" if c["labels_shuffled"] else ""
+    weighting = (f", weighted by class count^-{c.get('class_weight_power', 1):g} (the base model's prior correction)"
+                 if c.get("class_balanced") else "")
     return f"""## Retraining from feedback: {report['decision']}
 
 - Base: version {report['base']['version']} ({report['base']['source']}); candidate: version {report['candidate']['version']}.
 - Feedback: {report['feedback']['records']} records in `{Path(report['feedback']['file']).name}`, {report['feedback']['held_out']} of them held out for the comparison.
-- Each epoch: {c['base_images']:,} base images ({c.get('base_data') or 'base data'}) + {c['feedback_records']} feedback records ({c['corrections']} corrections x {c['correction_repeats']}, {c['confirmations']} confirmations x {c['confirmation_repeats']}) = {c['images_per_epoch']:,} images, each as a generated rotated, zoomed and shifted variant{', weighted so that every class counts alike' if c.get('class_balanced') else ''}.{control}
+- Each epoch: {c['base_images']:,} base images ({c.get('base_data') or 'base data'}) + {c['feedback_records']} feedback records ({c['corrections']} corrections x {c['correction_repeats']}, {c['confirmations']} confirmations x {c['confirmation_repeats']}) = {c['images_per_epoch']:,} images, each as a generated rotated, zoomed and shifted variant{weighting}.{control}
 - Fine-tuning: {s['epochs']} epochs, batch {s['batch_size']}, Adam {s['learning_rate']:g} decaying x{s['lr_decay_per_epoch']:g} an epoch; {report['seconds']['total']:.0f} s in all, {report['seconds']['training']:.0f} s of it training.
 - Gate: on every set the new accuracy may be at most max({s['tolerance']:.2%}, {s['noise_z']:g} standard errors of the paired difference) below the old one.
 
@@ -417,14 +433,16 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
         base_x, base_y, base_description = with_synthetic(task, base_x, base_y, base_description, synthetic_cache)
     x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
     composition["base_data"] = base_description
-    balanced = settings.balance == "on" or (settings.balance == "auto" and task != "digits")
+    power = balance_power(settings, task, base.folder)
+    balanced = power > 0
     composition["class_balanced"] = balanced
+    composition["class_weight_power"] = power
     sets, skipped = evaluation_sets(task, data_dir, feedback, holdout, emnist_cache)
     print(f"training on {composition['images_per_epoch']:,} images an epoch; comparing on "
           f"{', '.join(f'{s.name} ({len(s.y)})' for s in sets)}")
 
     trained_at = time.time()
-    model = fine_tune(base.weights, x, y, settings, class_weights(y, len(labels)) if balanced else None)
+    model = fine_tune(base.weights, x, y, settings, class_weights(y, len(labels), power) if balanced else None)
     training_seconds = time.time() - trained_at
 
     candidate = out / "candidate"
