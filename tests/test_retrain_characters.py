@@ -114,7 +114,7 @@ def test_feedback_correcting_a_letter_confusion_is_learnt_and_promoted(scenario)
 
 
 def test_a_letters_model_trained_on_shuffled_labels_is_refused(scenario):
-    report, out = run(scenario, "shuffled", "--shuffle-labels", "--epochs", "12", "--learning-rate", "3e-3")
+    report, out = run(scenario, "shuffled", "--shuffle-labels", "--epochs", "20", "--learning-rate", "5e-3", "--lr-decay-per-epoch", "1")
 
     assert not report["promoted"] and any(reason.startswith("worse on") for reason in report["reasons"]), report["comparison"]
     assert not (out / "promoted").exists()
