@@ -23,7 +23,7 @@ from handwriting.game_endpoints import (  # noqa: E402
     GameEndpoints,
     mode_choices,
 )
-from handwriting.gradio_inputs import DrawingCanvas, DrawingPad, ImageUpload  # noqa: E402
+from handwriting.gradio_inputs import DrawingCanvas, DrawingPad, ImageUpload, ImageUploads  # noqa: E402
 from handwriting.gradio_server import GuardedBlocks, keep_visitors_first  # noqa: E402
 from handwriting.labels import TASK_LABELS, labels_for  # noqa: E402
 from handwriting.recognizer import warm_up  # noqa: E402
@@ -103,8 +103,9 @@ def recognition_tab(task: str, feedback: endpoints.FeedbackEndpoints, choices=No
 
 
 def recognition_api() -> None:
-    """The public `/predict` (image file, task) and `/predict_sketch` (image-editor value, task) endpoints:
-    hidden inputs, like `/feedback`. They hold no state: the page's Predict is a listener of its own."""
+    """The public `/predict` (image file, task), `/predict_sketch` (image-editor value, task) and
+    `/predict_batch` (image files, task) endpoints: hidden inputs, like `/feedback`. They hold no state:
+    the page's Predict is a listener of its own."""
     with gr.Column(visible=False):
         image = ImageUpload(label="image", type="filepath", sources=["upload"])
         sketch = DrawingPad(label="sketch", type="numpy", image_mode="RGBA", layers=False, transforms=())
@@ -114,6 +115,12 @@ def recognition_api() -> None:
     shared = dict(concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="recognise")
     from_image.click(endpoints.predict_image, [image, task], label, api_name="predict", **shared)
     from_sketch.click(endpoints.predict_sketch, [sketch, task], label, api_name="predict_sketch", **shared)
+    with gr.Column(visible=False):
+        images = ImageUploads(label="images")
+        answers = gr.JSON(label="answers")
+        from_images = gr.Button("Predict images")
+    from_images.click(endpoints.predict_batch, [images, task], answers, api_name="predict_batch", concurrency_limit=2,
+                      concurrency_id="recognise-batch")  # each holds up to 1,000 images: two at a time
 
 
 def feedback_api(feedback: endpoints.FeedbackEndpoints) -> None:

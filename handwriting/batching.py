@@ -43,21 +43,23 @@ class MicroBatcher:
 
     def __call__(self, x: np.ndarray, timeout: float | None = 30.0) -> np.ndarray:
         """Run one sample through the shared model call and return its row of the output."""
-        slot = _Slot(x)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        return self.rows([x], timeout)[0]
+
+    def rows(self, xs: list[np.ndarray], timeout: float | None = 30.0) -> list[np.ndarray]:
+        """Run several samples (one caller's batch) through the shared model calls; their rows, in order."""
+        slots = [_Slot(x) for x in xs]
+        deadline = None if timeout is None else time.monotonic() + timeout * max(1, len(slots) // self._max_batch)
         with self._changed:
-            self._pending.append(slot)
-            while True:
-                while self._busy and not slot.done:  # the model is running: our answer may be in it
+            self._pending.extend(slots)
+            while not all(slot.done for slot in slots):
+                if self._busy:  # the model is running: our answers may be in it
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
-                        if slot in self._pending:
-                            self._pending.remove(slot)
+                        self._pending[:] = [s for s in self._pending if s not in slots]
                         raise TimeoutError(f"{self.name}: no answer from the model within {timeout} s")
                     self._changed.wait(left)
-                if slot.done:
-                    break
-                self._busy = True  # the model is free and our sample still waits: we run it
+                    continue
+                self._busy = True  # the model is free and our samples still wait: we run it
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 self._changed.release()
@@ -67,9 +69,10 @@ class MicroBatcher:
                     self._changed.acquire()
                     self._busy = False
                     self._changed.notify_all()
-        if slot.error is not None:
-            raise slot.error
-        return slot.row
+        for slot in slots:
+            if slot.error is not None:
+                raise slot.error
+        return [slot.row for slot in slots]
 
     def _run(self, batch: list[_Slot]) -> None:
         """One model call for the batch; every caller in it gets its row, or the model's error."""

@@ -188,3 +188,34 @@ class DrawingCanvas(gr.HTML):
         if not isinstance(payload, str) or not payload.startswith("data:image/png;base64,"):
             raise refuse("The drawing must be a PNG data URL.", repr(payload)[:60])
         return inline_bytes(payload)
+
+
+MAX_BATCH_IMAGES = 1000  # images in one /predict_batch call
+MAX_BATCH_BYTES = 100 * 2**20  # their files' total size
+
+
+class ImageUploads(gr.File):
+    """`gr.File` (many files) whose value reaches the function as the uploaded files' paths, checked like
+    ImageUpload's, and refused whole, before anything is read, beyond MAX_BATCH_IMAGES or MAX_BATCH_BYTES."""
+
+    def __init__(self, **kwargs):
+        super().__init__(file_count="multiple", **kwargs)
+
+    def get_block_name(self) -> str:
+        return "file"
+
+    def get_block_class(self) -> str:
+        return "file"
+
+    def preprocess(self, payload) -> list[str]:
+        files = [] if payload is None else list(getattr(payload, "root", payload))
+        if not files:
+            raise refuse("No images were given: send one or more image files.")
+        if len(files) > MAX_BATCH_IMAGES:
+            raise refuse(f"Too many images ({len(files):,}): at most {MAX_BATCH_IMAGES:,} are read in one call.")
+        paths = [uploaded_path(getattr(f, "path", None)) for f in files]
+        total = sum(Path(p).stat().st_size for p in paths)
+        if total > MAX_BATCH_BYTES:
+            raise refuse(f"The images add up to {total / 2**20:.0f} MB: at most {MAX_BATCH_BYTES // 2**20} MB are "
+                         "read in one call.")
+        return paths

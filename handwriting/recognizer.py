@@ -13,7 +13,7 @@ import numpy as np
 
 from handwriting.batching import MicroBatcher
 from handwriting.labels import labels_for
-from handwriting.preprocessing import to_model_input
+from handwriting.preprocessing import InvalidImageError, to_model_input
 from handwriting.store import ModelRecord, resolve_model
 
 log = logging.getLogger("handwriting")
@@ -37,6 +37,10 @@ class Recognizer:
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """One preprocessed 28x28 image -> its class probabilities (shares model calls under load)."""
         return self._batched(x)
+
+    def probabilities_many(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        """Several preprocessed images -> their class probabilities, in batched model calls."""
+        return self._batched.rows(xs) if xs else []
 
 
 _recognizers: dict[str, Recognizer] = {}
@@ -65,6 +69,23 @@ def predict_with_input(image, task: str = "digits") -> tuple[dict[str, float], n
     labels = labels_for(task)
     x = to_model_input(image)
     return dict(zip(labels, map(float, get_recognizer(task).probabilities(x)))), x
+
+
+def predict_each(images, task: str = "digits") -> list[dict[str, float] | InvalidImageError]:
+    """Many inputs -> for each, {label: probability} or the InvalidImageError that says why it cannot be read.
+
+    Each input is preprocessed on its own, so one bad picture fails only itself; the good ones share
+    batched model calls (1,000 images are about 16 calls, not 1,000)."""
+    labels = labels_for(task)
+    prepared: list[np.ndarray | InvalidImageError] = []
+    for image in images:
+        try:
+            prepared.append(to_model_input(image))
+        except InvalidImageError as exc:
+            prepared.append(exc)
+    good = [x for x in prepared if isinstance(x, np.ndarray)]
+    rows = iter(get_recognizer(task).probabilities_many(good) if good else [])
+    return [dict(zip(labels, map(float, next(rows)))) if isinstance(x, np.ndarray) else x for x in prepared]
 
 
 def top_k(probabilities: dict[str, float], k: int = 3) -> list[tuple[str, float]]:

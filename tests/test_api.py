@@ -225,3 +225,36 @@ def test_uploads_are_deleted_from_gradios_cache_after_their_time(monkeypatch, mn
         assert not uploaded.exists()
     finally:
         demo.close()
+
+
+def test_predict_batch_answers_each_image_as_predict_does_and_a_bad_one_only_for_itself(client, files):
+    digits = sorted(n for n in files if n.startswith("digit"))
+    canvases = sorted(n for n in files if n.startswith("canvas"))
+    names = [digits[0], "photo.jpg", "text.png", canvases[1], "white.png", "16bit.png", digits[-1]]
+    answers = client.predict([handle_file(files[n]) for n in names], "digits", api_name="/predict_batch")
+    assert len(answers) == len(names)
+    for name, answer in zip(names, answers):
+        if name in ("text.png", "white.png"):
+            assert set(answer) == {"error"} and ("not an image" in answer["error"] or "blank" in answer["error"])
+            continue
+        single = client.predict(handle_file(files[name]), "digits", api_name="/predict")
+        assert answer["label"] == single["label"]
+        assert [c["label"] for c in answer["confidences"]] == [c["label"] for c in single["confidences"]]
+        assert answer["confidences"][0]["confidence"] == pytest.approx(single["confidences"][0]["confidence"], abs=1e-5)
+
+
+def test_predict_batch_refuses_too_many_or_too_much_before_reading_any(client, files, monkeypatch):
+    from handwriting import gradio_inputs
+
+    four = [handle_file(files["digit7_150.png"])] * 4
+    monkeypatch.setattr(gradio_inputs, "MAX_BATCH_IMAGES", 3)
+    with pytest.raises(AppError, match=r"Too many images \(4\): at most 3"):
+        client.predict(four, "digits", api_name="/predict_batch")
+    monkeypatch.setattr(gradio_inputs, "MAX_BATCH_IMAGES", 1000)
+    monkeypatch.setattr(gradio_inputs, "MAX_BATCH_BYTES", 100)
+    with pytest.raises(AppError, match="at most 0 MB"):
+        client.predict(four, "digits", api_name="/predict_batch")
+    monkeypatch.setattr(gradio_inputs, "MAX_BATCH_BYTES", 100 * 2**20)
+    with pytest.raises(AppError, match="not in the list of choices"):
+        client.predict(four, "chess", api_name="/predict_batch")
+    assert [a["label"] for a in client.predict(four, "digits", api_name="/predict_batch")] == ["7"] * 4

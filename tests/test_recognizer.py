@@ -157,3 +157,28 @@ def test_micro_batcher_reports_model_failures_and_keeps_going():
     with pytest.raises(RuntimeError, match="exploded"):
         batcher(np.full((28, 28), -1.0, np.float32))
     assert batcher(np.zeros((28, 28), np.float32)).tolist() == [1.0, 1.0]
+
+
+def test_the_micro_batcher_answers_many_rows_of_one_caller_in_order_beside_single_callers():
+    import threading
+
+    from handwriting.batching import MicroBatcher
+
+    calls = []
+
+    def model(batch):
+        calls.append(len(batch))
+        return batch.reshape(len(batch), -1)[:, :1] * 2  # each row's answer: twice its first value
+
+    batcher = MicroBatcher(model, max_batch=8)
+    singles = []
+    threads = [threading.Thread(target=lambda v=v: singles.append((v, float(batcher(np.full((2, 2), v))[0]))))
+               for v in (1000.0, 2000.0)]
+    for t in threads:
+        t.start()
+    rows = batcher.rows([np.full((2, 2), float(i)) for i in range(50)])
+    for t in threads:
+        t.join()
+    assert [float(r[0]) for r in rows] == [2.0 * i for i in range(50)]
+    assert sorted(singles) == [(1000.0, 2000.0), (2000.0, 4000.0)]
+    assert max(calls) <= 8 and sum(calls) == 52
