@@ -37,7 +37,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from benchmarks.http_api import ApiError, call, file_data, new_client, sketch_value, upload
+from benchmarks.http_api import ApiError, call, new_client, sketch_value, upload
 from benchmarks.measure import proc_status, save_result
 from benchmarks.server import ROOT, AppProcess
 

@@ -13,8 +13,6 @@ import uuid
 import httpx
 import numpy as np
 import pytest
-from gradio_client import handle_file
-from gradio_client.exceptions import AppError
 
 import imagegen
 import rawapi
@@ -307,7 +305,9 @@ def test_stateless_sessions_go_before_a_visitors():
 def test_a_visitors_prediction_survives_1100_api_calls(http, seven):
     import app
     from handwriting.config import settings
+    from handwriting.gradio_server import VisitorsFirstStateHolder
 
+    assert type(app.demo.state_holder) is VisitorsFirstStateHolder
     session = uuid.uuid4().hex
     upload = rawapi.upload(*http, seven.read_bytes())
     predicted = rawapi.queue_call(*http, fn_index("page_predict", "ImageUpload"), [upload, "digits"], session)

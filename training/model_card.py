@@ -251,18 +251,21 @@ DIGIT_LIMITATIONS = """## Limitations
   ruled lines or heavy shadows confuse the ink detection.
 """
 
-CHARACTER_LIMITATIONS = """## Limitations
-
-- Trained on synthetic handwriting (fonts and stroke fonts drawn with a wobbling pen, `training.synthetic`){mnist}:
-  no real handwritten letter was seen in training. Letter shapes no font draws (an "r" written like an "n",
-  looped or crossed variants) are the main source of error beyond the look-alike pairs above.
-- Upper and lower case that differ only in size cannot be told apart from a single character: use the
+# What every letters/all card says, whatever the model learnt from (appended to both texts below).
+_CHARACTER_LIMITS = """- Upper and lower case that differ only in size cannot be told apart from a single character: use the
   case-insensitive figure, or the look-alike groups, when the case does not matter.
 - It always answers with one of its {classes} classes, even for a scribble; softmax confidence is a weak
   "not a character" signal.
 - Photos need the character to be the main dark (or light) thing in the picture; several characters,
   ruled lines or heavy shadows confuse the ink detection.
 """
+
+CHARACTER_LIMITATIONS = """## Limitations
+
+- Trained on synthetic handwriting (fonts and stroke fonts drawn with a wobbling pen, `training.synthetic`){mnist}:
+  no real handwritten letter was seen in training. Letter shapes no font draws (an "r" written like an "n",
+  looped or crossed variants) are the main source of error beyond the look-alike pairs above.
+""" + _CHARACTER_LIMITS
 
 
 EMNIST_LIMITATIONS = """## Limitations
@@ -271,13 +274,7 @@ EMNIST_LIMITATIONS = """## Limitations
   students, scanned){mnist}. Its letters are real handwriting, but scanned and blurred, in the proportions
   those forms had; photos and sketchpad strokes differ in stroke and style (hw62_dev measures that gap).
 - The EMNIST validation figure shares writers with the training part: it is not a real-world figure.
-- Upper and lower case that differ only in size cannot be told apart from a single character: use the
-  case-insensitive figure, or the look-alike groups, when the case does not matter.
-- It always answers with one of its {classes} classes, even for a scribble; softmax confidence is a weak
-  "not a character" signal.
-- Photos need the character to be the main dark (or light) thing in the picture; several characters,
-  ruled lines or heavy shadows confuse the ink detection.
-"""
+""" + _CHARACTER_LIMITS
 
 
 def _limitations(metrics: dict, training: dict | None = None) -> str:

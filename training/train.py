@@ -60,6 +60,23 @@ def to_model_input(x_uint8: np.ndarray) -> np.ndarray:
     return (x_uint8.astype(np.float32) / 255.0)[..., None]
 
 
+def fit_summary(val_acc, seconds: float) -> dict:
+    """What every training record says of a fit: its best epoch by validation accuracy, the history, the
+    time it took, when, and with which TensorFlow and Keras."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "best_epoch": int(np.argmax(val_acc)) + 1,
+        "best_val_accuracy": float(np.max(val_acc)),
+        "val_accuracy_history": [round(float(v), 5) for v in val_acc],
+        "training_seconds": round(seconds, 1),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
 def train(task: str, data_dir, out_dir: Path, settings: TrainSettings, cache=None) -> Path:
     import keras
     import tensorflow as tf
@@ -112,13 +129,7 @@ def train(task: str, data_dir, out_dir: Path, settings: TrainSettings, cache=Non
         "data": description + (" minus a seeded validation split" if task != "digits" else ""),
         "settings": asdict(settings),
         "train_size": int(len(x_train)),
-        "best_epoch": int(np.argmax(val_acc)) + 1,
-        "best_val_accuracy": float(np.max(val_acc)),
-        "val_accuracy_history": [round(float(v), 5) for v in val_acc],
-        "training_seconds": round(seconds, 1),
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        **fit_summary(val_acc, seconds),
     }
     (out_dir / "training.json").write_text(json.dumps(record, indent=2) + "\n")
     from training.export import export_litert

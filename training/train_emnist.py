@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from handwriting.labels import labels_for
+from training.train import fit_summary
 
 ALL = labels_for("all")
 
@@ -188,13 +189,7 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
                          ambiguous=ambiguous, width=width, rotation_deg=rotation_deg, zoom=zoom, shift=shift, seed=seed,
                          thin=thin, synthetic=synthetic_name, init=str(init) if init else None),
         "train_size": int(len(y_train)),
-        "best_epoch": int(np.argmax(val_acc)) + 1,
-        "best_val_accuracy": float(np.max(val_acc)),
-        "val_accuracy_history": [round(float(v), 5) for v in val_acc],
-        "training_seconds": round(seconds, 1),
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        **fit_summary(val_acc, seconds),
         "prior": [round(float(p), 7) for p in prior],
     }
     (out / "train_record.json").write_text(json.dumps(record, indent=2) + "\n")
