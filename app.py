@@ -46,7 +46,7 @@ def recognition_tab(task: str, feedback: endpoints.FeedbackEndpoints, choices=No
     """Draw / Upload inputs, Predict buttons, the top-3 Label and "Is this correct?" for one task.
 
     With `choices` the visitor picks the task among them (else a hidden dropdown fixes it). Every listener
-    is private: API callers use `/predict`, `/predict_sketch` and `/feedback`.
+    is private: API callers use `/predict`, `/predict_sketch`, `/predict_batch` and `/feedback`.
     """
     if choices:
         task_input = gr.Radio(choices, value=task, label="Recognise", elem_id=f"{task}-task")
