@@ -217,8 +217,10 @@ def lookalike_hint(label, task: str) -> str:
 
 
 def model_input_html(x, caption: str = "What the model saw") -> str:
-    """The 28x28 model input (white ink on black, as the model was trained), enlarged with crisp pixels."""
-    pixels = np.round(np.asarray(x).reshape(28, 28) * 255).astype(np.uint8)
+    """The 28x28 model input (white ink on black, as the model was trained; floats in [0, 1] or uint8
+    pixels), enlarged with crisp pixels."""
+    x = np.asarray(x).reshape(28, 28)
+    pixels = x if x.dtype == np.uint8 else np.round(x * 255).astype(np.uint8)
     return (f"<figure class='model-input'><img src='data:image/png;base64,{encode_png(pixels)}' width='112' "
             f"height='112' alt='{html.escape(caption)}: the 28x28 picture the model was given'>"
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")

@@ -328,7 +328,7 @@ def misses_html(rnd) -> str:
     """The round's failed drawings as the model saw them (28x28 shown at 84 px, crisp), each captioned;
     nothing at all when there were none."""
     figures = "".join(
-        model_input_html(attempt.image / 255.0, f"asked {unambiguous_name(attempt.target)}, saw "
+        model_input_html(attempt.image, f"asked {unambiguous_name(attempt.target)}, saw "
                          f"{unambiguous_name(attempt.predicted)} ({attempt.predicted_confidence:.0%})")
         for attempt in rnd.misses if attempt.image is not None)
     return (f"<div class='game-misses'><h4>What the model saw instead</h4>{figures}</div>") if figures else ""

@@ -51,13 +51,17 @@ def uploaded_path(path) -> str:
     return str(resolved)
 
 
+def within_upload_limit(size: int, detail: str = "") -> None:
+    """Refuse `size` bytes beyond the upload limit (HANDWRITING_MAX_UPLOAD), as Gradio's upload route does."""
+    limit = settings().max_file_bytes
+    if size > limit:
+        raise refuse(f"The image is too large: at most {limit / 2**20:.0f} MB are accepted.", detail)
+
+
 def inline_bytes(url: str) -> bytes:
     """The bytes of a `data:` URL, refused unread when they would exceed the upload limit."""
-    limit = settings().max_file_bytes
     encoded = url.split(",", 1)[-1]
-    if len(encoded) * 3 // 4 > limit:
-        raise refuse(f"The image is too large: at most {limit / 2**20:.0f} MB are accepted.",
-                     f"data: URL of {len(encoded):,} characters")
+    within_upload_limit(len(encoded) * 3 // 4, f"data: URL of {len(encoded):,} characters")
     try:
         return base64.b64decode(encoded, validate=False)
     except (binascii.Error, ValueError):
@@ -68,8 +72,7 @@ def _raw(file) -> str | bytes | None:
     if file is None:
         return None
     if isinstance(file, (bytes, bytearray, memoryview)):  # the editor's in-memory blobs
-        if len(file) > settings().max_file_bytes:
-            raise refuse(f"The image is too large: at most {settings().max_file_bytes / 2**20:.0f} MB are accepted.")
+        within_upload_limit(len(file))
         return bytes(file)
     url = getattr(file, "url", None)  # FileData or ImageData
     if isinstance(url, str) and url.startswith("data:"):
@@ -186,7 +189,7 @@ class DrawingCanvas(gr.HTML):
         if not payload:
             return dict(EMPTY_DRAWING)  # the shared preprocessing says "The canvas is empty"
         if not isinstance(payload, str) or not payload.startswith("data:image/png;base64,"):
-            raise refuse("The drawing must be a PNG data URL.", repr(payload)[:60])
+            raise refuse("The drawing must be a PNG data URL.", repr(payload))
         return inline_bytes(payload)
 
 

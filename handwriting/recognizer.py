@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -72,9 +71,6 @@ def predict_with_input(image, task: str = "digits") -> tuple[dict[str, float], n
     return dict(zip(labels, map(float, get_recognizer(task).probabilities(x)))), x
 
 
-PREPARE_THREADS = 2  # preprocessing threads of one predict_each call (the machine kind has 2 cores)
-
-
 def _prepared_or_error(image) -> np.ndarray | InvalidImageError:
     try:
         return to_model_input(image)
@@ -88,8 +84,7 @@ def predict_each(images, task: str = "digits") -> list[dict[str, float] | Invali
     Each input is preprocessed on its own, so one bad picture fails only itself; the good ones share
     batched model calls (1,000 images are about 16 calls, not 1,000)."""
     labels = labels_for(task)
-    with ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="prepare") as pool:  # Pillow and numpy release the GIL
-        prepared = list(pool.map(_prepared_or_error, images))
+    prepared = [_prepared_or_error(image) for image in images]
     good = [x for x in prepared if isinstance(x, np.ndarray)]
     rows = iter(get_recognizer(task).probabilities_many(good) if good else [])
     return [dict(zip(labels, map(float, next(rows)))) if isinstance(x, np.ndarray) else x for x in prepared]
