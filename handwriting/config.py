@@ -14,6 +14,12 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
+def _bundled_models() -> Path:
+    from handwriting.model_folder import MODELS_DIR  # the model folder's own module says where they live
+
+    return MODELS_DIR
+
+
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser() if value else default
@@ -85,7 +91,7 @@ class HubSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    models_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_MODELS_DIR", PROJECT_DIR / "models"))
+    models_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_MODELS_DIR", _bundled_models()))
     data_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_STORE_DIR", PROJECT_DIR / "data"))
     host: str = field(default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860))

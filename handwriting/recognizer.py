@@ -51,8 +51,9 @@ def get_recognizer(task: str) -> Recognizer:
     """The task's recognizer, loaded on first use."""
     labels_for(task)  # unknown task -> clear error before any loading
     with _lock:
-        if task not in _recognizers:
-            _recognizers[task] = Recognizer(resolve_model(task))
+        record = resolve_model(task)  # decided once by the store; a new decision (forget_resolved) reloads
+        if task not in _recognizers or _recognizers[task].record is not record:
+            _recognizers[task] = Recognizer(record)
         return _recognizers[task]
 
 

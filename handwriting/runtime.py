@@ -1,31 +1,44 @@
-"""Running a trained model on a batch of 28x28 images, fast.
+"""Running a trained model on a batch of 28x28 images, fast, and without TensorFlow where it can.
 
-Two runtimes give the same probabilities (tested to 1e-4); the fastest available one serves:
+Two runtimes give the same probabilities (tested to 1e-4):
 
 - `LiteRTRuntime`: the LiteRT interpreter (PyPI `ai-edge-litert`) on `model.tflite`, converted from the
-  Keras model by `python -m training.export`. About 0.1 ms an image here, and serving never imports
-  TensorFlow (seconds of start-up and hundreds of MB of memory saved).
-- `KerasRuntime`: the `.keras` model behind one `tf.function` (about 1 ms; `model.predict()` builds a
-  data pipeline per call and costs about 45 ms). Training always uses Keras.
+  Keras model by `python -m training.export`. About 0.1 ms an image, and it needs no TensorFlow: serving
+  installs only requirements.txt (no TensorFlow, about 1.5 GB less) and never imports it.
+- `KerasRuntime`: the `.keras` model behind one `tf.function` (about 1 ms). Training and evaluation use it;
+  it needs requirements-train.txt.
 
-`load_runtime(folder)` takes the LiteRT file only when it was converted from the very `model.keras`
-beside it (its SHA-256 is recorded at conversion), so a retrained model never serves stale weights.
+`load_runtime(folder)` decides which serves a model folder:
+- `model.tflite` when it is current (converted from the very `model.keras` beside it, whose SHA-256 is
+  recorded at conversion), so a retrained model never serves stale weights;
+- else Keras, with a logged warning, if TensorFlow is installed (a training machine, a freshly trained
+  folder not yet converted);
+- else `RuntimeUnavailableError`, saying to convert the folder: a serving install cannot run Keras.
+`prefer="keras"` or `prefer="litert"` asks for one runtime and nothing else.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import importlib.util
 import logging
 from pathlib import Path
 
 import numpy as np
 
-KERAS_FILE = "model.keras"
-LITERT_FILE = "model.tflite"
-LITERT_SOURCE_FILE = "model.tflite.json"  # {"keras_sha256": ...} of the model.keras it came from
+from handwriting.model_folder import (  # noqa: F401  (the names older code imports from here)
+    KERAS_FILE,
+    LITERT_FILE,
+    LITERT_SOURCE_FILE,
+    litert_is_current,
+    litert_state,
+    sha256_of,
+)
 
 log = logging.getLogger("handwriting")
+
+
+class RuntimeUnavailableError(RuntimeError):
+    """No runtime this install has can serve the folder; the message says what to do."""
 
 
 class KerasRuntime:
@@ -77,30 +90,27 @@ class LiteRTRuntime:
         return out
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def litert_is_current(folder: Path) -> bool:
-    """True when `model.tflite` exists and was converted from the `model.keras` now in `folder`."""
-    folder = Path(folder)
-    source = folder / LITERT_SOURCE_FILE
-    if not (folder / LITERT_FILE).is_file() or not source.is_file():
-        return False
-    try:
-        return json.loads(source.read_text()).get("keras_sha256") == sha256_of(folder / KERAS_FILE)
-    except (OSError, ValueError):
-        return False
+def tensorflow_installed() -> bool:
+    """Whether Keras can run here (a training install), found without importing TensorFlow."""
+    return importlib.util.find_spec("tensorflow") is not None
 
 
 def load_runtime(folder: Path, prefer: str | None = None):
-    """The fastest runtime available for a model folder (`prefer="keras"` forces Keras)."""
+    """The runtime that serves a model folder: LiteRT when `model.tflite` is current, else Keras if TensorFlow is
+    installed, else RuntimeUnavailableError. `prefer="keras"` / `"litert"` forces one (Keras: training, checks)."""
     folder = Path(folder)
-    if prefer != "keras" and litert_is_current(folder):
-        try:
-            return LiteRTRuntime(folder / LITERT_FILE)
-        except ImportError:
-            log.info("ai-edge-litert is not installed: serving %s with Keras", folder)
-    elif prefer != "keras" and (folder / LITERT_FILE).exists():
-        log.warning("%s is stale (not converted from this model.keras): serving with Keras", folder / LITERT_FILE)
+    if prefer not in (None, "keras", "litert"):
+        raise ValueError(f"prefer must be None, 'keras' or 'litert', not {prefer!r}")
+    if prefer == "keras":
+        return KerasRuntime(folder / KERAS_FILE)
+    state = litert_state(folder)
+    if state == "current":
+        return LiteRTRuntime(folder / LITERT_FILE)
+    why = (f"{folder / LITERT_FILE} is missing" if state == "missing"
+           else f"{folder / LITERT_FILE} is stale (not converted from this {KERAS_FILE})")
+    if prefer == "litert" or not tensorflow_installed():
+        raise RuntimeUnavailableError(
+            f"{why}, and {'LiteRT was asked for' if prefer == 'litert' else 'TensorFlow is not installed'}: "
+            f"convert it with `python -m training.export {folder}` (needs requirements-train.txt)")
+    log.warning("%s: serving with Keras (TensorFlow is installed)", why)
     return KerasRuntime(folder / KERAS_FILE)

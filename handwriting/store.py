@@ -1,9 +1,9 @@
 """Where a task's weights come from: the hub at a pinned revision, else the hub cache, else `models/`.
 
-A model folder holds `model.keras` (the weights), `metrics.json` (version and measured figures) and
-`README.md` (the model card). The bundled ones live in `models/<task>/`. On the Hugging Face hub, one
-model repo (HANDWRITING_MODEL_REPO) holds a folder per task, `digits/model.keras`, `digits/metrics.json`,
-`digits/README.md`, ...; every published version is a commit tagged `<task>-v<version>` (`digits-v1.0.1`,
+A model folder (`handwriting.model_folder`) holds `model.keras` (the weights), `model.tflite` (their serving
+copy), `metrics.json` (version and measured figures) and `README.md` (the model card). The bundled ones live
+in `models/<task>/`. On the Hugging Face hub, one model repo (HANDWRITING_MODEL_REPO) holds a folder per
+task, `digits/model.tflite`, `digits/model.keras`, `digits/metrics.json`, ...; every published version is a commit tagged `<task>-v<version>` (`digits-v1.0.1`,
 made by `python -m training.publish`). HANDWRITING_MODEL_REVISION pins a tag, branch or commit (default
 `main`, the latest of every task).
 
@@ -16,14 +16,14 @@ made by `python -m training.publish`). HANDWRITING_MODEL_REVISION pins a tag, br
 3. bundled `models/<task>/`: no repo configured, the hub says the repo or revision does not exist, nothing
    cached, or the downloaded weights fail verification.
 
-Downloaded weights are verified before they are trusted: the model must load (Keras safe mode, or its
-current LiteRT copy) and answer a 28x28 image with one probability per label of the task. Every outcome is logged in one line saying which
-version is served from where and, for a fallback, why: the app always starts.
+Downloaded weights are verified before they are trusted: the folder must hold a current `model.tflite` (serving
+installs have no TensorFlow to run `model.keras`; `training.publish` always uploads one), which must load in
+LiteRT and answer a 28x28 image with one probability per label of the task. Every outcome is logged in one
+line saying which version is served from where and, for a fallback, why: the app always starts.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -31,12 +31,11 @@ from pathlib import Path
 
 from handwriting.config import PROJECT_DIR, settings
 from handwriting.labels import TASK_LABELS, labels_for
+from handwriting.model_folder import CARD_FILE, KERAS_FILE, LITERT_FILE, METRICS_FILE, litert_state, read_metrics  # noqa: F401
 
 log = logging.getLogger("handwriting")
 
-WEIGHTS_FILE = "model.keras"
-METRICS_FILE = "metrics.json"
-CARD_FILE = "README.md"
+WEIGHTS_FILE = KERAS_FILE  # the older name; CARD_FILE and METRICS_FILE are also still importable from here
 
 BUNDLED, HUB, HUB_CACHE = "bundled", "hub", "hub-cache"
 
@@ -64,7 +63,11 @@ class ModelRecord:
 
     @property
     def weights(self) -> Path:
-        return self.folder / WEIGHTS_FILE
+        return self.folder / KERAS_FILE
+
+    @property
+    def litert(self) -> Path:
+        return self.folder / LITERT_FILE
 
     def describe(self) -> str:
         return f"{self.task} model {self.version} ({self.source})"
@@ -90,11 +93,9 @@ class ModelRecord:
 def read_model_folder(task: str, folder: Path, source: str, **provenance) -> ModelRecord:
     """Check a model folder and read its metadata."""
     labels_for(task)  # an unknown task fails here, with its own clear message
-    if not (folder / WEIGHTS_FILE).is_file():
-        raise ModelUnavailableError(f"The {task} model is not available: {folder / WEIGHTS_FILE} is missing.")
-    metrics = {}
-    if (folder / METRICS_FILE).is_file():
-        metrics = json.loads((folder / METRICS_FILE).read_text())
+    if not (folder / KERAS_FILE).is_file():
+        raise ModelUnavailableError(f"The {task} model is not available: {folder / KERAS_FILE} is missing.")
+    metrics = read_metrics(folder)
     return ModelRecord(task, folder, str(metrics.get("version", "unversioned")), source, metrics, **provenance)
 
 
@@ -102,7 +103,8 @@ def verify_model_folder(task: str, folder: Path, prefer: str | None = None) -> N
     """Raise ModelVerificationError unless the folder's model loads and gives one probability per label.
 
     It loads the runtime that would serve the folder (`handwriting.runtime.load_runtime`: LiteRT when its
-    file is current, else Keras in safe mode, which runs no code from the file) and runs one blank image.
+    file is current, else Keras in safe mode, which runs no code from the file; `prefer` picks one) and runs
+    one blank image.
     """
     import numpy as np
 
@@ -145,7 +147,10 @@ def resolve_model(task: str) -> ModelRecord:
 
 
 def forget_resolved() -> None:
-    """Decide again on the next call (tests; a process that wants to pick up a new version)."""
+    """Decide again on the next call (tests; a process that wants to pick up a new version).
+
+    Tasks already loaded follow too: `handwriting.recognizer` keeps a loaded model only while it is the
+    one `resolve_model` decides on."""
     with _lock:
         _resolved.clear()
 
@@ -244,7 +249,11 @@ def _from_hub(task: str, hub) -> ModelRecord:
     try:
         record = read_model_folder(task, folder, source, origin=origin, repo=hub.repo, revision=hub.revision,
                                    commit=commit, fallback_reason=offline_reason)
-        verify_model_folder(task, folder)
+        state = litert_state(folder)
+        if state != "current":  # serving has no TensorFlow: without its LiteRT copy this folder cannot serve
+            raise ModelVerificationError(f"{LITERT_FILE} is {state}; publish with `python -m training.publish`, "
+                                         "which converts it")
+        verify_model_folder(task, folder, prefer="litert")
     except (ModelUnavailableError, ModelVerificationError) as exc:
         raise _HubFailure(where, f"commit {commit[:7]} has no usable {task} model ({exc})") from None
     return record

@@ -137,12 +137,61 @@ def test_a_missing_repo_falls_back_to_bundled(hub, hub_env):
 
 @pytest.mark.parametrize("weights", ["three outputs", "not a model"])
 def test_downloaded_weights_are_verified_before_they_are_trusted(hub, hub_env, weights):
-    files = tiny_models.folder_files(version="2.0.0", prefix="digits/")
-    files["digits/model.keras"] = tiny_models.keras_file(outputs=3) if weights == "three outputs" else b"PK\x03\x04 junk"
+    if weights == "three outputs":  # a consistent folder, for the wrong task
+        files = tiny_models.folder_files(version="2.0.0", outputs=3, prefix="digits/")
+    else:  # a model.tflite that says it is current but is no model
+        files = tiny_models.folder_files(version="2.0.0", prefix="digits/")
+        files["digits/model.tflite"] = b"TFL3 junk"
     hub.commit(REPO, files, "a broken upload")
     record = resolve_again()
     assert (record.version, record.origin) == ("0.9.0", "bundled")
     assert "no usable digits model" in record.fallback_reason
+    assert ("shape (1, 3)" if weights == "three outputs" else "does not load") in record.fallback_reason
+
+
+def test_the_hub_serves_model_tflite_in_litert(hub, hub_env):
+    publish_two_versions(hub)
+    record = resolve_again()
+    assert (record.origin, record.version) == ("hub", "1.0.1") and record.litert.is_file()
+    from handwriting.recognizer import Recognizer
+
+    assert Recognizer(record).runtime.name == "litert"
+
+
+@pytest.mark.parametrize("damage", ["no model.tflite", "stale model.tflite"])
+def test_a_hub_folder_without_a_current_model_tflite_is_refused(hub, hub_env, caplog, damage):
+    """Serving installs have no TensorFlow: a hub folder only model.keras could serve is not served."""
+    files = tiny_models.folder_files(version="2.0.0", seed=1, prefix="digits/", litert=damage != "no model.tflite")
+    if damage == "stale model.tflite":  # weights replaced after the conversion
+        files["digits/model.keras"] = tiny_models.keras_file(seed=2)
+    hub.commit(REPO, files, "digits 2.0.0, without a serving copy")
+    with caplog.at_level(logging.INFO, logger="handwriting"):
+        record = resolve_again()
+    assert (record.version, record.origin) == ("0.9.0", "bundled")
+    state = "missing" if damage == "no model.tflite" else "stale"
+    assert f"model.tflite is {state}" in record.fallback_reason
+    lines = [r for r in caplog.records if r.name == "handwriting"]
+    assert len(lines) == 1 and lines[0].levelno == logging.WARNING
+    assert "bundled model 0.9.0" in lines[0].getMessage() and f"model.tflite is {state}" in lines[0].getMessage()
+
+
+def test_forget_resolved_reloads_a_task_already_loaded(hub, hub_env):
+    """The recognizer cache follows the store's decision: after forget_resolved the new version answers."""
+    from handwriting.recognizer import get_recognizer
+    from handwriting.runtime import load_runtime
+
+    publish_two_versions(hub)
+    hub_env.setenv("HANDWRITING_MODEL_REVISION", "digits-v1.0.0")
+    store.forget_resolved()
+    assert get_recognizer("digits").record.version == "1.0.0"
+
+    hub_env.setenv("HANDWRITING_MODEL_REVISION", "digits-v1.0.1")
+    store.forget_resolved()
+    recognizer = get_recognizer("digits")
+    assert recognizer.record.version == "1.0.1"
+    x = np.random.default_rng(0).random((28, 28), np.float32)
+    np.testing.assert_allclose(recognizer.probabilities(x), load_runtime(recognizer.record.folder)(x[None])[0], atol=1e-6)
+    assert get_recognizer("digits") is recognizer  # and it stays loaded while the decision stands
 
 
 def test_without_a_repo_the_bundled_model_is_served_and_the_hub_is_not_asked(hub, hub_env, caplog):

@@ -119,3 +119,38 @@ def test_a_broken_folder_is_refused_before_anything_is_uploaded(hub, tmp_path, d
     with pytest.raises((publish.PublishError, store.ModelVerificationError)):
         publish.publish(folder, REPO)
     assert hub.requests == []
+
+
+@pytest.mark.parametrize("serving_copy", ["missing", "stale"])
+def test_publish_always_uploads_a_current_model_tflite(hub, tmp_path, monkeypatch, serving_copy):
+    """The app serves model.tflite (no TensorFlow): publishing converts it when the folder lacks a current one."""
+    from handwriting.model_folder import litert_state, sha256_of
+
+    folder = model_folder(tmp_path, version="1.0.0", seed=1, litert=serving_copy != "missing")
+    if serving_copy == "stale":  # the weights changed after the conversion
+        (folder / "model.keras").write_bytes(tiny_models.keras_file(seed=2))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    done = publish.publish(folder, REPO)
+
+    assert done["converted_litert"]
+    files = hub.files_at(REPO, done["tag"])
+    assert json.loads(files["digits/model.tflite.json"])["keras_sha256"] == sha256_of(folder / "model.keras")
+    assert files["digits/model.tflite"] != before.get("model.tflite")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # the folder itself is left as it was
+    assert litert_state(folder) == serving_copy
+
+    monkeypatch.setenv("HANDWRITING_MODELS_DIR", str(tmp_path / "no-bundled-models"))
+    monkeypatch.setenv("HANDWRITING_MODEL_REPO", REPO)
+    store.forget_resolved()
+    record = store.resolve_model("digits")  # the hub's copy serves, in LiteRT
+    from handwriting.runtime import load_runtime
+
+    assert (record.origin, record.version) == ("hub", "1.0.0") and load_runtime(record.folder).name == "litert"
+
+
+def test_a_folder_with_a_current_model_tflite_is_uploaded_as_it_is(hub, tmp_path):
+    folder = model_folder(tmp_path, version="1.0.0")
+    done = publish.publish(folder, REPO)
+    assert not done["converted_litert"]
+    assert hub.files_at(REPO, done["tag"])["digits/model.tflite"] == (folder / "model.tflite").read_bytes()

@@ -1,7 +1,7 @@
-"""Tiny but real Keras model folders (weights, metrics.json, model card) for the store and publish tests.
+"""Tiny but real model folders (weights, their LiteRT copy, metrics.json, model card) for the store and publish tests.
 
-A real model file, not a placeholder, so the store's verification (load, check input and outputs) runs;
-small (a dense layer on the pixels) so it saves and loads in well under a second.
+Real model files, not placeholders, so the store's verification (load, check input and outputs) runs;
+small (a dense layer on the pixels) so each saves, converts and loads in about a second.
 """
 
 from __future__ import annotations
@@ -26,9 +26,22 @@ def keras_file(outputs: int = 10, seed: int = 0) -> bytes:
         return path.read_bytes()
 
 
+@functools.lru_cache(maxsize=None)
+def litert_files(outputs: int = 10, seed: int = 0) -> tuple[bytes, bytes]:
+    """(model.tflite, model.tflite.json) converted from `keras_file(outputs, seed)` by `training.export`."""
+    from training.export import export_litert
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "model.keras").write_bytes(keras_file(outputs, seed))
+        export_litert(folder)
+        return (folder / "model.tflite").read_bytes(), (folder / "model.tflite.json").read_bytes()
+
+
 def folder_files(task: str = "digits", version: str = "1.0.0", outputs: int = 10, seed: int = 0,
-                 prefix: str = "") -> dict[str, bytes]:
-    """{path: content} of a model folder; `prefix` (e.g. "digits/") places it inside a hub repo."""
+                 prefix: str = "", litert: bool = True) -> dict[str, bytes]:
+    """{path: content} of a model folder; `prefix` (e.g. "digits/") places it inside a hub repo. With `litert`
+    (the default) the folder has its current serving copy, as `training.export` writes it."""
     metrics = {
         "task": task,
         "version": version,
@@ -37,11 +50,14 @@ def folder_files(task: str = "digits", version: str = "1.0.0", outputs: int = 10
     }
     card = (f"---\nlibrary_name: keras\nlicense: mit\ntags:\n- {task}\n---\n\n"
             f"# Tiny {task} model, version {version}\n")
-    return {
+    files = {
         f"{prefix}model.keras": keras_file(outputs, seed),
         f"{prefix}metrics.json": json.dumps(metrics).encode(),
         f"{prefix}README.md": card.encode(),
     }
+    if litert:
+        files[f"{prefix}model.tflite"], files[f"{prefix}model.tflite.json"] = litert_files(outputs, seed)
+    return files
 
 
 def write_folder(folder: Path, **kwargs) -> Path:

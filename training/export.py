@@ -4,18 +4,19 @@
 
 The conversion is checked before it is kept: on a fixed set of inputs (blank, noise and MNIST-like
 strokes) the LiteRT outputs must match the Keras model's within TOLERANCE, or nothing is written.
-`train`, `ensemble` and `retrain` call this after saving a model, so every model folder serves fast.
+`train`, `ensemble`, `retrain` and `train_emnist assemble` call this after saving a model, and `publish`
+before uploading one, so every model folder serves without TensorFlow.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from handwriting.runtime import KERAS_FILE, LITERT_FILE, LITERT_SOURCE_FILE, KerasRuntime, LiteRTRuntime, sha256_of
+from handwriting.model_folder import KERAS_FILE, LITERT_FILE, write_litert_source
+from handwriting.runtime import KerasRuntime, LiteRTRuntime
 
 TOLERANCE = 1e-4  # largest difference in any probability that is accepted
 
@@ -49,9 +50,7 @@ def export_litert(folder: Path) -> float:
         candidate.unlink()
         raise RuntimeError(f"LiteRT outputs differ from Keras by {difference:.2e} > {TOLERANCE}: not exported")
     candidate.replace(folder / LITERT_FILE)
-    (folder / LITERT_SOURCE_FILE).write_text(
-        json.dumps({"keras_sha256": sha256_of(folder / KERAS_FILE), "max_difference": difference}, indent=1) + "\n"
-    )
+    write_litert_source(folder, difference)
     return difference
 
 

@@ -6,13 +6,15 @@
 Layout of the repo (one repo for every task; `handwriting.store` reads it at the app's start-up):
 
     README.md              the repo's card: hub metadata (library, data sets, every task's results), a table
+    digits/model.tflite    what the app serves (LiteRT, no TensorFlow), with model.tflite.json naming its source
     digits/model.keras     the weights
     digits/metrics.json    version and measured figures
     digits/README.md       the task's model card: metadata header with metrics, data, limitations
     digits/...             training.json, confusion matrices, retrain_report.json when retrained
 
 Steps: check the folder (the weights load and fit the task, the card has a metadata header, this version
-is not on the hub yet), create the repo if it does not exist, upload the folder (replacing the task's
+is not on the hub yet), convert `model.tflite` when the folder has none or a stale one (in the upload's
+copy; the folder itself is left as it is), create the repo if it does not exist, upload the folder (replacing the task's
 previous files) and the repo card in ONE commit, tag that commit `<task>-v<version>`. Then serve it:
 
     HANDWRITING_MODEL_REPO=team/handwriting-models HANDWRITING_MODEL_REVISION=digits-v1.0.1 python app.py
@@ -28,9 +30,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from handwriting.config import PROJECT_DIR, quiet_third_parties, settings
+from handwriting.config import quiet_third_parties, settings
 from handwriting.labels import TASK_LABELS
-from handwriting.store import CARD_FILE, METRICS_FILE, WEIGHTS_FILE, verify_model_folder
+from handwriting.model_folder import (CARD_FILE, KERAS_FILE, LITERT_FILE, METRICS_FILE, bundled_folder, litert_state,
+                                      read_metrics)
+from handwriting.store import verify_model_folder
 
 # Settings
 TAG_FORMAT = "{task}-v{version}"  # one tag per published version of a task
@@ -45,14 +49,14 @@ def version_tag(task: str, version: str) -> str:
     return TAG_FORMAT.format(task=task, version=version)
 
 
-def check_folder(folder: Path, task: str | None = None) -> dict:
-    """The folder's metrics, after checking it is a complete, working model folder for its task."""
+def folder_metrics(folder: Path, task: str | None = None) -> dict:
+    """The folder's metrics, after checking it has weights, metrics for `task` with a version, and a card header."""
     from huggingface_hub import metadata_load
 
-    for name in (WEIGHTS_FILE, METRICS_FILE, CARD_FILE):
+    for name in (KERAS_FILE, METRICS_FILE, CARD_FILE):
         if not (folder / name).is_file():
-            raise PublishError(f"{folder / name} is missing: a model folder needs {WEIGHTS_FILE}, {METRICS_FILE} and {CARD_FILE}.")
-    metrics = json.loads((folder / METRICS_FILE).read_text())
+            raise PublishError(f"{folder / name} is missing: a model folder needs {KERAS_FILE}, {METRICS_FILE} and {CARD_FILE}.")
+    metrics = read_metrics(folder)
     task = task or metrics.get("task")
     if task not in TASK_LABELS or metrics.get("task") != task:
         raise PublishError(f"{folder / METRICS_FILE} is for task {metrics.get('task')!r}, not {task!r}.")
@@ -60,9 +64,36 @@ def check_folder(folder: Path, task: str | None = None) -> dict:
         raise PublishError(f"{folder / METRICS_FILE} has no version.")
     if not metadata_load(folder / CARD_FILE):
         raise PublishError(f"{folder / CARD_FILE} has no metadata header: write it with `python -m training.evaluate`.")
-    verify_model_folder(task, folder, prefer="keras")  # the weights themselves
-    verify_model_folder(task, folder)  # and what would serve them (their LiteRT copy, when current)
     return metrics
+
+
+def check_folder(folder: Path, task: str | None = None) -> dict:
+    """The folder's metrics, after checking it is a complete, working model folder for its task, serving copy included."""
+    metrics = folder_metrics(folder, task)
+    task = metrics["task"]
+    verify_model_folder(task, folder, prefer="keras")  # the weights themselves
+    state = litert_state(folder)
+    if state != "current":
+        raise PublishError(f"{folder / LITERT_FILE} is {state}: convert it with `python -m training.export {folder}`.")
+    verify_model_folder(task, folder, prefer="litert")  # and what the app will serve
+    return metrics
+
+
+def staged_copy(folder: Path, staging: Path, task: str) -> tuple[Path, bool]:
+    """`folder` copied to `staging/<task>` for upload, with `model.tflite` converted there if it is missing or stale
+    (serving installs cannot run model.keras). Returns the copy and whether it was converted."""
+    target = staging / task
+    shutil.copytree(folder, target, ignore=shutil.ignore_patterns(".*", "__pycache__", LITERT_FILE + ".new"))
+    if litert_state(target) == "current":
+        return target, False
+    from training.export import export_litert
+
+    try:
+        export_litert(target)
+    except Exception as exc:
+        raise PublishError(f"{folder / KERAS_FILE} could not be converted to {LITERT_FILE} "
+                           f"({type(exc).__name__}: {exc}).") from exc
+    return target, True
 
 
 def repo_card(repo: str, cards: dict[str, tuple[dict, dict]]) -> str:
@@ -134,21 +165,22 @@ def publish(folder: Path | str, repo: str, task: str | None = None, private: boo
     from huggingface_hub import HfApi, metadata_load
 
     folder = Path(folder)
-    metrics = check_folder(folder, task)
+    metrics = folder_metrics(folder, task)
     task, version = metrics["task"], str(metrics["version"])
     tag = version_tag(task, version)
     api = HfApi(endpoint=settings().hub.endpoint)
 
-    api.create_repo(repo, exist_ok=True, private=private)
-    if tag in {t.name for t in api.list_repo_refs(repo).tags}:
-        raise PublishError(f"{repo} already has {tag}: a published version never changes; give this one a new version.")
-
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        staging = workdir / "upload"
+        staged, converted = staged_copy(folder, staging, task)
+        check_folder(staged, task)  # everything is checked before the hub is asked anything
+
+        api.create_repo(repo, exist_ok=True, private=private)
+        if tag in {t.name for t in api.list_repo_refs(repo).tags}:
+            raise PublishError(f"{repo} already has {tag}: a published version never changes; give this one a new version.")
         cards = _other_tasks_on_hub(api, repo, task, workdir)
         cards[task] = (metadata_load(folder / CARD_FILE) or {}, metrics)
-        staging = workdir / "upload"
-        shutil.copytree(folder, staging / task, ignore=shutil.ignore_patterns(".*", "__pycache__"))
         (staging / CARD_FILE).write_text(repo_card(repo, cards))
         commit = api.upload_folder(
             repo_id=repo,
@@ -159,7 +191,7 @@ def publish(folder: Path | str, repo: str, task: str | None = None, private: boo
         )
     api.create_tag(repo, tag=tag, revision=commit.oid, tag_message=f"{task} model {version}: {metrics.get('headline', '')}")
     return {"repo": repo, "task": task, "version": version, "tag": tag, "commit": commit.oid,
-            "url": f"{api.endpoint}/{repo}/tree/{tag}"}
+            "url": f"{api.endpoint}/{repo}/tree/{tag}", "converted_litert": converted}
 
 
 def main(argv=None):
@@ -171,12 +203,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     quiet_third_parties()  # no telemetry: before huggingface_hub is imported
 
-    folder = Path(args.model_dir) if args.model_dir else PROJECT_DIR / "models" / args.task
+    folder = Path(args.model_dir) if args.model_dir else bundled_folder(args.task)
     try:
         done = publish(folder, args.repo, args.task, private=args.private)
     except PublishError as exc:
         raise SystemExit(f"Not published: {exc}") from None
-    print(f"published {done['task']} {done['version']} to {done['repo']}: commit {done['commit'][:7]}, tag {done['tag']}")
+    print(f"published {done['task']} {done['version']} to {done['repo']}: commit {done['commit'][:7]}, tag {done['tag']}"
+          + (f" ({LITERT_FILE} converted for it)" if done["converted_litert"] else ""))
     print(f"  {done['url']}")
     print(f"  serve it: HANDWRITING_MODEL_REPO={done['repo']} HANDWRITING_MODEL_REVISION={done['tag']} python app.py")
     return done
