@@ -156,3 +156,60 @@ def test_the_gate_allows_noise_on_small_sets_and_little_on_large_ones():
     assert verdict(50, lost=2, gained=0) == "same"  # 2 of 50: noise on a small set
     assert verdict(50, lost=10, gained=0) == "worse"
     assert verdict(50, lost=0, gained=10) == "better"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The training package: one recipe for train and retrain, every setting on the command line, imports one way
+
+
+def test_train_takes_every_setting_from_the_command_line_and_fits_as_retrain_does(tmp_path, mnist_samples, monkeypatch):
+    from handwriting.model_folder import litert_is_current, read_training
+    from training import fit as fit_module
+    from training import train
+
+    fitted = []
+    real_fit = fit_module.fit
+    monkeypatch.setattr(fit_module, "fit", lambda model, x, y, settings, **kw: fitted.append(settings) or
+                        real_fit(model, x, y, settings, **kw))
+    x, y = mnist_samples
+    np.savez(tmp_path / "mnist.npz", x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
+    chosen = {"epochs": 1, "batch_size": 50, "learning_rate": 0.002, "lr_decay_per_epoch": 0.9, "validation_size": 40,
+              "rotation_deg": 3.0, "zoom": 0.02, "shift": 0.03, "seed": 7}
+    assert set(chosen) == {f.name for f in train.fields(train.TrainSettings)}
+    options = [part for name, value in chosen.items() for part in (f"--{name.replace('_', '-')}", str(value))]
+    out = tmp_path / "model"
+    train.main(["digits", "--data-dir", str(tmp_path), "--out-dir", str(out), "--no-evaluate", *options])
+
+    record = read_training(out)
+    assert record["settings"] == chosen and record["train_size"] == 160 and record["machine"]
+    assert litert_is_current(out)  # the folder serves without TensorFlow
+
+    model = tmp_path / "small.keras"
+    small_cnn().save(model)
+    retrain.fine_tune(model, x[:64], y[:64], retrain.RetrainSettings(epochs=1))
+    assert [type(s).__name__ for s in fitted] == ["TrainSettings", "RetrainSettings"]  # one recipe, both callers
+    assert fitted[0] == train.TrainSettings(**chosen)
+
+
+def test_training_imports_run_one_way():
+    """No training module imports another that (directly or not) imports it back, even inside functions."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "training"
+    graph = {}
+    for path in folder.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module} | ({f"{node.module}.{a.name}" for a in node.names} if node.module == "training" else set())
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+        graph[path.stem] = {n.split(".")[1] for n in names if n.startswith("training.")} - {path.stem}
+
+    def reaches(start, goal, seen=()):
+        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n))) for n in graph.get(start, ()))
+
+    cycles = sorted(m for m in graph if reaches(m, m))
+    assert not cycles, f"training modules importing each other: {cycles}"
+    assert "train" not in graph["evaluate"] and "evaluate" in graph["train"]

@@ -60,10 +60,13 @@ def test_characters_are_upright(spec):
             assert (widest_row < 14) == top_heavier, (char, widest_row)
 
 
-def test_same_seed_same_render():
-    a = sample(STROKE, "k", np.random.default_rng(5))
-    b = sample(STROKE, "k", np.random.default_rng(5))
+@pytest.mark.parametrize("spec", [OUTLINE, STROKE], ids=["outline", "stroke"])
+def test_same_seed_same_render(spec):
+    a = sample(spec, "k", np.random.default_rng(5))
+    b = sample(spec, "k", np.random.default_rng(5))
+    assert a is not None and a.shape == (28, 28) and a.max() == 255  # a real render (None would compare equal)
     np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, sample(spec, "k", np.random.default_rng(6)))  # and the seed is what decides it
 
 
 def test_usable_chars_skips_missing_glyphs():

@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from handwriting.labels import labels_for
-from handwriting.config import PROJECT_DIR
+from training.config import HW62_CACHE_DIR, RECIPES_FILE
 
 ALL = labels_for("all")
-RESULTS = PROJECT_DIR / "runs" / "emnist" / "recipes.jsonl"
+RESULTS = RECIPES_FILE
 
 
 def hw62(task: str, data_dir=None):
     from training.evaluate import hw62_set
 
-    cache = PROJECT_DIR / "data" / "emnist" / f"hw62_{task}.npz"
+    cache = HW62_CACHE_DIR / f"hw62_{task}.npz"
     if cache.exists():
         with np.load(cache) as d:
             return d["x"], d["y"]

@@ -7,21 +7,13 @@ the real thing, this offline workplace uses `../shared/datasets`.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-DATA_DIR_ENV = "HANDWRITING_DATA_DIR"
-
-
-def default_data_dir() -> Path:
-    """`$HANDWRITING_DATA_DIR`, else the `shared/datasets` folder beside the project, if any."""
-    if os.environ.get(DATA_DIR_ENV):
-        return Path(os.environ[DATA_DIR_ENV])
-    return Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+from training.config import DATA_DIR_ENV, data_dir as default_data_dir  # noqa: F401  (the older names)
 
 
 @dataclass

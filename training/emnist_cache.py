@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.config import PROJECT_DIR
 from handwriting.labels import labels_for
+from training.config import EMNIST_CACHE_ENV as CACHE_ENV  # noqa: F401  (the older name)
+from training.config import EMNIST_CACHE_FILE as CACHE_FILE
+from training.config import emnist_cache
 
-CACHE_FILE = PROJECT_DIR / "data" / "emnist" / "preprocessed.npz"
 SOURCES = ("emnist_byclass", "emnist_bymerge_extra", "mnist_train")
-CACHE_ENV = "HANDWRITING_EMNIST_CACHE"
 VALIDATION_FRACTION = 0.1
 VALIDATION_SEED = 11
 
@@ -117,9 +117,7 @@ def build(data_dir: Path, out: Path = CACHE_FILE, workers: int = 2) -> Path:
 
 def cache_path(path=None) -> Path:
     """The argument, else `$HANDWRITING_EMNIST_CACHE`, else data/emnist/preprocessed.npz."""
-    import os
-
-    return Path(path or os.environ.get(CACHE_ENV) or CACHE_FILE)
+    return emnist_cache(path)
 
 
 def load(path: Path | str | None = None) -> dict[str, np.ndarray]:
@@ -149,16 +147,16 @@ def contact_sheet(path: Path, cache: Path = CACHE_FILE, per_class: int = 12, see
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", default=str(CACHE_FILE))
+    parser.add_argument("--out", default=None, help="default: $HANDWRITING_EMNIST_CACHE or data/emnist/preprocessed.npz")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sheet", default=None, help="write a contact sheet PNG of the cache instead of building")
     args = parser.parse_args(argv)
     if args.sheet:
-        contact_sheet(Path(args.sheet), Path(args.out))
+        contact_sheet(Path(args.sheet), cache_path(args.out))
         return
-    from training.data import default_data_dir
+    from training.config import data_dir
 
-    build(Path(args.data_dir or default_data_dir()), Path(args.out), args.workers)
+    build(data_dir(args.data_dir), cache_path(args.out), args.workers)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,10 @@ members' own scores stay in the model card as the single-model baseline. Runs th
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from handwriting.labels import labels_for
-from handwriting.store import METRICS_FILE, WEIGHTS_FILE
+from handwriting.model_folder import KERAS_FILE, read_metrics, read_training, write_training
 
 
 def build_ensemble(member_paths: list[Path], num_classes: int):
@@ -45,15 +44,14 @@ def main(argv=None):
     folders = [Path(m) for m in args.members]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = build_ensemble([f / WEIGHTS_FILE for f in folders], len(labels_for(args.task)))
-    model.save(out / WEIGHTS_FILE)
+    model = build_ensemble([f / KERAS_FILE for f in folders], len(labels_for(args.task)))
+    model.save(out / KERAS_FILE)
 
     members = []
     for folder in folders:
-        record = json.loads((folder / "training.json").read_text())
-        metrics_path = folder / METRICS_FILE
-        if metrics_path.exists():
-            record["results"] = {k: v["accuracy"] for k, v in json.loads(metrics_path.read_text())["results"].items()}
+        record = read_training(folder)
+        if metrics := read_metrics(folder):
+            record["results"] = {k: v["accuracy"] for k, v in metrics["results"].items()}
         record.pop("val_accuracy_history", None)
         members.append({"folder": str(folder), **record})
     def each(key) -> str:
@@ -69,11 +67,11 @@ def main(argv=None):
         best_epoch=each(lambda m: m["best_epoch"]),
         best_val_accuracy=each(lambda m: f"{m['best_val_accuracy']:.2%}"),
     )
-    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_training(out, summary)
     from training.export import export_litert
 
     export_litert(out)
-    print(f"saved {out / WEIGHTS_FILE}: the mean of {len(folders)} members")
+    print(f"saved {out / KERAS_FILE}: the mean of {len(folders)} members")
 
     from training import evaluate
 

@@ -11,7 +11,6 @@ Writes `metrics.json` (machine-readable), `confusion_*.png` and `README.md` (the
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from handwriting import model_folder
 from handwriting.labels import LOOKALIKES, labels_for
+from handwriting.model_folder import CARD_FILE, KERAS_FILE, METRICS_FILE
 from handwriting.preprocessing import InvalidImageError, to_model_input
-from handwriting.store import CARD_FILE, METRICS_FILE, WEIGHTS_FILE
 from training import model_card
 from training.data import load_hw62_paths, load_mnist, load_usps
 
@@ -251,11 +251,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from handwriting.runtime import KerasRuntime
-    from training.train import MODELS_DIR
 
-    folder = Path(args.model_dir) if args.model_dir else MODELS_DIR / args.task
-    runtime = KerasRuntime(folder / WEIGHTS_FILE)
-    previous = json.loads((folder / METRICS_FILE).read_text()) if (folder / METRICS_FILE).exists() else {}
+    folder = Path(args.model_dir) if args.model_dir else model_folder.bundled_folder(args.task)
+    runtime = KerasRuntime(folder / KERAS_FILE)
+    previous = model_folder.read_metrics(folder)
     started = time.time()
     results = EVALUATORS[args.task](runtime, args.data_dir)
     write_metrics(folder, args.task, results, args.version or previous.get("version", DEFAULT_VERSION),
@@ -274,7 +273,7 @@ def write_metrics(folder: Path, task: str, results: dict[str, dict], version: st
     for name, result in results.items():
         save_confusion_png(np.array(result["confusion"]), labels, f"{task}: {name} ({result['accuracy']:.2%})",
                            folder / f"confusion_{name}.png")
-    training = json.loads((folder / "training.json").read_text()) if (folder / "training.json").exists() else {}
+    training = model_folder.read_training(folder)
     metrics = {
         "task": task,
         "version": version,
@@ -285,7 +284,7 @@ def write_metrics(folder: Path, task: str, results: dict[str, dict], version: st
         "results": results,
     }
     metrics["headline"] = model_card.headline(metrics)
-    (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+    model_folder.write_metrics(folder, metrics)
     (folder / CARD_FILE).write_text(model_card.render(metrics, training))
     return metrics
 

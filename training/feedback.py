@@ -5,7 +5,7 @@
     python -m training.feedback export --corrections-only       # only the records the model got wrong
     python -m training.feedback status                          # records stored, waiting, in doubt, parked
 
-The file (`handwriting.feedback.save_training_file`, read with `load_training_file`) holds x (uint8
+The file (`training.feedback_file.save_training_file`, read with `load_training_file`) holds x (uint8
 N x 28 x 28, white ink on black, the exact model input), y (indices into labels), labels, task, ids,
 source ("app", "api", "game") and was_correct. Each record appears once, whatever the sheet holds.
 """
@@ -17,14 +17,15 @@ import sys
 from pathlib import Path
 
 from handwriting.config import settings
-from handwriting.feedback import FeedbackRecord, open_store, save_training_file, training_set
+from handwriting.feedback import FeedbackRecord, open_store
 from handwriting.labels import TASK_LABELS
+from training.feedback_file import save_training_file, training_set
 
 
 def read_records(origin: str, data_dir: Path) -> list[FeedbackRecord]:
     if origin == "local":
         return open_store(data_dir).records()
-    from handwriting.sheets import read_sheet_records
+    from handwriting.feedback.sheets import read_sheet_records
 
     cfg = settings().sheets
     if not cfg.configured:
@@ -50,7 +51,7 @@ def export(args) -> int:
 
 
 def status(args) -> int:
-    from handwriting.sheets import SINK
+    from handwriting.feedback.sheets import SINK
 
     data_dir = Path(args.data_dir) if args.data_dir else settings().data_dir
     store = open_store(data_dir)

@@ -26,7 +26,8 @@ import tarfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-FONTS_DIR_ENV = "HANDWRITING_FONTS_DIR"
+from training.config import FONTS_DIR_ENV, fonts_dir
+
 MANIFEST = "manifest.json"
 
 # @fontsource families (handwriting, Latin, with real lower case), pinned. Licences are read from
@@ -88,10 +89,8 @@ class FontSpec:
 
 
 def default_fonts_dir() -> Path:
-    """`$HANDWRITING_FONTS_DIR`, else `data/fonts` in the project (git-ignored)."""
-    if os.environ.get(FONTS_DIR_ENV):
-        return Path(os.environ[FONTS_DIR_ENV])
-    return Path(__file__).resolve().parents[1] / "data" / "fonts"
+    """`$HANDWRITING_FONTS_DIR`, else `data/fonts` in the project (git-ignored): `training.config.fonts_dir`."""
+    return fonts_dir()
 
 
 def hershey_specs() -> list[FontSpec]:

@@ -8,27 +8,22 @@ digits, so the digits of the unified model learn from real handwriting too. User
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from handwriting.labels import labels_for
+from training.config import SYNTHETIC_ENV, synthetic_cache  # noqa: F401  (SYNTHETIC_ENV: the older name)
 
-SYNTHETIC_ENV = "HANDWRITING_SYNTHETIC_CACHE"
 MNIST_SHARE = 0.5  # of each digit class in the 62-class set, real MNIST digits (the rest synthetic)
 
 
 def synthetic_cache_file(path=None) -> Path:
     """The cache to train from: the argument, `$HANDWRITING_SYNTHETIC_CACHE`, else the newest in data/synthetic."""
-    from training.synthetic import CACHE_DIR
-
-    if path or os.environ.get(SYNTHETIC_ENV):
-        return Path(path or os.environ[SYNTHETIC_ENV])
-    found = sorted(CACHE_DIR.glob("synthetic_*.npz"), key=lambda p: p.stat().st_mtime)
-    if not found:
+    found = synthetic_cache(path)
+    if found is None:
         raise SystemExit("No synthetic cache: run `python -m training.synthetic` (after scripts/fetch_fonts.sh) first.")
-    return found[-1]
+    return found
 
 
 def from_all_labels(task: str, x: np.ndarray, y_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -130,8 +130,7 @@ def _ensemble_text(metrics: dict, training: dict) -> str:
     return (
         f"\n\nThis model averages the softmax outputs of {len(training['members'])} copies of the original CNN, "
         "each trained as above with its own seed (`python -m training.ensemble`). A single copy is the "
-        + ("baseline; averaging is what takes MNIST test past 99.6%:" if metrics["task"] == "digits"
-           else "baseline (exact top-1 accuracy of each):") + "\n\n" + "\n".join(rows)
+        "baseline (exact top-1 accuracy of each):\n\n" + "\n".join(rows)
     )
 
 
@@ -290,6 +289,12 @@ def _limitations(metrics: dict, training: dict | None = None) -> str:
     return CHARACTER_LIMITATIONS.format(classes=classes, mnist=mnist)
 
 
+def _machine(training: dict) -> str:
+    """" on <machine>" as the training record has it (`training.fit.machine`); nothing when it was not recorded."""
+    machine = training.get("machine") or (training.get("members") or [{}])[0].get("machine")
+    return f" on {machine}" if machine else ""
+
+
 def render(metrics: dict, training: dict) -> str:
     settings = training.get("settings", {})
     results = metrics["results"]
@@ -300,7 +305,7 @@ def render(metrics: dict, training: dict) -> str:
         f"- {settings.get('epochs')} epochs, batch {settings.get('batch_size')}, Adam at {settings.get('learning_rate')} "
         f"decaying x{settings.get('lr_decay_per_epoch')} per epoch; the epoch with the best validation accuracy "
         f"was kept (epoch {training.get('best_epoch')}, validation accuracy {_percent(training.get('best_val_accuracy'))}).\n"
-        f"- Trained in {training.get('training_seconds', '?')} s on a 2-core CPU machine ({training.get('trained_at', '?')}, "
+        f"- Trained in {training.get('training_seconds', '?')} s{_machine(training)} ({training.get('trained_at', '?')}, "
         f"TensorFlow {training.get('tensorflow', '?')}, Keras {training.get('keras', '?')})."
         if training
         else "- See training.json."

@@ -15,7 +15,8 @@
    each correction (a record the model got wrong) repeated CORRECTION_REPEATS times, each confirmation
    CONFIRMATION_REPEATS times. A fixed share of the feedback, chosen by a hash of each record's id so the
    same records stay out run after run, is never trained on: it is an evaluation set.
-3. Fine-tune: load, compile with Adam at a low learning rate, fit a few epochs (Keras progress bars).
+3. Fine-tune: load, compile with Adam at a low learning rate, fit a few epochs with `training.fit`, the recipe
+   `training.train` uses (augmentation, learning-rate decay).
 4. Evaluate old and new on the same fixed sets: digits: MNIST test, USPS and the hw62_dev digit photos;
    letters and all: the EMNIST validation tenth, the hw62_dev photos of the task (and MNIST test for all),
    each when the data folder (or the EMNIST cache) has it (evaluation only, never training); and the
@@ -43,14 +44,16 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from tqdm import tqdm
 
-from handwriting.config import PROJECT_DIR, quiet_third_parties
+from handwriting.config import quiet_third_parties
 from handwriting.labels import labels_for
-from handwriting.store import CARD_FILE, WEIGHTS_FILE, read_model_folder, resolve_model, verify_model_folder
+from handwriting.model_folder import CARD_FILE, KERAS_FILE, RETRAIN_REPORT_FILE, read_training, write_training
+from handwriting.store import read_model_folder, resolve_model, verify_model_folder
+from training.config import RETRAIN_RUNS
+from training.feedback_file import load_training_file
 
 
 @dataclass
@@ -81,25 +84,9 @@ FEEDBACK_SET = "feedback_heldout"
 # Data
 
 
-def read_training_file(path: Path):
-    """The feedback module's training file: x, y, labels, task, ids, source, was_correct (a fixed format).
-
-    `handwriting.feedback.load_training_file` reads it where that module is installed; this reader of the
-    same keys stands in for it otherwise, so retraining runs from a file alone.
-    """
-    try:
-        from handwriting.feedback import load_training_file
-    except ImportError:
-        with np.load(path, allow_pickle=False) as d:
-            return SimpleNamespace(task=str(d["task"]), x=d["x"], y=d["y"].astype(np.int64),
-                                   labels=tuple(str(s) for s in d["labels"]), ids=d["ids"], source=d["source"],
-                                   was_correct=d["was_correct"].astype(bool))
-    return load_training_file(path)
-
-
 def load_feedback(path: Path, task: str):
     """The feedback training file, checked against the task (its labels must be the task's, in order)."""
-    data = read_training_file(path)
+    data = load_training_file(path)
     if data.task != task or tuple(data.labels) != labels_for(task):
         raise SystemExit(f"{path} holds {data.task!r} feedback with labels {list(data.labels)}, not {task!r} feedback.")
     if data.x.shape[1:] != (28, 28) or data.x.dtype != np.uint8:
@@ -181,9 +168,8 @@ def balance_power(settings, task: str, base_folder: Path) -> float:
     """How strongly to weight classes: the base model's own prior correction ("auto"), 1 ("on") or 0 ("off")."""
     if settings.balance in ("on", "off"):
         return 1.0 if settings.balance == "on" else 0.0
-    training = base_folder / "training.json"
-    if task != "digits" and training.exists():
-        return float(json.loads(training.read_text()).get("prior_power", 1.0))
+    if task != "digits" and (training := read_training(base_folder)):
+        return float(training.get("prior_power", 1.0))
     return 0.0 if task == "digits" else 1.0
 
 
@@ -258,33 +244,17 @@ def evaluation_sets(task: str, data_dir, feedback, holdout_mask, emnist_cache=No
 
 
 def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSettings, sample_weight: np.ndarray | None = None):
-    """The model in `weights`, fitted further on (x, y) with augmentation (and per-image weights); returns the Keras model."""
+    """The model in `weights`, fitted further on (x, y) by `training.fit` (the recipe `training.train` uses), with
+    per-image weights if given; returns the Keras model."""
     import keras
-    import tensorflow as tf
 
-    from training.augment import digit_augmenter
+    from training.fit import fit
 
     keras.utils.set_random_seed(settings.seed)
     model = keras.saving.load_model(weights, compile=False)
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    augment = digit_augmenter(settings.rotation_deg, settings.zoom, settings.shift, settings.seed)
-
-    def prepare(images, labels, *w):
-        images = tf.cast(images, tf.float32)[..., None] / 255.0
-        return (augment(images, training=True), labels, *w)
-
-    data = (
-        tf.data.Dataset.from_tensor_slices((x, y) if sample_weight is None else (x, y, sample_weight))
-        .shuffle(len(y), seed=settings.seed, reshuffle_each_iteration=True)
-        .batch(settings.batch_size)
-        .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    schedule = keras.callbacks.LearningRateScheduler(
-        lambda epoch: settings.learning_rate * settings.lr_decay_per_epoch**epoch)
-    model.fit(data, epochs=settings.epochs, callbacks=[schedule], shuffle=False,  # the dataset shuffles itself
-              verbose=1 if sys.stdout.isatty() else 2)
+    fit(model, x, y, settings, sample_weight=sample_weight)
     return model
 
 
@@ -355,7 +325,7 @@ def save_candidate_model(folder: Path, model, task: str) -> None:
     if folder.exists():
         shutil.rmtree(folder)  # never mix files of an earlier run into this one
     folder.mkdir(parents=True)
-    model.save(folder / WEIGHTS_FILE)
+    model.save(folder / KERAS_FILE)
     export_litert(folder)
     verify_model_folder(task, folder, prefer="keras")
     verify_model_folder(task, folder)
@@ -365,10 +335,9 @@ def write_candidate_metadata(folder: Path, base, results: dict, version: str, re
     """training.json (the base's, plus this run), metrics.json, confusion matrices and the model card."""
     from training.evaluate import write_metrics
 
-    training_path = base.folder / "training.json"
-    training = json.loads(training_path.read_text()) if training_path.exists() else {}
+    training = read_training(base.folder)
     training["retrained"] = retrain_record
-    (folder / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+    write_training(folder, training)
     return write_metrics(folder, base.task, results, version, retrain_record["evaluation_seconds"])
 
 
@@ -473,7 +442,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     retrain_record.update(training_seconds=report["seconds"]["training"], evaluation_seconds=report["seconds"]["evaluation"])
     write_candidate_metadata(candidate, base, new_results, version, retrain_record)
     report["seconds"]["total"] = round(time.time() - started, 1)
-    (candidate / "retrain_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (candidate / RETRAIN_REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
     with open(candidate / CARD_FILE, "a") as card:  # the card tells how this version came to be
         card.write("\n" + report_markdown(report))
 
@@ -513,7 +482,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     quiet_third_parties()
     settings = RetrainSettings(**{name: getattr(args, name) for name in asdict(defaults)})
-    out = Path(args.out) if args.out else PROJECT_DIR / "runs" / "retrain" / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(args.out) if args.out else RETRAIN_RUNS / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     command = "python -m training.retrain " + " ".join(argv if argv is not None else sys.argv[1:])
     report = retrain(args.task, Path(args.feedback), args.data_dir, out, settings,
                      Path(args.base_model) if args.base_model else None,

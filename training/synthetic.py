@@ -32,11 +32,12 @@ from scipy import ndimage
 
 from handwriting.labels import labels_for
 from handwriting.preprocessing import InvalidImageError, to_model_input
+from training.config import SYNTHETIC_DIR
 from training.fonts import FontSpec, default_fonts_dir, load_manifest
 
 CANVAS = 128  # render side in pixels; the character's body is about a third of it
 ALL_LABELS = labels_for("all")
-CACHE_DIR = Path(__file__).resolve().parents[1] / "data" / "synthetic"
+CACHE_DIR = SYNTHETIC_DIR
 
 
 # ---------------------------------------------------------------------------------------------------

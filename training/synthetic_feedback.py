@@ -114,17 +114,14 @@ def redrawn(digits: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def feedback_file(path, x: np.ndarray, y: np.ndarray, was_correct: np.ndarray, seed: int = 0, task: str = "digits") -> Path:
-    """Write records in the app's training-file format (the keys its feedback export writes), seeded ids and sources."""
+    """Write records as the app's feedback export does (`training.feedback_file`), with seeded ids and sources."""
+    from training.feedback_file import TrainingSet, save_training_file
+
     rng = np.random.default_rng(seed)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:  # a file object: numpy would otherwise append ".npz" to the name
-        np.savez_compressed(
-            f, x=x.astype(np.uint8), y=y.astype(np.int64), labels=np.array(labels_for(task)), task=np.array(task),
-            ids=np.array([f"synthetic-{seed}-{i:05d}" for i in range(len(y))]),
-            source=np.array(rng.choice(SOURCES, size=len(y))), was_correct=np.asarray(was_correct, bool),
-        )
-    return path
+    data = TrainingSet(task=task, x=x.astype(np.uint8), y=y.astype(np.int64), labels=labels_for(task),
+                       ids=np.array([f"synthetic-{seed}-{i:05d}" for i in range(len(y))]),
+                       source=np.array(rng.choice(SOURCES, size=len(y))), was_correct=np.asarray(was_correct, bool))
+    return save_training_file(path, data)
 
 
 def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float] = MIX):
@@ -181,10 +178,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
+    from handwriting.model_folder import KERAS_FILE
     from handwriting.runtime import KerasRuntime
-    from handwriting.store import WEIGHTS_FILE, resolve_model
+    from handwriting.store import resolve_model
 
-    weights = Path(args.model_dir) / WEIGHTS_FILE if args.model_dir else resolve_model(args.task).weights
+    weights = Path(args.model_dir) / KERAS_FILE if args.model_dir else resolve_model(args.task).weights
     if args.task == "digits":
         x, y, was_correct = make_feedback(args.n, args.data_dir, KerasRuntime(weights), args.seed)
     else:

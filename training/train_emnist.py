@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from handwriting.labels import labels_for
-from training.train import fit_summary
+from handwriting.model_folder import KERAS_FILE, write_training
+from training.fit import fit_summary
 
 ALL = labels_for("all")
 
@@ -234,7 +235,7 @@ def assemble(run: Path, task: str, out: Path, prior_power: float = 1.0, note: st
     network = keras.saving.load_model(run / "network.keras", compile=False)
     model = assembled(network, task, np.array(record["prior"]), prior_power)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model.keras")
+    model.save(out / KERAS_FILE)
     export_litert(out)
     labels = labels_for(task)
     training = {
@@ -253,6 +254,7 @@ def assemble(run: Path, task: str, out: Path, prior_power: float = 1.0, note: st
         "best_val_accuracy": record["best_val_accuracy"],
         "val_accuracy_history": record["val_accuracy_history"],
         "training_seconds": record["training_seconds"],
+        **({"machine": record["machine"]} if "machine" in record else {}),
         "trained_at": record["trained_at"],
         "tensorflow": record["tensorflow"],
         "keras": record["keras"],
@@ -268,7 +270,7 @@ def assemble(run: Path, task: str, out: Path, prior_power: float = 1.0, note: st
     if notes:  # what was tried and measured, for the model card: {"recipes": [...], "findings": [...]} per task
         extra = json.loads(Path(notes).read_text())
         training.update(extra.get(task, extra))
-    (out / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+    write_training(out, training)
     return out
 
 
@@ -276,7 +278,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train")
-    t.add_argument("--cache", default=None)
+    t.add_argument("--cache", default=None, help="the preprocessed EMNIST cache (default: $HANDWRITING_EMNIST_CACHE or "
+                   "data/emnist/preprocessed.npz)")
     t.add_argument("--out", required=True)
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--batch-size", type=int, default=128)
@@ -284,6 +287,9 @@ def main(argv=None):
     t.add_argument("--decay", type=float, default=0.8)
     t.add_argument("--ambiguous", choices=["either", "drop"], default="either")
     t.add_argument("--width", type=float, default=1.0)
+    t.add_argument("--rotation-deg", type=float, default=8.0, help="augmentation: largest rotation")
+    t.add_argument("--zoom", type=float, default=0.08, help="augmentation: largest zoom")
+    t.add_argument("--shift", type=float, default=0.05, help="augmentation: largest shift, a share of the side")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--thin", type=float, default=0.0, help="share of training images whose strokes are thinned (2x2 erosion)")
     t.add_argument("--synthetic", default=None, help="also train on this synthetic font cache (training.synthetic)")
@@ -297,10 +303,11 @@ def main(argv=None):
     a.add_argument("--notes", default=None, help="JSON of measured recipes and findings for the card (per task)")
     args = parser.parse_args(argv)
     if args.command == "train":
-        from training.emnist_cache import CACHE_FILE
+        from training.config import emnist_cache
 
-        train(Path(args.cache or CACHE_FILE), Path(args.out), args.epochs, args.batch_size, args.learning_rate, args.decay,
-              args.ambiguous, args.width, seed=args.seed, limit=args.limit, thin=args.thin,
+        train(emnist_cache(args.cache), Path(args.out), args.epochs, args.batch_size, args.learning_rate, args.decay,
+              args.ambiguous, args.width, rotation_deg=args.rotation_deg, zoom=args.zoom, shift=args.shift,
+              seed=args.seed, limit=args.limit, thin=args.thin,
               synthetic=Path(args.synthetic) if args.synthetic else None, init=Path(args.init) if args.init else None)
     else:
         assemble(Path(args.run), args.task, Path(args.out), args.prior_power,
