@@ -12,11 +12,14 @@ ENV PYTHONUNBUFFERED=1 \
     HF_HOME=/data/huggingface
 
 WORKDIR /app
+# Serving only: requirements.txt has no TensorFlow (the models serve from model.tflite in LiteRT);
+# training installs requirements-train.txt. tests/test_serving_install.py checks both lists below.
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY app.py ./
 COPY handwriting ./handwriting
+COPY ui ./ui
 COPY models ./models
 
 RUN useradd --create-home app && mkdir -p /data && chown app /data
