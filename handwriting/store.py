@@ -3,9 +3,9 @@
 A model folder (`handwriting.model_folder`) holds `model.keras` (the weights), `model.tflite` (their serving
 copy), `metrics.json` (version and measured figures) and `README.md` (the model card). The bundled ones live
 in `models/<task>/`. On the Hugging Face hub, one model repo (HANDWRITING_MODEL_REPO) holds a folder per
-task, `digits/model.tflite`, `digits/model.keras`, `digits/metrics.json`, ...; every published version is a commit tagged `<task>-v<version>` (`digits-v1.0.1`,
-made by `python -m training.publish`). HANDWRITING_MODEL_REVISION pins a tag, branch or commit (default
-`main`, the latest of every task).
+task, `digits/model.tflite`, `digits/model.keras`, `digits/metrics.json`, ...; every published version is a
+commit tagged `<task>-v<version>` (`digits-v1.0.1`, made by `python -m training.publish`).
+HANDWRITING_MODEL_REVISION pins a tag, branch or commit (default `main`, the latest of every task).
 
 `resolve_model(task)` is the one place that decides, once per process and settings:
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from handwriting.labels import labels_for
+from handwriting.model_folder import KERAS_FILE, read_metrics
 from training.config import HW62_CACHE_DIR, RECIPES_FILE
 
 ALL = labels_for("all")
@@ -142,9 +143,8 @@ def main(argv=None):
                                                         labels_for("letters"))
                 rows.append(row)
         else:
-            metrics = json.loads((path / "metrics.json").read_text())
-            task = metrics["task"]
-            rt = KerasRuntime(path / "model.keras")
+            task = read_metrics(path)["task"]
+            rt = KerasRuntime(path / KERAS_FILE)
             x, y = sets[task]
             probs = predict_all(rt, x)
             row = {"recipe": str(path), f"hw62_{task}": summary(probs, y, labels_for(task)),
