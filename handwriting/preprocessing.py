@@ -17,6 +17,7 @@ Everything that can go wrong with the input raises `InvalidImageError` with a me
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import io
 import os
@@ -59,6 +60,37 @@ class BlankImageError(InvalidImageError):
 
 # ---------------------------------------------------------------------------------------------------
 # 1-2. Decoding to grey
+
+# The side decoded pictures are reduced to: WORK_SIDE for one character; `to_grey_at` raises it for a
+# whole line of writing (a context variable, so concurrent requests each keep their own).
+_work_side: contextvars.ContextVar[int] = contextvars.ContextVar("work_side", default=WORK_SIDE)
+
+
+def to_grey_at(value, work_side: int) -> np.ndarray:
+    """`to_grey`, reducing large pictures to `work_side` instead of WORK_SIDE (a word needs more pixels)."""
+    token = _work_side.set(int(work_side))
+    try:
+        return to_grey(value)
+    finally:
+        _work_side.reset(token)
+
+
+def image_size(value) -> tuple[int, int] | None:
+    """(width, height) of an input from its header or shape, before any pixel is decoded; None if unknown.
+
+    Lets a caller refuse a shape it cannot use (a 20,000-pixel strip) without paying for the decode."""
+    if isinstance(value, dict):
+        part = value.get("composite")
+        if part is None:
+            part = value.get("background")
+        if part is None:
+            part = next((p for p in value.get("layers") or [] if p is not None), None)
+        return None if part is None else image_size(part)
+    if isinstance(value, np.ndarray):
+        return (int(value.shape[1]), int(value.shape[0])) if value.ndim >= 2 else None
+    if value is None:
+        return None
+    return _decode(value).size
 
 
 def to_grey(value) -> np.ndarray:
@@ -152,7 +184,8 @@ def _open_image(source) -> Image.Image:
             "This file is not an image that can be read: upload a PNG, JPEG, BMP, GIF or WebP picture."
         ) from None
     _check_size(*img.size)
-    img.draft("RGB", (WORK_SIDE, WORK_SIDE))  # a JPEG decodes at a reduced scale: much faster and smaller
+    side = _work_side.get()
+    img.draft("RGB", (side, side))  # a JPEG decodes at a reduced scale: much faster and smaller
     if img.width * img.height > MAX_DECODED_PIXELS:
         raise InvalidImageError(
             f"The image is too large to decode ({img.width}x{img.height}): at most "
@@ -230,7 +263,8 @@ def _pil_to_grey(img: Image.Image) -> np.ndarray:
     turn = _orientation(img)
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):  # 16-bit and float: numpy knows the range
         return _array_to_grey(np.asarray(img.transpose(turn) if turn is not None else img))
-    if img.width * img.height > LARGE_DECODE and max(img.size) >= 4 * WORK_SIDE:
+    side = _work_side.get()
+    if img.width * img.height > LARGE_DECODE and max(img.size) >= 4 * side:
         grey = _reduced_grey(img)
     else:
         if img.mode != "RGBA":
@@ -240,8 +274,8 @@ def _pil_to_grey(img: Image.Image) -> np.ndarray:
         grey = img.convert("L")
     if turn is not None:
         grey = grey.transpose(turn)
-    if max(grey.size) > WORK_SIDE:
-        scale = WORK_SIDE / max(grey.size)
+    if max(grey.size) > side:
+        scale = side / max(grey.size)
         grey = grey.resize((max(1, round(grey.width * scale)), max(1, round(grey.height * scale))), Image.Resampling.BOX)
     return np.asarray(grey, dtype=np.float32) / 255.0
 
@@ -252,7 +286,7 @@ def _reduced_grey(img: Image.Image) -> Image.Image:
 
     Flattening is linear in the premultiplied grey: white-flattened grey = L*A/255 + 255 - A, so reducing
     L*A and A apart and combining them afterwards is the flattened picture reduced."""
-    factor = max(1, max(img.size) // (2 * WORK_SIDE))
+    factor = max(1, max(img.size) // (2 * _work_side.get()))
     if img.mode not in ("L", "RGB", "RGBA"):
         img = img.convert("RGBA" if img.has_transparency_data else "RGB")
     grey = img.convert("L")
@@ -413,8 +447,10 @@ def _otsu(values: np.ndarray) -> float:
     return float(centres[int(np.argmax(between[:-1]))])
 
 
-def clean_ink(ink: np.ndarray) -> np.ndarray:
-    """Keep the strokes: zero everything outside connected ink blobs of a reasonable size."""
+def clean_ink(ink: np.ndarray, min_speck_fraction: float = MIN_SPECK_FRACTION) -> np.ndarray:
+    """Keep the strokes: zero everything outside connected ink blobs of a reasonable size.
+
+    A line of writing passes a smaller `min_speck_fraction`: an i's dot is under 2% of a word's ink."""
     mask = ink > max(_otsu(ink), 0.2)
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     if count == 0:
@@ -423,7 +459,7 @@ def clean_ink(ink: np.ndarray) -> np.ndarray:
         strokes = mask
     else:
         areas = np.bincount(labels.ravel())[1:]
-        keep = np.concatenate([[False], areas >= MIN_SPECK_FRACTION * areas.sum()])
+        keep = np.concatenate([[False], areas >= min_speck_fraction * areas.sum()])
         strokes = keep[labels]
     near_strokes = _grow(strokes, 2)  # keep the anti-aliased rims
     soft = _clamp01((ink - 0.1) / 0.9)  # paper texture below 10% of the ink goes

@@ -1,0 +1,316 @@
+"""Read a whole number or word: a line of handwriting -> its characters, boxes and confidences.
+
+    from handwriting.reading import read
+    reading = read("2026.png", task="digits")
+    reading.text                      # "2026"
+    reading.as_json()["characters"]   # [{"box": [x0, y0, x1, y1], "label": "2", ...}, ...]
+
+The picture goes through the single-character path's decoding and ink finding (at a larger working
+size), `segmentation` finds the characters, each is centred and scaled by the same `center_in_frame`,
+and all of them (with the candidate cuts of over-wide strokes) go to the model in one batched call.
+Bad input raises `InvalidImageError` / `BlankImageError` with a message for the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from handwriting import segmentation
+from handwriting.labels import LOOKALIKES, labels_for
+from handwriting.preprocessing import (
+    BlankImageError,
+    InvalidImageError,
+    _grow,
+    _resize,
+    center_in_frame,
+    clean_ink,
+    image_size,
+    ink_map,
+    to_grey_at,
+)
+from handwriting.recognizer import get_recognizer
+
+DECODE_SIDE = 1024  # decoded pictures are reduced to this longest side first
+LINE_HEIGHT = 128  # then to this height: a character gets the pixels the single-character path gives it
+MAX_WIDTH = 12_000  # wider inputs are refused from their header, before decoding
+MAX_ASPECT = 40  # a line this many times wider than high holds more than MAX_CHARACTERS characters
+MAX_CHARACTERS = 32
+UNSURE_BELOW = 0.6  # a character read with less confidence than this is flagged unsure
+SPECK_FRACTION = 0.002  # ink blobs under this share of a line's ink are noise (an i's dot is more)
+INK_LEVEL = 0.35  # cleaned ink above this is stroke, for the segmentation
+WIDTH_PENALTY = 3.0  # score lost per line height a piece is wider / narrower than a character can be
+WIDEST, NARROWEST = 1.0, 0.12  # a character's width range, in line heights
+# A cutting must beat the uncut group's log-confidence by this much. Measured (training/evaluate_reading.py,
+# tuned on MNIST-train / EMNIST compositions): the letter models are less sure of whole letters, so
+# they need a wider margin before an m or w is cut in two.
+SPLIT_MARGIN = {"digits": 2.0, "letters": 4.0, "all": 4.0}
+JOIN_MARGIN = 0.02  # two close neighbours are one character if that beats their mean log-confidence by this
+PATH_BONUS = -0.5  # best path: score per character (tuned on MNIST-train compositions: -0.5 best of -1..2)
+
+
+@dataclass
+class Character:
+    box: list[int]  # [x0, y0, x1, y1] in the input picture's pixels, x1/y1 exclusive
+    label: str
+    confidence: float
+    top3: list[tuple[str, float]]
+    unsure: bool
+
+    def as_json(self) -> dict:
+        return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 4),
+                "top3": [{"label": k, "confidence": round(p, 4)} for k, p in self.top3], "unsure": self.unsure}
+
+
+@dataclass
+class Reading:
+    text: str
+    characters: list[Character]
+
+    def as_json(self) -> dict:
+        return {"text": self.text, "characters": [c.as_json() for c in self.characters]}
+
+
+def read(image, task: str = "digits", *, method: str = "components", unsure_below: float = UNSURE_BELOW) -> Reading:
+    """Any input the single-character path accepts, holding a line of writing -> its Reading.
+
+    One batched model call reads every character; a second is made only when a stroke group is too wide
+    (touching characters) or two close neighbours may be one character, and only for those."""
+    labels = labels_for(task)
+    if method not in segmentation.METHODS:
+        raise ValueError(f"Unknown segmentation method {method!r}: choose one of {segmentation.METHODS}.")
+    grey, size = _decoded(image)
+    ink = clean_ink(ink_map(grey), SPECK_FRACTION)
+    strokes = ink > INK_LEVEL
+    if not strokes.any():
+        raise BlankImageError("No handwriting found: the image looks blank. Write a number or a word.")
+    line = segmentation.analyse(strokes)
+    pieces = [p for p in _pieces(line, method) if _character_like(p, line)]
+    if not pieces:
+        raise InvalidImageError("Only a dot or a speck was found: write a number or a word.")
+    if len(pieces) > MAX_CHARACTERS * (2 if method == "best_path" else 1):  # before the model's work
+        raise InvalidImageError(_too_many(len(pieces)))
+    recognizer, scores = get_recognizer(task), {}
+    _score(recognizer, _first_candidates(pieces, method), line, ink, scores)
+    margin = SPLIT_MARGIN[task]
+    _score(recognizer, _second_candidates(pieces, method, scores, line, margin), line, ink, scores)
+    chosen = _choose(pieces, scores, line, method, margin)
+    if len(chosen) > MAX_CHARACTERS:
+        raise InvalidImageError(_too_many(len(chosen)))
+    probs = _in_context([scores[id(p)][0] for p in chosen], labels)
+    sx, sy = size[0] / grey.shape[1], size[1] / grey.shape[0]
+    characters = []
+    for p, pr in zip(chosen, probs):
+        x0, y0, x1, y1 = scores[id(p)][1]
+        box = [int(np.floor(x0 * sx)), int(np.floor(y0 * sy)), int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy))]
+        order = np.argsort(pr)[::-1][:3]
+        top3 = [(labels[i], float(pr[i])) for i in order]
+        characters.append(Character(box, top3[0][0], top3[0][1], top3, top3[0][1] < unsure_below))
+    return Reading("".join(c.label for c in characters), characters)
+
+
+def _decoded(image) -> tuple[np.ndarray, tuple[int, int]]:
+    """Grey at the line's working size, and the input's own (width, height) for the boxes."""
+    size = _checked_size(image)
+    side = DECODE_SIDE
+    if size is not None:  # decode straight to the working size: one reduction, not two
+        w, h = size
+        side = max(1, round(max(w, h) * min(1.0, LINE_HEIGHT / h, DECODE_SIDE / w)))
+    grey = to_grey_at(image, side)
+    if size is None or (size[0] > size[1]) != (grey.shape[1] > grey.shape[0]):  # EXIF turned it, or no header
+        size = (grey.shape[1], grey.shape[0]) if size is None else (size[1], size[0])
+    return _line_size(grey), size
+
+
+def _score(recognizer, candidates: list, line, ink, scores: dict) -> None:
+    """One batched model call for the candidates not yet scored: id -> (probabilities, box)."""
+    todo = [p for p in candidates if id(p) not in scores]
+    if not todo:
+        return
+    crops, boxes = zip(*(_crop(p, line, ink) for p in todo))
+    for p, pr, box in zip(todo, recognizer.probabilities_many(list(crops)), boxes):
+        scores[id(p)] = (pr, box)
+
+
+def _too_many(n: int) -> str:
+    return (f"About {n} characters were found: at most {MAX_CHARACTERS} are read at once. "
+            "Write a shorter number or word.")
+
+
+def _checked_size(image) -> tuple[int, int] | None:
+    """The input's (width, height) from its header; a strip too wide to be a line is refused undecoded."""
+    size = image_size(image)
+    if size is not None:
+        w, h = size
+        if w > MAX_WIDTH or w > MAX_ASPECT * max(h, 1):
+            raise InvalidImageError(
+                f"The image is {w}x{h} pixels: too wide to read as one line (at most {MAX_WIDTH} pixels wide "
+                f"and {MAX_ASPECT} times as wide as high). Crop it to the number or word.")
+    return size
+
+
+def _line_size(grey: np.ndarray) -> np.ndarray:
+    """Reduce to LINE_HEIGHT high (and DECODE_SIDE wide): the scale the single-character path works at."""
+    h, w = grey.shape
+    scale = min(1.0, LINE_HEIGHT / h, DECODE_SIDE / w)
+    if scale >= 1.0:
+        return grey
+    return _resize(grey, max(1, round(w * scale)), max(1, round(h * scale)))
+
+
+def _pieces(line: segmentation.Line, method: str) -> list[segmentation.Piece]:
+    if method == "projection":
+        return segmentation.projection(line)
+    if method == "best_path":
+        return segmentation.atoms(line)
+    return segmentation.components(line)
+
+
+def _character_like(piece: segmentation.Piece, line: segmentation.Line) -> bool:
+    """Not a lone dot or speck: the piece is several stroke widths long."""
+    chosen = piece.select(line)
+    ys, xs = line.ys[chosen], line.xs[chosen]
+    if ys.size == 0:
+        return False
+    side = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+    return side >= 3.0 * line.stroke and side >= 0.25 * line.height
+
+
+def _first_candidates(pieces, method: str) -> list:
+    """What the first model call scores: the pieces; for the best path every run of up to 3 atoms."""
+    if method != "best_path":
+        return list(pieces)
+    out = []
+    for i in range(len(pieces)):
+        run = pieces[i]
+        out.append(run)
+        for j in range(i + 1, min(i + 3, len(pieces))):
+            run = run.joined(pieces[j])
+            out.append(run)
+            pieces[i].children.append((j, run))
+    return out
+
+
+def _second_candidates(pieces, method: str, scores, line, margin: float) -> list:
+    """Cuttings and joins that could still win once the pieces are scored (a cutting must beat the
+    whole by `margin` with scores <= 0, so a whole scoring above -margin keeps its cuttings unscored)."""
+    if method != "components":
+        return []
+    out = []
+    whole = [_piece_score(p, scores, line) for p in pieces]
+    for i, p in enumerate(pieces):
+        if whole[i] + margin < 0:
+            out.extend(q for cutting in p.children for q in cutting)
+        if p.with_next is not None and i + 1 < len(pieces) and (whole[i] + whole[i + 1]) / 2 + JOIN_MARGIN < 0:
+            out.append(p.with_next)
+    return out
+
+
+def _crop(piece, line, ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A piece's ink (the cleaned soft ink around its strokes) -> the 28x28 model input, and its box."""
+    chosen = piece.select(line)
+    ys, xs = line.ys[chosen], line.xs[chosen]
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    pad = 2
+    Y0, X0 = max(0, y0 - pad), max(0, x0 - pad)
+    Y1, X1 = min(ink.shape[0], y1 + pad), min(ink.shape[1], x1 + pad)
+    mask = np.zeros((Y1 - Y0, X1 - X0), bool)
+    mask[ys - Y0, xs - X0] = True
+    crop = ink[Y0:Y1, X0:X1] * _grow(mask, pad)
+    return center_in_frame(crop), (int(x0), int(y0), int(x1), int(y1))
+
+
+def _width_penalty(box, line) -> float:
+    width = (box[2] - box[0]) / line.height
+    return WIDTH_PENALTY * (max(0.0, width - WIDEST) + max(0.0, NARROWEST - width))
+
+
+def _piece_score(p, scores, line) -> float:
+    pr, box = scores[id(p)]
+    return float(np.log(max(pr.max(), 1e-6))) - _width_penalty(box, line)
+
+
+def _choose(pieces, scores, line, method: str, margin: float) -> list:
+    """The characters: for each group the cutting the recogniser is most confident in (or the best path).
+
+    A cutting scores its least confident piece: cutting a character in two often gives two confident
+    halves, but rarely makes every piece more confident than the whole was."""
+    if method == "best_path":
+        return _best_path(pieces, scores, line)
+    best = [_best_cutting(p, scores, line, margin) for p in pieces]
+    chosen, i = [], 0
+    while i < len(pieces):
+        joined = pieces[i].with_next
+        if joined is not None and id(joined) in scores and i + 1 < len(pieces):
+            apart = (best[i][1] + best[i + 1][1]) / 2
+            if _piece_score(joined, scores, line) > apart + JOIN_MARGIN:
+                chosen.append(joined)
+                i += 2
+                continue
+        chosen.extend(best[i][0])
+        i += 1
+    return chosen
+
+
+def _best_cutting(p, scores, line, margin: float) -> tuple[list, float]:
+    best, best_score = [p], _piece_score(p, scores, line)
+    for cutting in p.children:
+        if all(id(q) in scores for q in cutting):
+            score = min(_piece_score(q, scores, line) for q in cutting)
+            if score > best_score + margin:
+                best, best_score = cutting, score
+    return best, best_score
+
+
+def _best_path(atoms, scores, line) -> list:
+    """Dynamic programming over the atoms: each character one atom or a run of up to three."""
+    n = len(atoms)
+    best = [0.0] + [-np.inf] * n
+    back = [None] * (n + 1)
+    for i in range(n):
+        if not np.isfinite(best[i]):
+            continue
+        runs = [(i + 1, atoms[i])] + [(j + 1, run) for j, run in atoms[i].children]
+        for end, run in runs:
+            score = best[i] + _piece_score(run, scores, line) + PATH_BONUS
+            if score > best[end]:
+                best[end], back[end] = score, (i, run)
+    out, end = [], n
+    while end > 0:
+        i, run = back[end]
+        out.append(run)
+        end = i
+    return out[::-1]
+
+
+def _in_context(probs: list[np.ndarray], labels: tuple[str, ...]) -> list[np.ndarray]:
+    """Look-alikes (o/O/0, s/S, l/I/1, ...) resolved by the word: the kind (capital, small, digit) most
+    of its unambiguous characters have. Their probability moves onto that member of the group."""
+    index = {c: i for i, c in enumerate(labels)}
+    groups = [[index[c] for c in g if c in index] for g in LOOKALIKES]
+    groups = [g for g in groups if len(g) > 1]
+    ambiguous = {i for g in groups for i in g}
+    votes = {"upper": 0.0, "lower": 0.0, "digit": 0.0}
+    for pr in probs:
+        top = int(pr.argmax())
+        if top not in ambiguous:
+            votes[_kind(labels[top])] += float(pr[top])
+    if not any(votes.values()):
+        return probs
+    kind = max(votes, key=votes.get)
+    out = []
+    for pr in probs:
+        pr = pr.copy()
+        top = int(pr.argmax())
+        for g in groups:
+            members = [i for i in g if _kind(labels[i]) == kind]
+            if top in g and members:
+                pr[members[0]] = pr[g].sum()
+                pr[[i for i in g if i != members[0]]] = 0.0
+        out.append(pr)
+    return out
+
+
+def _kind(char: str) -> str:
+    return "digit" if char.isdigit() else "upper" if char.isupper() else "lower"
