@@ -286,13 +286,14 @@ def _best_path(atoms, scores, line) -> list:
 
 def _in_context(probs: list[np.ndarray], labels: tuple[str, ...]) -> list[np.ndarray]:
     """Look-alikes (o/O/0, s/S, l/I/1, ...) resolved by the word: the kind (capital, small, digit) most
-    of its unambiguous characters have. Their probability moves onto that member of the group."""
+    of its unambiguous characters after the first have. Their probability moves onto that member."""
     index = {c: i for i, c in enumerate(labels)}
     groups = [[index[c] for c in g if c in index] for g in LOOKALIKES]
     groups = [g for g in groups if len(g) > 1]
     ambiguous = {i for g in groups for i in g}
     votes = {"upper": 0.0, "lower": 0.0, "digit": 0.0}
-    for pr in probs:
+    voters = probs[1:] if len(probs) > 2 else probs  # a capital first letter ("Hello") sets no case
+    for pr in voters:
         top = int(pr.argmax())
         if top not in ambiguous:
             votes[_kind(labels[top])] += float(pr[top])

@@ -206,6 +206,8 @@ def components(line: Line) -> list[Piece]:
         chosen = piece.select(line)
         spans.append((chosen, line.sx[chosen].min(), line.sx[chosen].max() + 1))
     median = float(np.median([hi - lo for _, lo, hi in spans]))
+    if len(spans) < 3:  # one or two groups: their own width says nothing about a character's
+        median = PIECE_WIDTH * line.height
     for i in range(len(pieces) - 1):  # neighbours close enough to be two strokes of one character
         (_, lo, hi), (_, lo2, hi2) = spans[i], spans[i + 1]
         width = max(hi, hi2) - lo
