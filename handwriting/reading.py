@@ -174,7 +174,7 @@ def _character_like(piece: segmentation.Piece, line: segmentation.Line) -> bool:
     if ys.size == 0:
         return False
     side = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
-    return side >= 3.0 * line.stroke and side >= 0.25 * line.height
+    return side >= 2.0 * line.stroke and side >= 0.25 * line.height
 
 
 def _first_candidates(pieces, method: str) -> list:
@@ -202,7 +202,7 @@ def _second_candidates(pieces, method: str, scores, line, margin: float) -> list
     for i, p in enumerate(pieces):
         if whole[i] + margin < 0:
             out.extend(q for cutting in p.children for q in cutting)
-        if p.with_next is not None and i + 1 < len(pieces) and (whole[i] + whole[i + 1]) / 2 + JOIN_MARGIN < 0:
+        if _joinable(pieces, i) and (whole[i] + whole[i + 1]) / 2 + JOIN_MARGIN < 0:
             out.append(p.with_next)
     return out
 
@@ -242,7 +242,7 @@ def _choose(pieces, scores, line, method: str, margin: float) -> list:
     chosen, i = [], 0
     while i < len(pieces):
         joined = pieces[i].with_next
-        if joined is not None and id(joined) in scores and i + 1 < len(pieces):
+        if _joinable(pieces, i) and id(joined) in scores:
             apart = (best[i][1] + best[i + 1][1]) / 2
             if _piece_score(joined, scores, line) > apart + JOIN_MARGIN:
                 chosen.append(joined)
@@ -251,6 +251,11 @@ def _choose(pieces, scores, line, method: str, margin: float) -> list:
         chosen.extend(best[i][0])
         i += 1
     return chosen
+
+
+def _joinable(pieces, i: int) -> bool:
+    """Piece i may be joined with the next one (its neighbour was not dropped as a speck)."""
+    return pieces[i].with_next is not None and i + 1 < len(pieces) and pieces[i].neighbour is pieces[i + 1]
 
 
 def _best_cutting(p, scores, line, margin: float) -> tuple[list, float]:

@@ -25,6 +25,7 @@ from scipy import ndimage
 METHODS = ("components", "projection", "best_path")
 MARK_SIDE = 0.4  # a component whose longest side is under this share of the line height is a mark (dot, accent)
 ATTACH_GAP = 0.1  # a mark this close (in line heights) to a character's span is part of it (i's dot)
+FLAT, FLAT_OVERLAP = 0.3, 0.2  # a stroke this flat (in line heights) joins a character it overhangs this much
 MERGE_OVERLAP = 0.8  # strokes overlapping this share of the narrower one's width belong to one character
 WIDE = 0.85  # groups wider than this many line heights may hold several characters
 PIECE_WIDTH = 0.55  # a typical character's width, in line heights (digits and most letters)
@@ -63,6 +64,7 @@ class Piece:
     parts: tuple
     children: list = field(default_factory=list)  # alternative cuttings: lists of Pieces
     with_next: "Piece | None" = None  # this piece joined with its right neighbour, when they may be one
+    neighbour: "Piece | None" = None  # that right neighbour
     _chosen: np.ndarray | None = field(default=None, repr=False)
 
     @staticmethod
@@ -130,7 +132,9 @@ def _merge_groups(line: Line) -> list[Piece]:
     lo, hi = line.comp_range()
     side = np.maximum(line.widths, line.heights)
     is_mark = side < MARK_SIDE * line.height
-    bodies = sorted((i for i in range(line.count) if not is_mark[i]), key=lambda i: lo[i])
+    # a flat stroke (a 5's top bar drawn apart) joins the character it overhangs most
+    is_flat = ~is_mark & (line.heights < FLAT * line.height) & (line.widths < line.height)
+    bodies = sorted((i for i in range(line.count) if not is_mark[i] and not is_flat[i]), key=lambda i: lo[i])
     groups: list[list[int]] = []
     spans: list[list[float]] = []
     for i in bodies:
@@ -143,6 +147,14 @@ def _merge_groups(line: Line) -> list[Piece]:
                 continue
         groups.append([i])
         spans.append([lo[i], hi[i]])
+    for i in np.flatnonzero(is_flat):
+        overlaps = [min(s[1], hi[i]) - max(s[0], lo[i]) for s in spans]
+        best = int(np.argmax(overlaps)) if spans else -1
+        if spans and overlaps[best] >= FLAT_OVERLAP * (hi[i] - lo[i]):
+            groups[best].append(i)
+        else:
+            groups.append([i])
+            spans.append([lo[i], hi[i]])
     if not groups:  # only marks: each is its own group (the caller decides whether that is a character)
         return [Piece.of([i]) for i in np.argsort(lo)]
     loose: list[list[int]] = []  # marks over no character: a faint character broken into bits, or specks
@@ -212,7 +224,7 @@ def components(line: Line) -> list[Piece]:
         (_, lo, hi), (_, lo2, hi2) = spans[i], spans[i + 1]
         width = max(hi, hi2) - lo
         if lo2 - hi < JOIN_GAP * line.height and width <= min(JOIN_WIDTH * line.height, WIDER_THAN_MEDIAN * median):
-            pieces[i].with_next = pieces[i].joined(pieces[i + 1])
+            pieces[i].with_next, pieces[i].neighbour = pieces[i].joined(pieces[i + 1]), pieces[i + 1]
     for piece, (chosen, lo, hi) in zip(pieces, spans):
         width = hi - lo
         if width > WIDE * line.height and width > WIDER_THAN_MEDIAN * median:
