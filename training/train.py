@@ -3,8 +3,8 @@
     python -m training.train digits --data-dir ../shared/datasets
 
 The recipe (`training.fit`, shared with `training.retrain`): augmentation (rotation, zoom, shift), a
-learning rate decaying 5% an epoch, 40 epochs, and keeping the epoch that scores best on a validation
-split carved out of the training set (never the test set). What it scores is measured, not claimed here:
+learning rate decaying 5% an epoch, 40 epochs (digits; letters and all: `TASK_DEFAULTS`), and keeping the
+epoch that scores best on a validation split carved out of the training set (never the test set). What it scores is measured, not claimed here:
 after training it runs `training.evaluate`, which writes the metrics and the model card. Every setting
 of `TrainSettings` is a command-line option.
 """
