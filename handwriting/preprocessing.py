@@ -90,7 +90,11 @@ def image_size(value) -> tuple[int, int] | None:
         return (int(value.shape[1]), int(value.shape[0])) if value.ndim >= 2 else None
     if value is None:
         return None
-    return _decode(value).size
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _open_image(io.BytesIO(bytes(value)), draft=False).size
+    if isinstance(value, (str, os.PathLike)) and Path(value).is_file():
+        return _open_image(Path(value), draft=False).size
+    return _decode(value).size  # a PIL image (its size as given), or the error `to_grey` would raise
 
 
 def to_grey(value) -> np.ndarray:
@@ -171,8 +175,10 @@ def _to_rgba(part) -> Image.Image:
     return Image.fromarray(np.round(rgba * 255).astype(np.uint8), "RGBA")
 
 
-def _open_image(source) -> Image.Image:
-    """Read and check the header only: the format, the size, and what decoding it would cost."""
+def _open_image(source, draft: bool = True) -> Image.Image:
+    """Read and check the header only: the format, the size, and what decoding it would cost.
+
+    `draft=False` leaves the image at its stored size (`image_size` reports it; nothing is decoded)."""
     try:
         with warnings.catch_warnings():  # sizes are checked just below, against our own limit
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -184,6 +190,8 @@ def _open_image(source) -> Image.Image:
             "This file is not an image that can be read: upload a PNG, JPEG, BMP, GIF or WebP picture."
         ) from None
     _check_size(*img.size)
+    if not draft:
+        return img
     side = _work_side.get()
     img.draft("RGB", (side, side))  # a JPEG decodes at a reduced scale: much faster and smaller
     if img.width * img.height > MAX_DECODED_PIXELS:

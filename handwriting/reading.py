@@ -80,7 +80,7 @@ def read(image, task: str = "digits", *, method: str = "components", unsure_belo
     labels = labels_for(task)
     if method not in segmentation.METHODS:
         raise ValueError(f"Unknown segmentation method {method!r}: choose one of {segmentation.METHODS}.")
-    grey, size = _decoded(image)
+    grey, size, origin = _decoded(image)
     ink = clean_ink(ink_map(grey), SPECK_FRACTION)
     strokes = ink > INK_LEVEL
     if not strokes.any():
@@ -103,24 +103,55 @@ def read(image, task: str = "digits", *, method: str = "components", unsure_belo
     characters = []
     for p, pr in zip(chosen, probs):
         x0, y0, x1, y1 = scores[id(p)][1]
-        box = [int(np.floor(x0 * sx)), int(np.floor(y0 * sy)), int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy))]
+        box = [int(np.floor(origin[0] + x0 * sx)), int(np.floor(origin[1] + y0 * sy)),
+               int(np.ceil(origin[0] + x1 * sx)), int(np.ceil(origin[1] + y1 * sy))]
         order = np.argsort(pr)[::-1][:3]
         top3 = [(labels[i], float(pr[i])) for i in order]
         characters.append(Character(box, top3[0][0], top3[0][1], top3, top3[0][1] < unsure_below))
     return Reading("".join(c.label for c in characters), characters)
 
 
-def _decoded(image) -> tuple[np.ndarray, tuple[int, int]]:
-    """Grey at the line's working size, and the input's own (width, height) for the boxes."""
+def _decoded(image) -> tuple[np.ndarray, tuple[int, int], tuple[float, float]]:
+    """Grey at the line's working size, the input's own (width, height), and where the grey's (0, 0) lies
+    in the input's pixels (a photo is cropped to its writing).
+
+    A canvas is decoded straight to the working size. A taller picture (a photo of a page with a
+    number on it) is decoded at up to DECODE_SIDE, its writing found at the working size, and the
+    writing's band cut from the larger picture: the characters keep their pixels."""
     size = _checked_size(image)
     side = DECODE_SIDE
-    if size is not None:  # decode straight to the working size: one reduction, not two
+    if size is not None and size[1] <= 2 * LINE_HEIGHT:  # a canvas-sized line: decode straight to the working size
         w, h = size
         side = max(1, round(max(w, h) * min(1.0, LINE_HEIGHT / h, DECODE_SIDE / w)))
     grey = to_grey_at(image, side)
     if size is None or (size[0] > size[1]) != (grey.shape[1] > grey.shape[0]):  # EXIF turned it, or no header
         size = (grey.shape[1], grey.shape[0]) if size is None else (size[1], size[0])
-    return _line_size(grey), size
+    small = _line_size(grey)
+    if grey.shape[0] <= small.shape[0] * 2:
+        return small, size, (0.0, 0.0)
+    band = _writing_band(small, grey.shape)
+    if band is None:
+        return small, size, (0.0, 0.0)
+    top, bottom, left, right = band
+    crop = _line_size(grey[top:bottom, left:right])
+    scale_y, scale_x = size[1] / grey.shape[0], size[0] / grey.shape[1]
+    return crop, (round((right - left) * scale_x), round((bottom - top) * scale_y)), (left * scale_x, top * scale_y)
+
+
+def _writing_band(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """Rows and columns of the larger picture that hold the writing found in `small` (with a margin),
+    or None when the writing fills most of the picture anyway."""
+    strokes = ink_map(small) > 0.5
+    rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
+    if rows.size == 0:
+        return None
+    fy, fx = shape[0] / small.shape[0], shape[1] / small.shape[1]
+    margin = 0.3 * (rows[-1] - rows[0] + 1)
+    top, bottom = max(0, int((rows[0] - margin) * fy)), min(shape[0], int(np.ceil((rows[-1] + 1 + margin) * fy)))
+    left, right = max(0, int((cols[0] - margin) * fx)), min(shape[1], int(np.ceil((cols[-1] + 1 + margin) * fx)))
+    if bottom - top > 0.6 * shape[0] or min(bottom - top, right - left) < 8:
+        return None
+    return top, bottom, left, right
 
 
 def _score(recognizer, candidates: list, line, ink, scores: dict) -> None:
@@ -201,7 +232,7 @@ def _second_candidates(pieces, method: str, scores, line, margin: float) -> list
     whole = [_piece_score(p, scores, line) for p in pieces]
     for i, p in enumerate(pieces):
         if whole[i] + margin < 0:
-            out.extend(q for cutting in p.children for q in cutting)
+            out.extend(q for cutting in segmentation.cuttings(p, line) for q in cutting)
         if _joinable(pieces, i) and (whole[i] + whole[i + 1]) / 2 + JOIN_MARGIN < 0:
             out.append(p.with_next)
     return out

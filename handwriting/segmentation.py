@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from handwriting.preprocessing import _shrink
+
 METHODS = ("components", "projection", "best_path")
 MARK_SIDE = 0.4  # a component whose longest side is under this share of the line height is a mark (dot, accent)
 ATTACH_GAP = 0.1  # a mark this close (in line heights) to a character's span is part of it (i's dot)
@@ -65,6 +67,7 @@ class Piece:
     children: list = field(default_factory=list)  # alternative cuttings: lists of Pieces
     with_next: "Piece | None" = None  # this piece joined with its right neighbour, when they may be one
     neighbour: "Piece | None" = None  # that right neighbour
+    cut_plan: tuple | None = None  # (left, right, most pieces) of a group wide enough to hold several
     _chosen: np.ndarray | None = field(default=None, repr=False)
 
     @staticmethod
@@ -228,12 +231,20 @@ def components(line: Line) -> list[Piece]:
     for piece, (chosen, lo, hi) in zip(pieces, spans):
         width = hi - lo
         if width > WIDE * line.height and width > WIDER_THAN_MEDIAN * median:
-            profile, start = _profile(line, chosen, lo, hi)
             most = min(MAX_PIECES, max(2, int(np.ceil(width / min(median, PIECE_WIDTH * line.height)))))
-            for k in range(2, most + 1):
-                for cuts in _cuts(profile, start, k, tries=3 if k == 2 else 1):
-                    piece.children.append(_cut(piece, cuts))
+            piece.cut_plan = (lo, hi, most)
     return pieces
+
+
+def cuttings(piece: Piece, line: Line) -> list[list[Piece]]:
+    """A wide group's candidate cuttings into 2..most characters, worked out when first asked for."""
+    if piece.cut_plan is not None and not piece.children:
+        lo, hi, most = piece.cut_plan
+        profile, start = _profile(line, piece.select(line), lo, hi)
+        for k in range(2, most + 1):
+            for cuts in _cuts(profile, start, k, tries=3 if k == 2 else 1):
+                piece.children.append(_cut(piece, cuts))
+    return piece.children
 
 
 def projection(line: Line) -> list[Piece]:
@@ -261,7 +272,7 @@ def atoms(line: Line) -> list[Piece]:
     """Over-segmentation for the best path: every group, cut at every candidate cut of its widest cutting."""
     out = []
     for piece in components(line):
-        if piece.children:
+        if cuttings(piece, line):
             finest = max(piece.children, key=len)
             out.extend(finest)
         else:
@@ -270,7 +281,6 @@ def atoms(line: Line) -> list[Piece]:
 
 
 def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width: area over half the outline (as preprocessing measures it)."""
+    """Mean stroke width: area over half the outline (as preprocessing measures it, with its erosion)."""
     area = int(mask.sum())
-    inner = ndimage.binary_erosion(mask)
-    return float(2.0 * area / max(area - int(inner.sum()), 1))
+    return float(2.0 * area / max(area - int(_shrink(mask).sum()), 1))

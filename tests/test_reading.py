@@ -260,3 +260,23 @@ def test_unknown_task_and_method_are_refused(clear_digits):
         read(image, "emoji")
     with pytest.raises(ValueError):
         read(image, "digits", method="guess")
+
+
+def test_phone_photo_of_a_number_reads_right_with_boxes_on_the_photo(clear_digits):
+    rng = np.random.default_rng(10)
+    line, truth_boxes = compose(number(clear_digits, "2718", rng), [30, 25, 35], height=60, canvas_h=100)
+    h, w = 1500, 2000  # the number fills a small band of a big photo of the page
+    top, left = 700, 500
+    ink = np.zeros((h, w))
+    big = np.asarray(Image.fromarray(line).resize((line.shape[1] * 3, line.shape[0] * 3), Image.Resampling.BILINEAR))
+    ink[top : top + big.shape[0], left : left + big.shape[1]] = 1.0 - big / 255.0
+    yy, xx = np.mgrid[0:h, 0:w]
+    paper = 140 + 60 * xx / w + 30 * yy / h
+    rgb = np.stack([paper * (1 - 0.75 * ink), paper * (1 - 0.7 * ink), paper * (1 - 0.5 * ink)], axis=-1)
+    rgb += rng.normal(0, 4, rgb.shape)
+    reading = read(imagegen.encode(np.clip(rgb, 0, 255).astype(np.uint8), "JPEG", quality=85), "digits")
+    assert reading.text == "2718"
+    for c, truth in zip(reading.characters, truth_boxes):
+        tx0, ty0, tx1, ty1 = left + 3 * truth[0], top + 3 * truth[1], left + 3 * truth[2], top + 3 * truth[3]
+        assert abs(c.box[0] - tx0) <= 20 and abs(c.box[2] - tx1) <= 20
+        assert abs(c.box[1] - ty0) <= 20 and abs(c.box[3] - ty1) <= 20
