@@ -54,7 +54,7 @@ def batch_function(single):
     import gradio as gr
     import numpy as np
 
-    from handwriting.endpoints import USER_ERRORS
+    from ui.errors import USER_ERRORS
     from handwriting.preprocessing import to_model_input
     from handwriting.recognizer import get_recognizer
 
@@ -83,7 +83,7 @@ def batch_function(single):
 def install(args: argparse.Namespace) -> None:
     import gradio as gr
 
-    from handwriting import endpoints
+    from ui import recognition as endpoints
 
     predict_fns = (endpoints.predict_image, endpoints.predict_sketch)
     original_queue, original_launch = gr.Blocks.queue, gr.Blocks.launch

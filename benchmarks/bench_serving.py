@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import os
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio (or anything importing it) loads
-os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+from handwriting.config import quiet_third_parties  # noqa: E402
+
+quiet_third_parties()  # before gradio (or anything importing it) loads
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402

@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import os
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+from handwriting.config import quiet_third_parties  # noqa: E402
+
+quiet_third_parties()  # before gradio is imported
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse  # noqa: E402
@@ -75,7 +76,7 @@ QUICK_MAX_SESSIONS = 100  # --quick: Gradio sessions the app keeps, so its bound
 MAX_RSS_GROWTH = 0.10
 RSS_SAMPLE_S = 0.5
 RECORD_ID = re.compile(r"\b([0-9a-f]{32})\b")
-DB_FILE = "feedback.sqlite3"  # handwriting/feedback.py's store file in HANDWRITING_STORE_DIR
+DB_FILE = "feedback.sqlite3"  # handwriting/feedback/database.py: the store file in HANDWRITING_STORE_DIR
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ the two apps' timings is therefore what the model costs a request.
 
 from __future__ import annotations
 
-import os
 
-for _name, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("TF_CPP_MIN_LOG_LEVEL", "2")):
-    os.environ.setdefault(_name, _value)  # as app.py's quiet_third_parties(), before the library is imported
+from handwriting.config import quiet_third_parties  # noqa: E402
+
+quiet_third_parties()  # as app.py does, before the library is imported
 
 import runpy  # noqa: E402
 import sys  # noqa: E402
@@ -52,11 +52,11 @@ def install() -> None:
 
     In the game, a do-nothing model also agrees with every stroke judged live (any confidence will do), so
     the browser benchmark can time "a right stroke -> the next target" against it."""
-    import handwriting.game
+    import handwriting.game.rounds
     import handwriting.runtime
 
     handwriting.runtime.load_runtime = null_load_runtime
-    handwriting.game.LIVE_CONFIDENCE = 0.0
+    handwriting.game.rounds.LIVE_CONFIDENCE = 0.0
 
 
 def run_app() -> None:

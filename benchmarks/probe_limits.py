@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import imagegen  # noqa: E402  (the tests' image makers: header bombs, canvases)
 
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_test_200.npz"
-FLOOR_S = 0.8  # handwriting.game.MIN_ANSWER_S: the pace of the second scripted round, whatever the checkout
+FLOOR_S = 0.8  # handwriting.game.rules.MIN_ANSWER_S: the pace of the second scripted round, whatever the checkout
 
 
 def probe_ok(client: httpx.Client, url: str) -> None:

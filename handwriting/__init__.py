@@ -5,7 +5,7 @@
 
 `predict` takes a Sketchpad value, a file path, bytes, a PIL image or an array; bad input raises
 `InvalidImageError` (its message is meant for the user), an unknown task `UnknownTaskError`.
-TensorFlow is imported only when a model is first loaded.
+Serving never imports TensorFlow: models run in the LiteRT interpreter (`handwriting.runtime`).
 """
 
 from handwriting.labels import TASK_LABELS, UnknownTaskError, labels_for

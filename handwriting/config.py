@@ -14,13 +14,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
-def _bundled_models() -> Path:
-    from handwriting.model_folder import MODELS_DIR  # the model folder's own module says where they live
-
-    return MODELS_DIR
-
-
-def _env_path(name: str, default: Path) -> Path:
+def _env_path(name: str, default: Path | None) -> Path | None:
     value = os.environ.get(name)
     return Path(value).expanduser() if value else default
 
@@ -91,7 +85,8 @@ class HubSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    models_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_MODELS_DIR", _bundled_models()))
+    # the bundled models' folder when HANDWRITING_MODELS_DIR moves it; None: handwriting.model_folder.MODELS_DIR
+    models_dir: Path | None = field(default_factory=lambda: _env_path("HANDWRITING_MODELS_DIR", None))
     data_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_STORE_DIR", PROJECT_DIR / "data"))
     host: str = field(default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860))

@@ -17,7 +17,13 @@ TASK_LABELS: dict[str, tuple[str, ...]] = {
     "all": DIGITS + LETTERS,
 }
 
-TASK_TITLES = {"digits": "Digits", "letters": "Letters", "all": "All characters"}
+TASK_TITLES = {"digits": "Digits", "letters": "Letters", "all": "All characters"}  # what the page calls them
+TASK_SPANS = {"digits": "0-9", "letters": "A-Z, a-z", "all": "0-9, A-Z, a-z"}
+
+
+def task_choice(task: str) -> str:
+    """A task as a page offers it: "Letters (A-Z, a-z)"."""
+    return f"{TASK_TITLES[task]} ({TASK_SPANS[task]})"
 
 
 class UnknownTaskError(ValueError):

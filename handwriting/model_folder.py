@@ -29,11 +29,16 @@ RETRAIN_REPORT_FILE = "retrain_report.json"
 MODELS_DIR = PROJECT_DIR / "models"  # the bundled folders, models/<task>/ (HANDWRITING_MODELS_DIR overrides it)
 
 
-def bundled_folder(task: str) -> Path:
-    """Where the app finds `task`'s bundled model now (HANDWRITING_MODELS_DIR, else models/), and training writes it."""
+def models_dir(cfg=None) -> Path:
+    """Where the bundled model folders are now: HANDWRITING_MODELS_DIR, else models/."""
     from handwriting.config import settings
 
-    return settings().models_dir / task
+    return (cfg or settings()).models_dir or MODELS_DIR
+
+
+def bundled_folder(task: str) -> Path:
+    """Where the app finds `task`'s bundled model now, and training writes it."""
+    return models_dir() / task
 
 
 def read_json(path: Path) -> dict:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from handwriting.config import PROJECT_DIR, settings
 from handwriting.labels import TASK_LABELS, labels_for
-from handwriting.model_folder import CARD_FILE, KERAS_FILE, LITERT_FILE, METRICS_FILE, litert_state, read_metrics  # noqa: F401
+from handwriting.model_folder import CARD_FILE, KERAS_FILE, LITERT_FILE, METRICS_FILE, litert_state, models_dir, read_metrics  # noqa: F401
 
 log = logging.getLogger("handwriting")
 
@@ -133,7 +133,7 @@ def resolve_model(task: str) -> ModelRecord:
     """The model folder to serve `task` from (hub, hub cache or bundled), decided once and remembered."""
     labels_for(task)
     cfg = settings()
-    key = (task, cfg.models_dir, cfg.hub)
+    key = (task, models_dir(cfg), cfg.hub)
     with _lock:
         if key not in _resolved:
             try:
@@ -183,7 +183,7 @@ def _resolve(task: str, cfg) -> ModelRecord:
 
 def _bundled(task: str, cfg, wanted: str | None, reason: str, quiet: bool = False) -> ModelRecord:
     """The bundled folder; `wanted` names the hub source that was not used (None: none configured)."""
-    folder = cfg.models_dir / task
+    folder = models_dir(cfg) / task
     shown = folder.relative_to(PROJECT_DIR) if folder.is_relative_to(PROJECT_DIR) else folder
     why = f"{wanted}: {reason}" if wanted else reason
     try:

@@ -10,10 +10,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+from handwriting.config import quiet_third_parties  # noqa: E402
+
+quiet_third_parties()  # before gradio is imported
 os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Feedback goes to a throw-away store, never ./data, and never to a real Google Sheet.
 _STORE = tempfile.mkdtemp(prefix="handwriting-test-store-")
 atexit.register(shutil.rmtree, _STORE, ignore_errors=True)
@@ -31,6 +31,16 @@ import pytest  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 sys.path.insert(0, str(ROOT))
+
+
+SLOW_FIXTURES = {"app_url"}  # the launched app: everything using it (client, http, browser pages) is slow
+
+
+def pytest_collection_modifyitems(config, items):
+    """`-m "not slow"` is the fast subset: no browser, no launched app, no long runs (marked where they are)."""
+    for item in items:
+        if "browser" in item.keywords or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def free_port() -> int:

@@ -195,6 +195,7 @@ def test_session_state_is_bounded(app_url):
     assert app.demo.state_holder.capacity == settings().max_sessions == 1000
 
 
+@pytest.mark.slow
 def test_uploads_are_deleted_from_gradios_cache_after_their_time(monkeypatch, mnist_samples):
     """A hosted demo would otherwise keep every drawing and upload on disk until it restarts."""
     import time
@@ -244,7 +245,7 @@ def test_predict_batch_answers_each_image_as_predict_does_and_a_bad_one_only_for
 
 
 def test_predict_batch_refuses_too_many_or_too_much_before_reading_any(client, files, monkeypatch):
-    from handwriting import gradio_inputs
+    from ui import inputs as gradio_inputs
 
     four = [handle_file(files["digit7_150.png"])] * 4
     monkeypatch.setattr(gradio_inputs, "MAX_BATCH_IMAGES", 3)

@@ -22,21 +22,16 @@ from PIL import Image
 
 import imagegen
 import rawapi
-from handwriting.endpoints import FeedbackEndpoints
-from handwriting.feedback import (
-    ORIGINALS_DIR,
-    FeedbackStorageError,
-    InvalidFeedbackError,
-    TrainingSet,
-    load_training_file,
-    open_store,
-    save_training_file,
-)
-from handwriting.flagging import FeedbackRecorder
+from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError, open_store
+from handwriting.feedback.database import ORIGINALS_DIR
+from handwriting.feedback.flagging import FeedbackRecorder
 from handwriting.labels import UnknownTaskError, labels_for
 from handwriting.preprocessing import BlankImageError, InvalidImageError, to_model_input
 from handwriting.recognizer import get_recognizer, predict
 from training import feedback as feedback_cli
+from training.feedback_file import TrainingSet, load_training_file, save_training_file
+from ui.feedback import FeedbackDesk
+from ui.recognition import recognition_tab
 
 ID = re.compile(r"record ([0-9a-f]{32})")
 
@@ -67,6 +62,12 @@ def recorder(tmp_path):
     rec.store.close()
 
 
+def page_for(recorder, task: str = "digits"):
+    """A recognition tab's handlers, on a page of their own."""
+    with gr.Blocks():
+        return recognition_tab(task, FeedbackDesk(recorder), concurrency_limit=4)
+
+
 def originals(folder) -> list:
     return sorted((folder / ORIGINALS_DIR).rglob("*.*")) if (folder / ORIGINALS_DIR).exists() else []
 
@@ -78,7 +79,7 @@ def originals(folder) -> list:
 def test_a_correction_is_stored_with_what_retraining_needs(recorder, images):
     path, label = digits(images)[0]
     wrong = str((int(label) + 1) % 10)
-    record = recorder.submit(path, "digits", wrong, label, source="api")
+    record = FeedbackDesk(recorder).store(path, "digits", wrong, label, source="api")
 
     stored = recorder.store.get(record.id)
     assert stored == record
@@ -98,45 +99,50 @@ def test_a_correction_is_stored_with_what_retraining_needs(recorder, images):
 
 
 def test_the_page_handlers_store_confirmations_and_corrections_once(recorder, images):
-    ui = FeedbackEndpoints(recorder)
+    ui = page_for(recorder)
+    v = ui.view
     sketch = {"background": None, "layers": [], "composite": images["canvas.png"]}
-    label, last, ask, correction, _, status, _, seen = ui.page_predict(sketch, "digits")
+    out = ui.page_predict(sketch, "digits")
+    label, last = out[v.label], out[v.last]
     predicted, confidence = max(label.items(), key=lambda kv: kv[1])
-    assert ask["visible"] is True and correction["visible"] is False and status == ""
+    assert out[v.ask]["visible"] is True and out[v.correction]["visible"] is False and out[v.status] == ""
     assert (last["predicted"], last["confidence"]) == (predicted, confidence)  # what the model said, kept here
 
-    last, status, ask, _ = ui.confirm(last)
+    out = ui.confirm(last)
+    last, status = out[v.last], out[v.status]
     record = recorder.store.get(ID.search(status).group(1))
     assert (record.predicted, record.correct, record.was_correct, record.source) == (predicted, predicted, True, "app")
-    assert record.confidence == pytest.approx(confidence) and "the model was right" in status and ask["visible"] is False
+    assert record.confidence == pytest.approx(confidence) and "the model was right" in status
+    assert out[v.ask]["visible"] is False
     assert (recorder.folder / record.original_file).read_bytes() == open(images["canvas.png"], "rb").read()
-    assert "already stored" in ui.confirm(last)[1]  # a second click stores nothing more
+    assert "already stored" in ui.confirm(last)[v.status]  # a second click stores nothing more
 
-    _, last, *_ = ui.page_predict(sketch, "digits")
+    last = ui.page_predict(sketch, "digits")[v.last]
     assert ui.ask_for_label()["visible"] is True
     for choice, message in ((None, "Choose the right answer"), ("B", "'B' is not a label of the digits task")):
-        unchanged, status, *_ = ui.correct(last, choice)  # said in the status line; the controls stay usable
-        assert status.startswith("**Not stored:**") and message in status and unchanged == gr.update()
+        out = ui.correct(last, choice)  # said in the status line; the controls stay usable
+        assert out[v.status].startswith("**Not stored:**") and message in out[v.status] and list(out) == [v.status]
     other = "3" if predicted != "3" else "8"
-    last, status, *_ = ui.correct(last, other)
+    status = ui.correct(last, other)[v.status]
     record = recorder.store.get(ID.search(status).group(1))
     assert (record.predicted, record.correct, record.was_correct) == (predicted, other, False)
-    assert "Predict something first" in ui.confirm(None)[1]
+    assert "Predict something first" in ui.confirm(None)[v.status]
     assert recorder.store.count() == 2
 
 
 def test_an_error_clears_the_prediction_the_buttons_answer(recorder, images):
     """Upload a digit, then a blank picture: the error clears the earlier prediction and hides Yes/No, so
     no click can store "the model was right" for a picture no longer on screen."""
-    ui = FeedbackEndpoints(recorder)
-    label, last, ask, *_ = ui.page_predict(images["canvas.png"], "digits")
-    assert label and last and ask["visible"] is True
+    ui = page_for(recorder)
+    v = ui.view
+    out = ui.page_predict(images["canvas.png"], "digits")
+    assert out[v.label] and out[v.last] and out[v.ask]["visible"] is True
     blank = {"background": None, "layers": [], "composite": None}
-    label, last, ask, correction, _, status, hint, seen = ui.page_predict(blank, "digits")
-    assert label is None and last is None and ask["visible"] is False and correction["visible"] is False
-    assert "canvas is empty" in status and hint == ""
-    assert "Predict something first" in ui.confirm(last)[1] and recorder.store.count() == 0
-    assert ui.forget()[1] is None  # a cleared input forgets it too
+    out = ui.page_predict(blank, "digits")
+    assert out[v.label] is None and out[v.last] is None and out[v.ask]["visible"] is False
+    assert out[v.correction]["visible"] is False and "canvas is empty" in out[v.status] and out[v.hint] == ""
+    assert "Predict something first" in ui.confirm(out[v.last])[v.status] and recorder.store.count() == 0
+    assert ui.forget()[v.last] is None  # a cleared input forgets it too
 
 
 @pytest.mark.parametrize(
@@ -161,9 +167,9 @@ def test_bad_feedback_is_refused_and_nothing_is_stored(recorder, images, case, i
     elif image in images:
         image = images[image]
     with pytest.raises(error, match=message):
-        recorder.submit(image, task, predicted, correct)
+        FeedbackDesk(recorder).store(image, task, predicted, correct)
     assert recorder.store.count() == 0 and originals(recorder.folder) == []
-    recorder.submit(digits(images)[1][0], "digits", "1", "1")  # and the next good one is stored
+    FeedbackDesk(recorder).store(digits(images)[1][0], "digits", "1", "1")  # and the next good one is stored
     assert recorder.store.count() == 1
 
 
@@ -172,12 +178,12 @@ def test_a_failed_write_leaves_nothing_half_stored(recorder, images):
         def flag(self, flag_data, flag_option=None, username=None):
             raise sqlite3.OperationalError("disk I/O error")
 
-    recorder.sinks.append(BrokenDisk())
+    recorder.start().sinks.append(BrokenDisk())
     with pytest.raises(FeedbackStorageError, match="could not be stored"):
-        recorder.submit(digits(images)[0][0], "digits", "3", "5")
+        FeedbackDesk(recorder).store(digits(images)[0][0], "digits", "3", "5")
     assert recorder.store.count() == 0 and originals(recorder.folder) == []
     recorder.sinks.pop()
-    record = recorder.submit(digits(images)[0][0], "digits", "3", "5")
+    record = FeedbackDesk(recorder).store(digits(images)[0][0], "digits", "3", "5")
     assert recorder.store.records() == [record]
 
 
@@ -185,7 +191,7 @@ def test_an_unwritable_store_gives_a_clear_error(tmp_path, images):
     (tmp_path / "taken").write_text("a file where the data folder should be")
     rec = FeedbackRecorder(tmp_path / "taken")  # the app still starts
     with pytest.raises(FeedbackStorageError, match="could not be stored on the server"):
-        rec.submit(digits(images)[0][0], "digits", "3", "3")
+        FeedbackDesk(rec).store(digits(images)[0][0], "digits", "3", "3")
 
 
 WRITER_SCRIPT = textwrap.dedent(
@@ -220,6 +226,7 @@ def test_two_processes_write_one_store_at_once(tmp_path):
     assert open_store(tmp_path).count() == 450
 
 
+@pytest.mark.slow
 def test_processes_that_create_the_store_at_the_same_moment_all_open_it(tmp_path):
     """The WAL switch on a new file can fail with "database is locked" without waiting: opening retries."""
     rounds, writers = 5, 6
@@ -239,7 +246,7 @@ def test_export_writes_the_training_file(tmp_path, images, capsys):
     sent = []
     for i, (path, label) in enumerate(digits(images)):
         predicted = label if i % 3 else str((int(label) + 4) % 10)
-        sent.append(rec.submit(path, "digits", predicted, label, confidence=0.5, model_version="v",
+        sent.append(FeedbackDesk(rec).store(path, "digits", predicted, label, confidence=0.5, model_version="v",
                                source="app" if i % 2 else "api"))
 
     out = tmp_path / "train.npz"
@@ -353,7 +360,7 @@ def test_16_clients_flag_50_records_each_and_each_is_stored_once(app_url, images
 
 
 def test_lookalike_hint_names_the_twins_of_the_top_answer():
-    from handwriting.endpoints import lookalike_hint
+    from ui.recognition import lookalike_hint
 
     note = lookalike_hint({"O": 0.86, "o": 0.14, "D": 0.0}, "all")
     assert "**capital O**" in note and "**lowercase o**" in note and "**digit 0**" in note

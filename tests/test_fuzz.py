@@ -63,6 +63,7 @@ def mutate(data: bytes, edits: list[tuple[int, int, int]], cut: int | None) -> b
     return bytes(buf[:cut] if cut else buf)
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=2000)
 @given(
     which=st.integers(0, 3),
@@ -106,6 +107,7 @@ images = st.one_of(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     background=images,

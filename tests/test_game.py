@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import gradio as gr
 import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
@@ -24,22 +25,11 @@ import imagegen
 import rawapi
 from handwriting import game as game_module
 from handwriting.feedback import open_store
-from handwriting.game import (
-    GRACE_S,
-    KEEP_S,
-    MAX_NAME,
-    MIN_ANSWER_S,
-    Game,
-    GameError,
-    HighScores,
-    ModeUnavailableError,
-    RoundNotFoundError,
-    RoundOverError,
-    clean_name,
-    points_for,
-)
-from handwriting.game_endpoints import TICK_VIEW, VIEW, GameEndpoints, high_scores_html
+from handwriting.game import Game, GameError, HighScores, ModeUnavailableError, RoundNotFoundError, RoundOverError
+from handwriting.game.rules import GRACE_S, KEEP_S, MAX_NAME, MIN_ANSWER_S, clean_name, points_for
+from handwriting.labels import labels_for
 from handwriting.preprocessing import BlankImageError
+from ui.game import GameEndpoints, game_tab, high_scores_html
 
 MARKUP = "<img src=x onerror=alert(1)>"
 
@@ -56,7 +46,7 @@ def fake_recognise(image, task):
     """A "drawing" here is the label it shows (or "" for a blank canvas); the model is 80% sure of it."""
     if not image:
         raise BlankImageError("The canvas is empty: draw a character first.")
-    labels = game_module.labels_for(task)
+    labels = labels_for(task)
     rest = 0.2 / (len(labels) - 1)
     return {label: 0.8 if label == image else rest for label in labels}
 
@@ -76,7 +66,7 @@ def make_game(store=None, **kwargs) -> tuple[Game, Clock]:
     kwargs.setdefault("rng", random.Random(7))
     kwargs.setdefault("rounds_per_client", 1000)  # the rules tests start many rounds from one place
     kwargs.setdefault("min_answer_s", 0.0)  # ... and answer at once; the floor has tests of its own
-    scores = HighScores(store, shown=("page", "api")) if store is not None else None  # rules tests: every round
+    scores = HighScores(store.folder, shown=("page", "api")) if store is not None else None  # rules tests: every round
     game = Game(scores, clock=clock, wall=lambda: 1.7e9, **kwargs)
     return game, clock
 
@@ -243,7 +233,7 @@ def test_unavailable_modes_get_a_clear_message(tmp_path, monkeypatch):
     assert game_module.available_modes() == ["digits"]
     assert game_module.unavailable_reason("digits") is None
     assert "Letters cannot be played yet" in game_module.unavailable_reason("letters")
-    assert "Digits and letters cannot be played yet" in game_module.unavailable_reason("both")
+    assert "All characters cannot be played yet" in game_module.unavailable_reason("both")  # the old name of "all"
     with pytest.raises(ModeUnavailableError, match="Letters cannot be played yet"):
         Game(None).start("letters", 30)
 
@@ -252,7 +242,7 @@ def test_unavailable_modes_get_a_clear_message(tmp_path, monkeypatch):
 # The high-score table
 
 
-def test_high_scores_live_in_the_feedback_database_per_mode(store):
+def test_high_scores_live_in_a_file_of_their_own_per_mode(store):
     game, clock = make_game(store)
     for name, rights in (("one", 1), ("three", 3), ("two", 2), ("", 2)):
         state = game.start("digits", 30, name)
@@ -272,10 +262,11 @@ def test_high_scores_live_in_the_feedback_database_per_mode(store):
     assert len(game.scores.top("digits", limit=2)) == 2
 
     # the same file, another process's view: the schema creation is idempotent and the rows are there
-    again = HighScores(store, shown=("page", "api"))
+    again = HighScores(store.folder, shown=("page", "api"))
     assert [e.name for e in again.top("digits")] == ["three", "two", "", "one"]
     tables = {row[0] for row in store._query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"feedback", "outbox", "game_scores"} <= tables
+    assert "game_scores" not in tables  # not in the feedback database
+    assert (store.folder / "game_scores.sqlite3").is_file()
 
 
 def test_the_high_score_table_escapes_names(store):
@@ -290,7 +281,7 @@ def test_the_high_score_table_escapes_names(store):
 
 def test_opted_in_drawings_are_kept_with_the_target_as_their_label(store):
     kept = []
-    game, _ = make_game(store, keep=lambda image, task, predicted, target, confidence: kept.append(
+    game, _ = make_game(store, keep=lambda image, x, task, predicted, target, confidence: kept.append(
         (image, task, predicted, target, confidence)) or f"id{len(kept)}")
     yes = game.start("digits", 30, opt_in=True)
     no = game.start("digits", 30, opt_in=False)
@@ -318,38 +309,42 @@ def test_a_storage_failure_does_not_stop_the_game(store):
 # The page's handlers (called directly, as Gradio calls them)
 
 
-class Recorder:
-    def __init__(self, store):
-        self.store = store
+def by_name(view, out: dict) -> dict:
+    """A handler's {component: value} answer as {part name: value}; every key must be a part of the view."""
+    names = {id(getattr(view, f)): f for f in vars(view)}
+    assert all(id(component) in names for component in out)
+    return {names[id(component)]: value for component, value in out.items()}
 
 
 def test_the_page_handlers_play_a_round(store):
     game, clock = make_game(store)
-    page = GameEndpoints(Recorder(store), game)
-    out = dict(zip(VIEW, page.page_start("digits", 30, "Page", False)))
+    with gr.Blocks() as demo:
+        page = game_tab(GameEndpoints(None, game), demo, concurrency_limit=4)
+    v = page.v
+    out = by_name(v, page.page_start("digits", 30, "Page", False))
     rid = out["state"]
     assert out["timer"].active and "game-target-char" in out["target"]
     target = re.search(r"game-target-char[^>]*>([^<]+)<", out["target"]).group(1)
 
-    out = dict(zip(VIEW, page.page_submit(rid, target)))
+    out = by_name(v, page.page_submit(rid, target))
     assert out["verdict"].startswith("✓") and "Score **" in out["score"]
     with pytest.warns(UserWarning, match="canvas is empty"):  # blank: a toast, nothing changes, the drawing stays
-        out = dict(zip(VIEW, page.page_submit(rid, "")))
-    assert all(isinstance(v, dict) and set(v) <= {"__type__"} for v in out.values())
+        assert page.page_submit(rid, "") == {}
 
     clock.now += 10
-    tick = dict(zip(TICK_VIEW, page.page_tick(rid)))
-    assert tick["clock"] == "**20** s left"
+    tick = page.page_tick(rid)
+    assert set(map(id, tick)) <= set(map(id, v.tick_outputs))  # the tick never touches the drawing
+    assert by_name(v, tick)["clock"] == "**20** s left"
     clock.now += 21
-    tick = dict(zip(TICK_VIEW, page.page_tick(rid)))
+    tick = by_name(v, page.page_tick(rid))
     assert not tick["timer"].active and "Round over" in tick["report"] and "Page" in tick["high_scores"]
     with pytest.warns(UserWarning, match="The round is over"):  # after the end: the summary again, no crash
-        out = dict(zip(VIEW, page.page_submit(rid, target)))
+        out = by_name(v, page.page_submit(rid, target))
     assert "Round over" in out["report"]
 
     with pytest.warns(UserWarning, match="too long"):
-        out = dict(zip(VIEW, page.page_start("digits", 30, "x" * 10_000, False)))
-    assert "too long" in out["message"] and isinstance(out["state"], dict)  # no round started
+        out = by_name(v, page.page_start("digits", 30, "x" * 10_000, False))
+    assert "too long" in out["message"] and "state" not in out  # no round started
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -546,14 +541,14 @@ def test_the_api_client_sees_errors_as_app_errors(client):
 def test_the_review_shows_each_miss_as_the_model_saw_it_and_nothing_without_misses():
     """The end-of-round review used a gallery that stretched each 84x84 miss to ~593 px and showed an empty
     frame without misses: now plain pictures at 84 px, captioned in words, and nothing at all when none."""
-    from handwriting.game_endpoints import misses_html
+    from ui.game import misses_html
     from handwriting.labels import unambiguous_name
 
     pictures = {"1": np.eye(28) * 255, "7": np.fliplr(np.eye(28)) * 255}
 
     def recognise(x, task):
         seen = "1" if x[0, 0] else "7"
-        return {label: (0.9 if label == seen else 0.1 / 9) for label in game_module.labels_for(task)}
+        return {label: (0.9 if label == seen else 0.1 / 9) for label in labels_for(task)}
 
     game, clock = make_game(prepare=lambda image: pictures[image] / 255.0, recognise=recognise)
     nothing_missed = game.start("digits", 30)

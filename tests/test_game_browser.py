@@ -14,7 +14,7 @@ import time
 import pytest
 
 import test_browser
-from handwriting.game import MIN_ANSWER_S
+from handwriting.game.rules import MIN_ANSWER_S
 from test_browser import DRAWN, TOAST, browser, page  # noqa: F401  (browser and page are fixtures)
 
 SKETCH = "#game-sketch"

@@ -55,6 +55,7 @@ def resolve_again():
     return store.resolve_model("digits")
 
 
+@pytest.mark.slow
 def test_pinned_revision_is_downloaded_and_served(hub, hub_env, tmp_path):
     first, second = publish_two_versions(hub)
 

@@ -20,6 +20,7 @@ def test_bundled_model_reads_mnist_fixture_digits(mnist_samples):
     assert (probs.argmax(1) == y).mean() >= 0.98
 
 
+@pytest.mark.slow
 def test_predict_recognises_user_style_inputs(mnist_samples):
     x, y = mnist_samples
     forms = [imagegen.canvas_rgba, imagegen.photo, lambda d: imagegen.encode(imagegen.dark_on_white(d))]

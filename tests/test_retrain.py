@@ -84,6 +84,7 @@ def predictions(weights, x) -> np.ndarray:
     return KerasRuntime(weights)(x.astype(np.float32) / 255.0).argmax(1)
 
 
+@pytest.mark.slow
 def test_feedback_correcting_a_confusion_is_learnt_and_promoted(scenario):
     report, out = run(scenario, "corrections")
 
@@ -110,6 +111,7 @@ def test_feedback_correcting_a_confusion_is_learnt_and_promoted(scenario):
     assert json.loads((out / "promoted" / "retrain_report.json").read_text())["promoted"]
 
 
+@pytest.mark.slow
 def test_a_model_trained_on_shuffled_labels_is_refused(scenario):
     report, out = run(scenario, "shuffled", "--shuffle-labels")
 
@@ -162,6 +164,7 @@ def test_the_gate_allows_noise_on_small_sets_and_little_on_large_ones():
 # The training package: one recipe for train and retrain, every setting on the command line, imports one way
 
 
+@pytest.mark.slow
 def test_train_takes_every_setting_from_the_command_line_and_fits_as_retrain_does(tmp_path, mnist_samples, monkeypatch):
     from handwriting.model_folder import litert_is_current, read_training
     from training import fit as fit_module

@@ -19,6 +19,8 @@ from handwriting.labels import labels_for
 from handwriting.store import read_model_folder
 from training import retrain, synthetic_feedback
 
+pytestmark = pytest.mark.slow  # trains small models: minutes
+
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "emnist_preprocessed_310.npz"
 SMALL = ["--epochs", "6", "--batch-size", "32", "--learning-rate", "1e-3", "--lr-decay-per-epoch", "0.8",
          "--correction-repeats", "5", "--holdout-fraction", "0.25"]

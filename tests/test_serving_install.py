@@ -57,6 +57,7 @@ def served(tmp_path_factory) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_serving_answers_with_litert_and_never_imports_tensorflow(served):
     assert served["answers"] == {"digits": {"labels": 10, "runtime": "litert"},
                                  "letters": {"labels": 52, "runtime": "litert"},
@@ -65,6 +66,7 @@ def test_serving_answers_with_litert_and_never_imports_tensorflow(served):
         assert module not in served["modules"], f"serving imported {module}"
 
 
+@pytest.mark.slow
 def test_everything_serving_imports_is_installed_by_requirements_txt(served):
     """Each third-party module the app loaded belongs to a distribution requirements.txt installs (or needs)."""
     from importlib.metadata import PackageNotFoundError, distributions, packages_distributions, requires

@@ -27,17 +27,20 @@ import imagegen
 import rawapi
 from conftest import ROOT, free_port
 from handwriting.config import SheetsSettings
-from handwriting.feedback import SHEET_COLUMNS, load_training_file
-from handwriting.flagging import FeedbackRecorder
-from handwriting.sheets import (
+from handwriting.feedback.flagging import FeedbackRecorder
+from handwriting.feedback.sheets import (
+    SHEET_COLUMNS,
     SINK,
     SheetsConfigError,
     SheetsSender,
     load_credentials,
     read_sheet_records,
+    sheet_row,
     spreadsheet_key,
 )
 from sheets_standin import KINDS, SheetsStandIn
+from training.feedback_file import load_training_file
+from ui.feedback import FeedbackDesk
 from training import feedback as feedback_cli
 
 EMAIL = "feedback-writer@handwriting-tests.iam.gserviceaccount.com"
@@ -89,7 +92,7 @@ def submit(recorder, pictures, n: int, offset: int = 0) -> list:
     for i in range(offset, offset + n):
         data, label = pictures[i % len(pictures)]
         predicted = label if i % 3 else str((int(label) + 1) % 10)
-        out.append(recorder.submit(data, "digits", predicted, label, confidence=0.75, model_version="test"))
+        out.append(FeedbackDesk(recorder).store(data, "digits", predicted, label, confidence=0.75, model_version="test"))
     return out
 
 
@@ -112,7 +115,7 @@ def recorders(tmp_path):
     made = []
 
     def make(cfg, folder=None) -> FeedbackRecorder:
-        rec = FeedbackRecorder(folder or tmp_path / "store", cfg)
+        rec = FeedbackRecorder(folder or tmp_path / "store", cfg).start()  # as the app's launch does
         made.append(rec)
         return rec
 
@@ -149,7 +152,7 @@ def test_records_reach_the_sheet_and_read_back_as_the_same_training_file(standin
 
     rows = standin.values("feedback")
     assert rows[0] == list(SHEET_COLUMNS)
-    assert sorted(map(tuple, rows[1:])) == sorted(tuple(r.sheet_row()) for r in records)
+    assert sorted(map(tuple, rows[1:])) == sorted(tuple(sheet_row(r)) for r in records)
     assert standin.counts["token"] >= 1 and standin.counts["unauthorised"] == 0  # the JWT grant ran
     assert standin.counts["add_sheet"] == 1  # the worksheet was made, with its header
     assert 3 <= standin.counts["append_ok"] <= 10  # batches (the first may leave before all are queued)
@@ -204,6 +207,7 @@ def test_a_record_the_api_refuses_is_set_aside_and_the_others_go_through(standin
     assert "50000 characters" in dict(recorder.store.last_errors(SINK))[bad.id]
 
 
+@pytest.mark.slow
 def test_the_quota_is_waited_out_and_pacing_stays_under_it(standin, account, recorders, pictures, tmp_path):
     standin.write_quota(4, 1.0)  # 4 writes a second, answered with 429 beyond, like the per-user quota
     fast = recorders(settings_for(standin, account, batch_size=1), tmp_path / "fast")
@@ -261,7 +265,7 @@ def test_a_crash_in_the_middle_of_a_write_duplicates_nothing(standin, account, r
         sys.path.insert(0, sys.argv[3])
         from handwriting.config import SheetsSettings
         from handwriting.feedback import open_store
-        from handwriting.sheets import SheetsSender
+        from handwriting.feedback.sheets import SheetsSender
         SheetsSender(open_store(sys.argv[1]), SheetsSettings(**json.loads(sys.argv[2]))).start()
         time.sleep(120)
         """
@@ -350,6 +354,7 @@ def test_the_app_serves_and_stores_with_a_broken_service_account_file(standin, a
         assert result["label"] == pictures[0][1]
 
 
+@pytest.mark.slow
 def test_200_flags_through_the_app_while_the_sheet_misbehaves_then_recovers(standin, account, recorders, pictures):
     for kind in KINDS:  # each kind of failure at least once, on appends ...
         standin.fail(kind, on="append")
@@ -381,7 +386,7 @@ def test_200_flags_through_the_app_while_the_sheet_misbehaves_then_recovers(stan
     assert sorted(sheet_ids(standin)) == sorted(ids)  # exactly 200 rows, each once
     assert sorted(r.id for r in recorder.store.records()) == sorted(ids)  # and all 200 kept locally
     rows = {row[0]: row for row in standin.values("feedback")[1:]}
-    assert all(rows[r.id] == r.sheet_row() for r in recorder.store.records())
+    assert all(rows[r.id] == sheet_row(r) for r in recorder.store.records())
     assert recorder.store.outbox_counts(SINK) == {"waiting": 0, "in_doubt": 0, "parked": 0, "delivered": 200}
     sender = recorder.sheets.sender
     assert all(standin.counts[f"failure_{k}"] >= 1 for k in KINDS) and standin.counts["went_down"] == 1

@@ -1,254 +1,28 @@
-"""Feedback on predictions: the record, its durable local store, and the training file made from it.
+"""The feedback database: records, the remote sinks' outbox and the senders' leases, in one SQLite file.
 
-Every "Is this correct?" answer becomes a `FeedbackRecord`: the task, the model version, what the model
-said and how sure it was, the right label, and the 28x28 model input (so retraining sees exactly what the
-model saw). The store is one SQLite file in the data folder, in WAL mode with a busy timeout, so
-concurrent requests and several processes can write safely; the original upload is kept beside it.
-
-The same file holds the outbox of remote sinks (the Google Sheet, `handwriting.sheets`): storing a record
-and queuing it for the sheet happen in ONE transaction, so a crash never leaves a record stored but not
-queued, or queued but not stored. Senders work from the outbox in the background; nothing here talks to
-the network, and nothing here imports Gradio (training scripts read this module too).
+The store is one file in the data folder, in WAL mode with a busy timeout, so concurrent requests and
+several processes can write safely; the original upload is kept beside it. Storing a record and queuing
+it for the Google Sheet (`handwriting.feedback.sheets`) happen in ONE transaction, so a crash never
+leaves a record stored but not queued, or queued but not stored. Nothing here talks to the network or
+imports Gradio (the training scripts read this module too).
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import math
 import os
 import re
 import sqlite3
 import threading
 import time
-import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-import numpy as np
-from PIL import Image
-
-from handwriting.labels import labels_for
-from handwriting.preprocessing import to_model_input
-from handwriting.text import shorten
+from handwriting.feedback.record import FeedbackRecord, FeedbackStorageError, Original
 
 DB_FILE = "feedback.sqlite3"
 ORIGINALS_DIR = "feedback_originals"
-SOURCES = ("app", "api", "game")  # where a record came from: the page, the API, the drawing game
-# The sheet's columns, in order. The first must stay the record id: senders read it back to stay idempotent.
-SHEET_COLUMNS = (
-    "id", "time_utc", "task", "model_version", "predicted", "confidence",
-    "correct", "was_correct", "source", "image_28x28_png_base64",
-)
-
-
-class InvalidFeedbackError(ValueError):
-    """The feedback cannot be accepted as sent (a label outside the task, an image too large...); for the user."""
-
-
-class FeedbackStorageError(RuntimeError):
-    """The local store cannot be written (disk full, folder not writable); nothing was stored."""
-
-
-# ---------------------------------------------------------------------------------------------------
-# The record
-
-
-@dataclass(frozen=True)
-class FeedbackRecord:
-    id: str
-    created_at: str  # UTC, ISO 8601 with a Z
-    task: str
-    model_version: str
-    predicted: str
-    confidence: float  # the model's probability for `predicted`
-    correct: str
-    source: str  # one of SOURCES
-    image_png_b64: str  # the 28x28 model input, white ink on black, as a base64 PNG (~300 characters)
-    original_file: str = ""  # the upload as sent, relative to the data folder; kept locally only
-
-    @property
-    def was_correct(self) -> bool:
-        return self.predicted == self.correct
-
-    def pixels(self) -> np.ndarray:
-        """The 28x28 uint8 image (white ink on black, MNIST convention)."""
-        return decode_png(self.image_png_b64)
-
-    def sheet_row(self) -> list:
-        """One row of the sheet, in SHEET_COLUMNS order."""
-        return [self.id, self.created_at, self.task, self.model_version, self.predicted,
-                round(self.confidence, 6), self.correct, self.was_correct, self.source, self.image_png_b64]
-
-    @classmethod
-    def from_sheet_row(cls, row: dict[str, str]) -> "FeedbackRecord":
-        """A record read back from the sheet ({column: text}); raises ValueError for a malformed row."""
-        text = {k: "" if v is None else str(v).strip() for k, v in row.items()}
-        record = cls(
-            id=text["id"], created_at=text["time_utc"], task=text["task"], model_version=text["model_version"],
-            predicted=text["predicted"], confidence=float(text["confidence"] or "nan"), correct=text["correct"],
-            source=text["source"], image_png_b64=text["image_28x28_png_base64"],
-        )
-        labels = labels_for(record.task)
-        if not record.id or record.correct not in labels or record.pixels().shape != (28, 28):
-            raise ValueError(f"malformed feedback row {record.id!r}")
-        return record
-
-    def as_flag_data(self) -> list:
-        """The record as a FlaggingCallback's `flag_data`: the field values in declaration order."""
-        return [getattr(self, f.name) for f in fields(self)]
-
-    @classmethod
-    def from_flag_data(cls, flag_data: Sequence) -> "FeedbackRecord":
-        return cls(*flag_data)
-
-
-def encode_png(pixels: np.ndarray) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(pixels, mode="L").save(buf, format="PNG", optimize=True)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def decode_png(text: str) -> np.ndarray:
-    with Image.open(io.BytesIO(base64.b64decode(text))) as img:
-        return np.asarray(img.convert("L"), dtype=np.uint8)
-
-
-def check_label(label, task: str, role: str = "correct") -> str:
-    """`label` if it is one of the task's labels; InvalidFeedbackError saying which are, otherwise."""
-    labels = labels_for(task)
-    if label is not None and not isinstance(label, str):
-        raise InvalidFeedbackError(f"The {role} label must be text, not {type(label).__name__}.")
-    text = (label or "").strip()
-    if not text:
-        raise InvalidFeedbackError(f"No {role} label was given: choose one of {_label_list(labels)}.")
-    if text not in labels:
-        raise InvalidFeedbackError(f"{shorten(text)!r} is not a label of the {task} task: choose one of {_label_list(labels)}.")
-    return text
-
-
-def check_confidence(confidence) -> float:
-    """A model's probability: a number in [0, 1] (NaN and 1e300 are not)."""
-    try:
-        value = float(confidence)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not 0.0 <= value <= 1.0:
-        raise InvalidFeedbackError("The confidence must be a probability between 0 and 1.")
-    return value
-
-
-REQUEST_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def check_request_key(key) -> str | None:
-    """An API caller's idempotency key (None: none given); InvalidFeedbackError if malformed."""
-    if key is None or key == "":
-        return None
-    if not isinstance(key, str) or not REQUEST_KEY.fullmatch(key):
-        raise InvalidFeedbackError("The Idempotency-Key must be 1 to 128 letters, digits or . _ : - characters.")
-    return key
-
-
-def _label_list(labels: Sequence[str]) -> str:
-    return ", ".join(labels) if len(labels) <= 12 else f"{', '.join(labels[:3])}, ..., {labels[-1]} ({len(labels)} labels)"
-
-
-@dataclass(frozen=True)
-class Original:
-    """The upload as it was sent, kept locally beside the store (too big for a sheet cell)."""
-
-    data: bytes
-    extension: str
-
-
-def make_record(image, task: str, predicted, correct, *, confidence: float | None = None,
-                model_version: str | None = None, source: str = "api",
-                max_bytes: int | None = None) -> tuple[FeedbackRecord, Original | None]:
-    """Validate one piece of feedback and build its record. Nothing is stored here.
-
-    Without `confidence` / `model_version` (an API caller does not know them) the task's current model
-    supplies them: its version, and its probability for `predicted` on this image. Raises
-    UnknownTaskError, InvalidFeedbackError, InvalidImageError (blank, damaged, too large...) or
-    ModelUnavailableError, each with a message for the user.
-    """
-    labels = labels_for(task)
-    predicted = check_label(predicted, task, "predicted")
-    correct = check_label(correct, task, "correct")
-    if source not in SOURCES:
-        raise InvalidFeedbackError(f"Unknown feedback source {source!r}: one of {', '.join(SOURCES)}.")
-    _check_file_size(image, max_bytes)
-    x = to_model_input(image)
-    if confidence is None or model_version is None:
-        from handwriting.recognizer import get_recognizer  # loads the model: not needed for the UI path
-
-        recognizer = get_recognizer(task)
-        model_version = model_version or recognizer.record.version
-        if confidence is None:
-            confidence = float(recognizer.probabilities(x)[labels.index(predicted)])
-    confidence = check_confidence(confidence)
-    record = FeedbackRecord(
-        id=uuid.uuid4().hex,
-        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        task=task,
-        model_version=str(model_version),
-        predicted=predicted,
-        confidence=confidence,
-        correct=correct,
-        source=source,
-        image_png_b64=encode_png(np.round(x * 255).astype(np.uint8)),
-    )
-    return record, read_original(image)
-
-
-def _check_file_size(image, max_bytes: int | None) -> None:
-    if max_bytes is None:
-        return
-    if isinstance(image, dict):
-        image = image.get("composite") or image.get("background")
-    size = None
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        size = len(image)
-    elif isinstance(image, (str, os.PathLike)) and Path(image).is_file():
-        size = Path(image).stat().st_size
-    if size is not None and size > max_bytes:
-        raise InvalidFeedbackError(
-            f"The image file is too large ({size / 2**20:.1f} MB): at most {max_bytes / 2**20:.0f} MB are accepted."
-        )
-
-
-def read_original(image) -> Original | None:
-    """The bytes of what the user sent (a sketch: its composite, else its background), or None."""
-    if isinstance(image, dict):
-        image = image.get("composite") or image.get("background")
-    data = None
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        data = bytes(image)
-    elif isinstance(image, (str, os.PathLike)):
-        data = Path(image).read_bytes()
-    elif isinstance(image, (Image.Image, np.ndarray)):
-        try:
-            buf = io.BytesIO()
-            (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buf, format="PNG")
-            data = buf.getvalue()
-        except (TypeError, ValueError, OSError):
-            return None  # an array PIL cannot write: the 28x28 is still stored
-    if data is None:
-        return None
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = (img.format or "bin").lower()
-    except Exception:
-        fmt = "bin"
-    return Original(data, {"jpeg": "jpg"}.get(fmt, fmt))
-
-
-# ---------------------------------------------------------------------------------------------------
-# The store
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
     id TEXT PRIMARY KEY,
@@ -409,12 +183,13 @@ class FeedbackStore:
 
     # records ---------------------------------------------------------------------------------------
 
-    def insert(self, record: FeedbackRecord) -> None:
+    def insert(self, record: FeedbackRecord, if_new: bool = False) -> None:
+        """Store a record; with `if_new`, a record already stored under its id is left as it is."""
         with self.transaction() as conn:
             conn.execute(
-                f"INSERT INTO feedback ({', '.join(_RECORD_COLUMNS)}, was_correct) "
+                f"INSERT {'OR IGNORE ' if if_new else ''}INTO feedback ({', '.join(_RECORD_COLUMNS)}, was_correct) "
                 f"VALUES ({', '.join('?' * len(_RECORD_COLUMNS))}, ?)",
-                (*record.as_flag_data(), int(record.was_correct)),
+                (*astuple(record), int(record.was_correct)),
             )
 
     def save_original(self, record_id: str, original: Original) -> str:
@@ -583,69 +358,3 @@ def open_store(folder: Path | str) -> FeedbackStore:
         return _stores[key]
 
 
-# ---------------------------------------------------------------------------------------------------
-# The training file: what the retraining pipeline reads
-
-
-@dataclass
-class TrainingSet:
-    task: str
-    x: np.ndarray  # uint8 N x 28 x 28, white ink on black (MNIST convention)
-    y: np.ndarray  # int64 N, indices into `labels` (the right answers)
-    labels: tuple[str, ...]  # the task's labels, in model output order
-    ids: np.ndarray  # str N, feedback record ids
-    source: np.ndarray  # str N, "app" / "api" / "game"
-    was_correct: np.ndarray  # bool N, whether the model had it right
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-
-def training_set(records: Iterable[FeedbackRecord], task: str) -> TrainingSet:
-    """The task's records (first of each id, in the order given) as arrays for training."""
-    labels = labels_for(task)
-    seen: set[str] = set()
-    chosen = []
-    for r in records:
-        if r.task == task and r.id not in seen:
-            seen.add(r.id)
-            chosen.append(r)
-    return TrainingSet(
-        task=task,
-        x=np.stack([r.pixels() for r in chosen]).astype(np.uint8) if chosen else np.zeros((0, 28, 28), np.uint8),
-        y=np.array([labels.index(r.correct) for r in chosen], dtype=np.int64),
-        labels=labels,
-        ids=np.array([r.id for r in chosen], dtype=str),
-        source=np.array([r.source for r in chosen], dtype=str),
-        was_correct=np.array([r.was_correct for r in chosen], dtype=bool),
-    )
-
-
-def save_training_file(path: Path | str, data: TrainingSet) -> Path:
-    """Write `data` as the retraining pipeline's .npz (keys x, y, labels, task, ids, source, was_correct)."""
-    n = len(data.y)
-    if data.x.shape != (n, 28, 28) or data.x.dtype != np.uint8:
-        raise ValueError(f"x must be uint8 N x 28 x 28, got {data.x.dtype} {data.x.shape}")
-    if not all(len(a) == n for a in (data.ids, data.source, data.was_correct)):
-        raise ValueError("x, y, ids, source and was_correct must have the same length")
-    if n and (data.y.min() < 0 or data.y.max() >= len(data.labels)):
-        raise ValueError("y holds an index outside labels")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:  # a file object: numpy would otherwise append ".npz" to the name
-        np.savez_compressed(
-            f, x=data.x, y=data.y.astype(np.int64), labels=np.array(list(data.labels)), task=np.array(data.task),
-            ids=np.array(data.ids, dtype=str), source=np.array(data.source, dtype=str),
-            was_correct=np.array(data.was_correct, dtype=bool),
-        )
-    os.replace(tmp, path)
-    return path
-
-
-def load_training_file(path: Path | str) -> TrainingSet:
-    with np.load(path, allow_pickle=False) as d:
-        return TrainingSet(
-            task=str(d["task"]), x=d["x"], y=d["y"].astype(np.int64), labels=tuple(str(s) for s in d["labels"]),
-            ids=d["ids"], source=d["source"], was_correct=d["was_correct"].astype(bool),
-        )

@@ -1,4 +1,4 @@
-"""The functions behind the Game tab and the public `/game_*` API endpoints.
+"""The game at the edge: the public `/game_*` endpoints, and the Game tab with its handlers and rendering.
 
 The rules live in `handwriting.game`; this module turns its errors (and the library's) into messages:
 `gr.Error` for API callers, a warning toast for the page (whose controls must stay usable), and renders
@@ -9,30 +9,21 @@ what the page shows: the target, the clock, the verdict, the end-of-round report
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, fields
 
 import gradio as gr
 import numpy as np
 
 from handwriting.config import settings
-from handwriting.endpoints import USER_ERRORS, errors_as_gr_error, model_input_html
-from handwriting.gradio_inputs import is_empty
-from handwriting.labels import unambiguous_name
-from handwriting.game import (
-    MODE_TITLES,
-    Game,
-    GameError,
-    HighScores,
-    RoundOverError,
-    available_modes,
-)
+from handwriting.game import MAX_NAME, MODES, ROUND_LENGTHS, Game, GameError, HighScores, RoundOverError, available_modes
+from handwriting.labels import TASK_TITLES, unambiguous_name
+from handwriting.recognizer import get_recognizer
+from ui.errors import USER_ERRORS, errors_as_gr_error
+from ui.feedback import FeedbackDesk
+from ui.inputs import DrawingCanvas, DrawingPad, is_empty
+from ui.pictures import model_input_html
 
 ERRORS = USER_ERRORS + (GameError,)
-
-# What the page's handlers update, in the order app.py lists the components (see GameEndpoints.view).
-VIEW = ("state", "timer", "setup", "play", "summary", "message", "target", "clock", "score", "verdict", "report",
-        "misses", "high_scores", "sketch")
-TICK_VIEW = ("timer", "setup", "play", "summary", "clock", "score", "report", "misses", "high_scores")
-
 
 # Enter submits the drawing while a round is on screen (not while typing in a field, where Enter means enter).
 SUBMIT_KEY_JS = """
@@ -61,25 +52,23 @@ def client_of(request) -> str:
 
 
 class GameEndpoints:
-    """One `Game` for the whole app, its public API functions and the page's handlers.
+    """One `Game` for the whole app and its public API functions.
 
-    `recorder` (a FeedbackRecorder) keeps opted-in drawings as feedback with source "game"; the high-score
-    table lives in its store's database.
+    `desk` keeps opted-in drawings as feedback with source "game"; the high-score table is a file of its
+    own in the same data folder.
     """
 
-    def __init__(self, recorder, game: Game | None = None):
-        self.recorder = recorder
+    def __init__(self, desk: FeedbackDesk, game: Game | None = None):
+        self.desk = desk
         if game is None:
             cfg = settings()
-            scores = HighScores(recorder.store, shown=("page", "api") if cfg.game_api_scores else ("page",))
+            scores = HighScores(desk.recorder.folder, shown=("page", "api") if cfg.game_api_scores else ("page",))
             game = Game(scores, keep=self._keep, rounds_per_client=cfg.game_rounds_per_client)
         self.game = game
 
-    def _keep(self, image, task: str, predicted: str, target: str, confidence: float) -> str:
-        from handwriting.recognizer import get_recognizer
-
-        record = self.recorder.submit(image, task, predicted, target, confidence=confidence,
-                                      model_version=get_recognizer(task).record.version, source="game")
+    def _keep(self, image, x, task: str, predicted: str, target: str, confidence: float) -> str:
+        record = self.desk.store(image, task, predicted, target, x=x, confidence=confidence,
+                                 model_version=get_recognizer(task).record.version, source="game")
         return record.id
 
     # the public API --------------------------------------------------------------------------------
@@ -90,7 +79,8 @@ class GameEndpoints:
         """Start a round of the drawing game: the app names a character, you draw it, fast and right scores.
 
         Args:
-            mode: "digits" (0-9), "letters" (A-Z, a-z) or "both"; only modes with a model can be played.
+            mode: "digits" (0-9), "letters" (A-Z, a-z) or "all" (both; "both" is accepted too); only
+                modes with a model can be played.
             seconds: the round's length, 5 to 300.
             name: for the high-score table, optional, at most 24 characters.
             opt_in: true to keep your drawings (labelled with the character asked for) to train better models;
@@ -151,11 +141,46 @@ class GameEndpoints:
         rank, name, score, right, drawn, best_streak, seconds, time_utc.
 
         Args:
-            mode: "digits", "letters" or "both".
+            mode: "digits", "letters" or "all".
         """
         return [entry.as_dict() for entry in self.game.scores.top(mode)]
 
-    # the page ---------------------------------------------------------------------------------------
+@dataclass
+class GameView:
+    """What the Game tab's handlers update."""
+
+    state: gr.State  # this session's round id
+    timer: gr.Timer
+    setup: gr.Column
+    play: gr.Column
+    summary: gr.Column
+    message: gr.Markdown
+    target: gr.HTML
+    clock: gr.Markdown
+    score: gr.Markdown
+    verdict: gr.Markdown
+    report: gr.Markdown
+    misses: gr.HTML  # the drawings the model got wrong, as it saw them
+    high_scores: gr.HTML
+    sketch: DrawingCanvas
+
+    @property
+    def outputs(self) -> list:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    @property
+    def tick_outputs(self) -> list:
+        """What the clock's tick may change: never the drawing, the target or the verdict on screen."""
+        return [self.timer, self.setup, self.play, self.summary, self.clock, self.score, self.report, self.misses,
+                self.high_scores]
+
+
+class GamePage:
+    """The Game tab's handlers: each answers with {component: value} for what changes."""
+
+    def __init__(self, view: GameView, endpoints: GameEndpoints):
+        self.v = view
+        self.game = endpoints.game
 
     def page_start(self, mode, seconds, name, opt_in, round_id=None, request: gr.Request = None):
         """Start: a new round for this browser session (its id goes into the session's state); the
@@ -169,9 +194,9 @@ class GameEndpoints:
             state = self.game.start(mode, seconds, name, opt_in, source="page", client=client_of(request))
         except ERRORS as exc:
             gr.Warning(str(exc))
-            return self.view(VIEW, message=f"**Cannot start:** {html.escape(str(exc))}")
-        return self.view(
-            VIEW, state=state["round_id"], timer=gr.Timer(active=True), setup=gr.Column(visible=False),
+            return self._out(message=f"**Cannot start:** {html.escape(str(exc))}")
+        return self._out(
+            state=state["round_id"], timer=gr.Timer(active=True), setup=gr.Column(visible=False),
             play=gr.Column(visible=True), summary=gr.Column(visible=False), message="",
             target=target_html(state["target"]), clock=clock_markdown(state["remaining"]), score=score_markdown(state),
             verdict="", report="", misses="", sketch="",
@@ -185,13 +210,13 @@ class GameEndpoints:
         """After each stroke: once the model sees the target, the drawing counts, the next target shows and
         the pad clears; until then (and for an empty pad) nothing changes, without a word."""
         if not round_id or is_empty(sketch):
-            return self.view(VIEW)
+            return {}
         try:
             result = self.game.submit(round_id, sketch, live=True)
         except ERRORS:  # a speck, a round just over: the tick or Submit says so
-            return self.view(VIEW)
+            return {}
         if result["verdict"] is None:
-            return self.view(VIEW)
+            return {}
         return self._shown(result, round_id)
 
     def page_skip(self, round_id):
@@ -203,18 +228,18 @@ class GameEndpoints:
             self.game.end(round_id)
         except ERRORS as exc:
             gr.Warning(str(exc))
-            return self.view(VIEW)
-        return self._finished(VIEW, round_id)
+            return {}
+        return self._finished(round_id)
 
     def page_tick(self, round_id):
         """Every second while a round runs: the clock; at 0 the round ends and the summary shows."""
         try:
             state = self.game.status(round_id)
         except ERRORS:
-            return self.view(TICK_VIEW, timer=gr.Timer(active=False))
+            return self._out(timer=gr.Timer(active=False))
         if state["over"]:
-            return self._finished(TICK_VIEW, round_id)
-        return self.view(TICK_VIEW, clock=clock_markdown(state["remaining"]))
+            return self._finished(round_id)
+        return self._out(clock=clock_markdown(state["remaining"]))
 
     def page_high_scores(self, mode):
         try:
@@ -227,36 +252,32 @@ class GameEndpoints:
             result = action()
         except RoundOverError as exc:
             gr.Warning(str(exc))
-            return self._finished(VIEW, round_id)
+            return self._finished(round_id)
         except ERRORS as exc:  # a blank canvas, no round: the target and the drawing stay
             gr.Warning(str(exc))
-            return self.view(VIEW)
+            return {}
         return self._shown(result, round_id)
 
     def _shown(self, result, round_id):
         """A judged answer on the page: its verdict, and the next target on a cleared pad (or the summary)."""
         if result["over"]:
-            return self._finished(VIEW, round_id, verdict=verdict_markdown(result["verdict"]), sketch="")
-        return self.view(VIEW, target=target_html(result["target"]), clock=clock_markdown(result["remaining"]),
+            return self._finished(round_id, verdict=verdict_markdown(result["verdict"]), sketch="")
+        return self._out(target=target_html(result["target"]), clock=clock_markdown(result["remaining"]),
                          score=score_markdown(result), verdict=verdict_markdown(result["verdict"]), sketch="")
 
-    def _finished(self, names, round_id, **extra):
+    def _finished(self, round_id, **extra):
         rnd = self.game.round(round_id)
         state = self.game.status(round_id)
-        return self.view(
-            names, timer=gr.Timer(active=False), setup=gr.Column(visible=True), play=gr.Column(visible=False),
+        return self._out(
+            timer=gr.Timer(active=False), setup=gr.Column(visible=True), play=gr.Column(visible=False),
             summary=gr.Column(visible=True), clock=clock_markdown(0), score=score_markdown(state),
             report=report_markdown(rnd.mode, state["summary"]), misses=misses_html(rnd),
             high_scores=self.page_high_scores(rnd.mode), **extra,
         )
 
-    @staticmethod
-    def view(names, **values) -> tuple:
-        """The handler's outputs in `names` order; what is not given stays as it is."""
-        unknown = set(values) - set(names)
-        if unknown:
-            raise ValueError(f"not an output of this event: {sorted(unknown)}")
-        return tuple(values[name] if name in values else gr.update() for name in names)
+    def _out(self, **values) -> dict:
+        """The handler's answer: {component: value} for the named parts of the view; the rest stay."""
+        return {getattr(self.v, name): value for name, value in values.items()}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -266,9 +287,9 @@ class GameEndpoints:
 def mode_choices() -> tuple[list[tuple[str, str]], str]:
     """The playable modes for the page's radio ([(title, mode)]) and a note naming those not playable yet."""
     playable = available_modes()
-    missing = [MODE_TITLES[m] for m in MODE_TITLES if m not in playable]
+    missing = [TASK_TITLES[m] for m in MODES if m not in playable]
     note = f"{' and '.join(missing)}: coming soon, when their models are ready." if missing else ""
-    return [(MODE_TITLES[m], m) for m in playable], note
+    return [(TASK_TITLES[m], m) for m in playable], note
 
 
 def target_html(target: str) -> str:
@@ -316,7 +337,7 @@ def report_markdown(mode: str, summary: dict) -> str:
         facts.append(f"{summary['mean_seconds_right']:.1f} s per right answer")
     lines.append(" · ".join(facts))
     if summary["high_score_rank"]:
-        lines.append(f"Number **{summary['high_score_rank']}** in the {MODE_TITLES[mode].lower()} high scores.")
+        lines.append(f"Number **{summary['high_score_rank']}** in the {TASK_TITLES[mode].lower()} high scores.")
     if summary["kept_for_training"]:
         lines.append(f"{summary['kept_for_training']} drawings kept to train better models: thank you!")
     lines.append("The drawings the model got wrong are below, with what it saw." if summary["misses"]
@@ -336,7 +357,7 @@ def misses_html(rnd) -> str:
 
 def high_scores_html(mode: str, entries) -> str:
     """The table of a mode's best rounds; names are escaped (a name is text, never markup)."""
-    title = f"<h3>High scores: {html.escape(MODE_TITLES.get(mode, str(mode)).lower())}</h3>"
+    title = f"<h3>High scores: {html.escape(TASK_TITLES.get(mode, str(mode)).lower())}</h3>"
     if not entries:
         return title + "<p>No scores yet: be the first!</p>"
     rows = "".join(
@@ -348,3 +369,81 @@ def high_scores_html(mode: str, entries) -> str:
     return (f"{title}<table class='game-high-scores'><thead><tr><th>#</th><th>Name</th><th>Score</th><th>Right</th>"
             f"<th>Best streak</th><th>Round</th><th>Date</th></tr></thead><tbody>{rows}</tbody></table>")
 
+
+
+# ---------------------------------------------------------------------------------------------------
+# The tab
+
+
+def game_tab(endpoints: GameEndpoints, demo: gr.Blocks, concurrency_limit: int) -> GamePage:
+    """The Game tab: pick characters and a round length, draw each target shown, beat the clock.
+
+    Round state is the session's `gr.State` (a round id; the rounds live in `endpoints.game`), so two
+    players never see each other's rounds. The page's listeners are private; the public `/game_*`
+    endpoints are wired at the end (drawings go through hidden inputs, like `/feedback`).
+    """
+    choices, note = mode_choices()
+    first_mode = choices[0][1] if choices else None
+    with gr.Column() as setup:
+        gr.Markdown("Draw the character you are asked for, as fast as you can. Right answers score, fast and "
+                    "sure ones score more, and every right answer in a row adds 10% to the next.")
+        with gr.Row():
+            mode = gr.Radio(choices, value=first_mode, label="Characters", elem_id="game-mode")
+            seconds = gr.Radio([(f"{s} s", s) for s in ROUND_LENGTHS], value=60, label="Round length",
+                               elem_id="game-seconds")
+        if note:
+            gr.Markdown(note, elem_id="game-modes-note")
+        with gr.Row():
+            name = gr.Textbox(label="Your name for the high scores (optional)", max_length=MAX_NAME, elem_id="game-name")
+            opt_in = gr.Checkbox(False, label="Keep my drawings to train better models (each is stored with the "
+                                              "character I was asked for)", elem_id="game-opt-in")
+        start = gr.Button("Start", variant="primary", elem_id="game-start")
+        message = gr.Markdown(elem_id="game-message")
+    with gr.Column(visible=False) as play:
+        with gr.Row():
+            clock = gr.Markdown(elem_id="game-clock")
+            score = gr.Markdown(elem_id="game-score")
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                target = gr.HTML(elem_id="game-target")
+                verdict = gr.Markdown(elem_id="game-verdict")
+            with gr.Column():
+                sketch = DrawingCanvas(elem_id="game-sketch")  # judged after every stroke
+                with gr.Row():
+                    submit = gr.Button("Submit (Enter)", variant="primary", elem_id="game-submit")
+                    skip = gr.Button("Skip", elem_id="game-skip")
+                    end = gr.Button("End round", variant="stop", elem_id="game-end")
+    with gr.Column(visible=False) as summary:
+        report = gr.Markdown(elem_id="game-report")
+        misses = gr.HTML(elem_id="game-misses")
+    high_scores = gr.HTML(elem_id="game-high-scores")
+    view = GameView(state=gr.State(None), timer=gr.Timer(1.0, active=False), setup=setup, play=play,
+                    summary=summary, message=message, target=target, clock=clock, score=score, verdict=verdict,
+                    report=report, misses=misses, high_scores=high_scores, sketch=sketch)
+    page = GamePage(view, endpoints)
+
+    shown, state = view.outputs, view.state
+    quick = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
+    start.click(page.page_start, [mode, seconds, name, opt_in, state], shown, **quick)
+    judging = dict(api_visibility="private", show_progress="hidden", concurrency_limit=concurrency_limit,
+                   concurrency_id="recognise")
+    sketch.change(page.page_live, [state, sketch], shown, trigger_mode="always_last", **judging)
+    submit.click(page.page_submit, [state, sketch], shown, **judging)
+    skip.click(page.page_skip, [state], shown, **quick)
+    end.click(page.page_end, [state], shown, **quick)
+    view.timer.tick(page.page_tick, [state], view.tick_outputs, **quick)
+    mode.change(page.page_high_scores, [mode], high_scores, **quick)
+    demo.load(page.page_high_scores, [mode], high_scores, **quick)
+    demo.load(None, js=SUBMIT_KEY_JS)
+
+    with gr.Column(visible=False):  # /game_submit's inputs: a round id and a drawing
+        api_round = gr.Textbox(label="round_id")
+        api_sketch = DrawingPad(label="sketch", type="numpy", image_mode="RGBA", layers=False, transforms=())
+        api_result = gr.JSON(label="result")
+        api_submit = gr.Button("Submit")
+    api_submit.click(endpoints.game_submit, [api_round, api_sketch], api_result, api_name="game_submit",
+                     concurrency_limit=concurrency_limit, concurrency_id="recognise")
+    for fn in (endpoints.game_start, endpoints.game_skip, endpoints.game_score, endpoints.game_end,
+               endpoints.game_high_scores):
+        gr.api(fn, api_name=fn.__name__, concurrency_limit=None)
+    return page

@@ -1,152 +1,63 @@
-"""The drawing game: the app names a character, the player draws it, the model judges; fast and right scores.
+"""The game's rounds: the app names a character, the player draws it, the model judges; fast and right scores.
 
 Pure Python (no Gradio), so every rule is unit-testable with a fake clock and a fake recogniser:
 
-- a round: a mode (digits, letters or both), a length, an optional player name and an opt-in for keeping
-  the drawings; the server picks each target and measures time itself (monotonic clock, from the moment
-  a target is handed out to the moment its drawing arrives), so a client cannot fake its speed;
-- scoring: a right answer earns BASE points, a speed bonus and a confidence bonus (the model's probability
-  for the target), multiplied by the streak; a wrong answer or a skip earns nothing and breaks the streak.
-  A look-alike of the target (o for O, 0 for O in "both") counts as right: no drawing can tell them apart;
+- the server picks each target and measures time itself (monotonic clock, from the moment a target is
+  handed out to the moment its drawing arrives), so a client cannot fake its speed; a look-alike of the
+  target (o for O, 0 for O in "all") counts as right: no drawing can tell them apart;
 - rounds live in memory keyed by an unguessable id (`secrets.token_urlsafe`): the page keeps its id in the
   session's state, API callers get it back from `start`; without the id nobody reads or plays a round.
   Rounds are forgotten a while after their deadline. Only rounds in play count against the caps: at most
   MAX_ROUNDS in all and `rounds_per_client` per client address, so one script cannot lock others out;
 - a script cannot farm points: a right answer sooner than MIN_ANSWER_S after its target appeared (no one
-  reads and draws a character that fast) or a drawing the round has already seen scores nothing;
-- the high-score table is one more table in the feedback SQLite file (`HighScores`), created idempotently
-  through the feedback store's own connection and locking. It keeps the best KEEP_SCORES rounds per mode
-  and source; rounds started through the API are marked and shown apart from the page's table.
+  reads and draws a character that fast) or a drawing the round has already seen scores nothing.
 
 Each drawing is a labelled sample (the target is known): with the player's opt-in, `Game` hands it to a
-`keep` callable (the app passes the feedback recorder, source "game").
+`keep` callable (the app stores it as feedback, source "game"). Finished rounds go to `HighScores`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import random
 import secrets
 import threading
 import time
-import unicodedata
-import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Callable
 
 import numpy as np
 
+from handwriting.game.high_scores import HighScores
+from handwriting.game.rules import (
+    GRACE_S,
+    KEEP_S,
+    LIVE_CONFIDENCE,
+    MAX_KEPT,
+    MAX_ROUNDS,
+    MIN_ANSWER_S,
+    REPEAT_DIFFERENCE,
+    ROUNDS_PER_CLIENT,
+    SOURCES,
+    GameError,
+    ModeUnavailableError,
+    RoundNotFoundError,
+    RoundOverError,
+    canonical_mode,
+    check_seconds,
+    clean_name,
+    points_for,
+    unavailable_reason,
+)
 from handwriting.labels import labels_for, lookalikes_of
 from handwriting.text import shorten
 
 log = logging.getLogger("handwriting.game")
 
-MODES = {"digits": "digits", "letters": "letters", "both": "all"}  # game mode -> recognition task
-MODE_TITLES = {"digits": "Digits", "letters": "Letters", "both": "Digits and letters"}
-ROUND_LENGTHS = (30, 60, 90)  # what the page offers, in seconds
-MIN_SECONDS, MAX_SECONDS = 5, 300  # what the API accepts
-MAX_NAME = 24  # characters of a player's name
-GRACE_S = 0.5  # a drawing sent in the round's last instant may arrive this late
-KEEP_S = 15 * 60  # a round is forgotten this long after its deadline
-MAX_ROUNDS = 5_000  # rounds in play at once (memory bound against a flood of starts)
-MAX_KEPT = 20_000  # rounds held in all, in play or over (the oldest finished are forgotten first)
-ROUNDS_PER_CLIENT = 10  # rounds in play at once from one client address (a classroom behind one NAT: raise it)
-MIN_ANSWER_S = 0.8  # a right answer sooner than this after its target appeared is not a person drawing
-LIVE_CONFIDENCE = 0.6  # judged live, a drawing counts once the target (with its look-alikes) is this probable
-REPEAT_DIFFERENCE = 0.02  # mean absolute difference (0..1) below which two 28x28 drawings are the same image
-SOURCES = ("page", "api")  # where a round was started: the Game tab, or the /game_* API
-KEEP_SCORES = 100  # high-score rows kept per mode and source
-
-BASE = 10  # points for a right answer
-SPEED_BONUS = 10  # extra points for an answer within FAST_S, falling linearly to 0 at SLOW_S
-FAST_S, SLOW_S = 1.5, 8.0
-CONFIDENCE_BONUS = 10  # times the model's probability for the target
-STREAK_STEP, STREAK_MAX = 0.1, 2.0  # each right answer in a row adds 10% to the next ones, up to x2
-
 Prepare = Callable[[object], object]  # drawing -> model input (the 28x28 array; tests pass fakes)
 Recognise = Callable[[object, str], dict]  # (model input, task) -> {label: probability}
-Keep = Callable[[object, str, str, str, float], str]  # (image, task, predicted, target, confidence) -> record id
-
-
-class GameError(ValueError):
-    """A game request that cannot be done as sent; the message is for the player."""
-
-
-class RoundNotFoundError(GameError):
-    """No round has this id (never started, mistyped, or forgotten long after it ended)."""
-
-
-class RoundOverError(GameError):
-    """The round's time is up: nothing more can be played in it."""
-
-
-class ModeUnavailableError(GameError):
-    """The mode's model is not available (yet)."""
-
-
-# ---------------------------------------------------------------------------------------------------
-# Rules
-
-
-def task_of(mode: str) -> str:
-    """The recognition task a mode plays; GameError for an unknown mode."""
-    try:
-        return MODES[mode]
-    except (KeyError, TypeError):
-        raise GameError(f"Unknown game mode {shorten(mode)!r}: choose one of {', '.join(MODES)}.") from None
-
-
-def unavailable_reason(mode: str) -> str | None:
-    """None if the mode can be played now, else why not (for the player). Loads no model."""
-    from handwriting.store import ModelUnavailableError, resolve_model
-
-    try:
-        resolve_model(task_of(mode))
-    except ModelUnavailableError:
-        return f"{MODE_TITLES[mode]} cannot be played yet: the model for it is not ready. Play digits meanwhile."
-    return None
-
-
-def available_modes() -> list[str]:
-    """The modes whose model can be served now."""
-    return [mode for mode in MODES if unavailable_reason(mode) is None]
-
-
-def clean_name(name) -> str:
-    """A player's name as stored: control characters dropped, spaces collapsed, at most MAX_NAME characters.
-
-    Markup is kept as text (a name is data); whoever shows it escapes it."""
-    if name is not None and not isinstance(name, str):
-        raise GameError(f"The name must be text, not {type(name).__name__}.")
-    text = name or ""
-    text = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
-    text = " ".join(text.split())
-    if len(text) > MAX_NAME:
-        raise GameError(f"The name is too long ({len(text):,} characters): at most {MAX_NAME} are allowed.")
-    return text
-
-
-def check_seconds(seconds) -> int:
-    try:
-        value = float(seconds)
-    except (TypeError, ValueError):
-        raise GameError(f"The round length must be a number of seconds, not {shorten(seconds)!r}.") from None
-    if not math.isfinite(value) or not MIN_SECONDS <= value <= MAX_SECONDS:
-        raise GameError(f"The round length must be between {MIN_SECONDS} and {MAX_SECONDS} seconds.")
-    return int(round(value))
-
-
-def points_for(seconds: float, confidence: float, streak: int) -> int:
-    """Points for a right answer drawn in `seconds`, the model `confidence` sure, as the `streak`-th in a row."""
-    speed = SPEED_BONUS * min(1.0, max(0.0, (SLOW_S - seconds) / (SLOW_S - FAST_S)))
-    multiplier = min(STREAK_MAX, 1 + STREAK_STEP * max(0, streak - 1))
-    return int(round((BASE + speed + CONFIDENCE_BONUS * min(1.0, max(0.0, confidence))) * multiplier))
-
-
-# ---------------------------------------------------------------------------------------------------
-# A round
+# (drawing, its model input, task, predicted, target, confidence) -> the stored feedback record's id
+Keep = Callable[[object, object, str, str, str, float], str]
 
 
 @dataclass
@@ -200,7 +111,7 @@ class Round:
 
     @property
     def task(self) -> str:
-        return MODES[self.mode]
+        return self.mode  # a mode plays the task of the same name
 
     def remaining(self, now: float) -> float:
         return max(0.0, self.deadline - now)
@@ -275,7 +186,7 @@ class Game:
     `clock` is monotonic seconds and `wall` the Unix time (tests pass fakes); `rng` picks targets.
     """
 
-    def __init__(self, scores: "HighScores | None" = None, *, prepare: Prepare = _default_prepare,
+    def __init__(self, scores: HighScores | None = None, *, prepare: Prepare = _default_prepare,
                  recognise: Recognise = _default_recognise, keep: Keep | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  rng: random.Random | None = None, check_mode: Callable[[str], str | None] = unavailable_reason,
@@ -301,7 +212,7 @@ class Game:
 
         `opt_in` must be a real boolean (the string "false" is not consent); `client` is the caller's
         address, `source` "page" or "api"."""
-        task_of(mode)
+        mode = canonical_mode(mode)
         seconds = check_seconds(seconds)
         name = clean_name(name)
         if not isinstance(opt_in, bool):
@@ -357,7 +268,7 @@ class Game:
         if attempt is None:
             return {"verdict": None, **self.status(round_id)}
         if rnd.opt_in and self.keep is not None:
-            attempt.stored_id = self._keep(image, rnd.task, attempt.predicted, target, attempt.predicted_confidence)
+            attempt.stored_id = self._keep(image, x, rnd.task, attempt.predicted, target, attempt.predicted_confidence)
         return {"verdict": attempt.verdict(), **self.status(round_id)}
 
     def _record(self, rnd: Round, attempt: Attempt, x) -> None:
@@ -461,7 +372,7 @@ class Game:
             raise RoundOverError(f"The round is over (final score {rnd.score}): start a new one to play again.")
 
     def _pick(self, mode: str, previous: str | None) -> str:
-        labels = [label for label in labels_for(MODES[mode]) if label != previous]
+        labels = [label for label in labels_for(mode) if label != previous]
         return self.rng.choice(labels)
 
     def _next_target(self, rnd: Round, now: float) -> None:
@@ -477,9 +388,9 @@ class Game:
             except Exception as exc:  # the table is a bonus: a storage problem must not break the game
                 log.error("the high score of round %s could not be stored: %s", rnd.id[:6], exc)
 
-    def _keep(self, image, task: str, predicted: str, target: str, confidence: float) -> str | None:
+    def _keep(self, image, x, task: str, predicted: str, target: str, confidence: float) -> str | None:
         try:
-            return self.keep(image, task, predicted, target, confidence)
+            return self.keep(image, x, task, predicted, target, confidence)
         except (ValueError, RuntimeError, OSError) as exc:  # keeping is a bonus: the game goes on
             log.error("a game drawing could not be kept: %s", exc)
             return None
@@ -490,104 +401,3 @@ def _picture(x) -> np.ndarray | None:
     if not isinstance(x, np.ndarray):
         return None
     return np.round(x.reshape(28, 28) * 255).astype(np.uint8)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The high-score table, in the feedback database
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS game_scores (
-        id TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        mode TEXT NOT NULL,
-        name TEXT NOT NULL,
-        score INTEGER NOT NULL,
-        right INTEGER NOT NULL,
-        drawn INTEGER NOT NULL,
-        best_streak INTEGER NOT NULL,
-        seconds INTEGER NOT NULL,
-        source TEXT NOT NULL DEFAULT 'page'
-    )""",
-    "CREATE INDEX IF NOT EXISTS game_scores_by_mode ON game_scores (mode, score DESC, created_at)",
-)
-# Tables made before rounds were marked by source: their rows are of unknown origin (scripts included),
-# so they are marked "legacy" and kept off the page's table.
-_ADD_SOURCE = "ALTER TABLE game_scores ADD COLUMN source TEXT NOT NULL DEFAULT 'legacy'"
-
-
-@dataclass(frozen=True)
-class HighScore:
-    rank: int
-    name: str  # as typed (cleaned); escape it before showing it in a page
-    score: int
-    right: int
-    drawn: int
-    best_streak: int
-    seconds: int
-    created_at: str
-
-    def as_dict(self) -> dict:
-        return {"rank": self.rank, "name": self.name, "score": self.score, "right": self.right, "drawn": self.drawn,
-                "best_streak": self.best_streak, "seconds": self.seconds, "time_utc": self.created_at}
-
-
-class HighScores:
-    """The best rounds of each mode: a `game_scores` table in the feedback store's SQLite file.
-
-    Uses the store's connection and transaction (one lock, WAL, busy timeout), so scores and feedback
-    never contend through two connections; the table is created on first use. `shown` are the round
-    sources the table lists (the page's rounds; API rounds too when the operator allows them)."""
-
-    def __init__(self, store, shown: tuple[str, ...] = ("page",)):
-        self.store = store
-        self.shown = tuple(shown)
-        self._ready = False
-
-    def _transaction(self):
-        if not self._ready:
-            with self.store.transaction() as conn:
-                existed = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'game_scores'").fetchone()
-                if existed and "source" not in {row[1] for row in conn.execute("PRAGMA table_info(game_scores)")}:
-                    conn.execute(_ADD_SOURCE)
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-            self._ready = True
-        return self.store.transaction()
-
-    def add(self, rnd: Round) -> int | None:
-        """Enter a finished round; returns its rank in its mode's table (1 = best), None if the table
-        does not show its source. Only the best KEEP_SCORES of each mode and source are kept."""
-        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO game_scores (id, created_at, mode, name, score, right, drawn, best_streak, seconds, "
-                "source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (uuid.uuid4().hex, created, rnd.mode, rnd.name, rnd.score, rnd.right, len(rnd.drawn),
-                 rnd.best_streak, rnd.seconds, rnd.source),
-            )
-            conn.execute(
-                "DELETE FROM game_scores WHERE mode = ? AND source = ? AND rowid NOT IN (SELECT rowid FROM "
-                "game_scores WHERE mode = ? AND source = ? ORDER BY score DESC, created_at, rowid LIMIT ?)",
-                (rnd.mode, rnd.source, rnd.mode, rnd.source, KEEP_SCORES),
-            )
-            if rnd.source not in self.shown:
-                return None
-            better = conn.execute(
-                f"SELECT COUNT(*) FROM game_scores WHERE mode = ? AND score > ? AND source IN ({self._marks})",
-                (rnd.mode, rnd.score, *self.shown)).fetchone()[0]
-        return better + 1
-
-    @property
-    def _marks(self) -> str:
-        return ", ".join("?" * len(self.shown))
-
-    def top(self, mode: str, limit: int = 10) -> list[HighScore]:
-        """The mode's best rounds among the shown sources, best first (ties: the earlier round first)."""
-        task_of(mode)
-        with self._transaction() as conn:
-            rows = conn.execute(
-                "SELECT name, score, right, drawn, best_streak, seconds, created_at FROM game_scores "
-                f"WHERE mode = ? AND source IN ({self._marks}) ORDER BY score DESC, created_at, rowid LIMIT ?",
-                (mode, *self.shown, int(limit)),
-            ).fetchall()
-        return [HighScore(i + 1, *row) for i, row in enumerate(rows)]

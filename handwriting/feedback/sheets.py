@@ -1,7 +1,7 @@
 """Copying feedback to a Google Sheet: credentials, the worksheet, and the background sender.
 
 The page never waits on Google. A record is stored locally and queued in the outbox in one transaction
-(`handwriting.feedback`); `SheetsSender`, a background thread, appends queued records in batches with
+(`handwriting.feedback.database`); `SheetsSender`, a background thread, appends queued records in batches with
 gspread's `Worksheet.append_rows`, keeps under the API quota (60 writes a minute per user) and backs off
 on 429s, 5xx, timeouts and outages. Nothing is lost: the outbox is on disk and survives restarts and
 crashes. Nothing is sent twice: a batch is marked "in doubt" before it is sent; when the answer is
@@ -35,7 +35,9 @@ from google.oauth2 import service_account
 from gspread.utils import ValueRenderOption
 
 from handwriting.config import SheetsSettings
-from handwriting.feedback import SHEET_COLUMNS, FeedbackRecord, FeedbackStore, Queued
+from handwriting.feedback.database import FeedbackStore, Queued
+from handwriting.feedback.record import FeedbackRecord
+from handwriting.labels import labels_for
 
 log = logging.getLogger("handwriting.sheets")
 
@@ -44,8 +46,38 @@ SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)  # the sheet only, no
 REQUIRED_KEY_FIELDS = ("client_email", "private_key", "token_uri")
 
 
+# The sheet's columns, in order. The first must stay the record id: senders read it back to stay idempotent.
+SHEET_COLUMNS = (
+    "id", "time_utc", "task", "model_version", "predicted", "confidence",
+    "correct", "was_correct", "source", "image_28x28_png_base64",
+)
+
+
 class SheetsConfigError(RuntimeError):
     """The sheet cannot be used as configured; the message says what to fix (and holds no secret)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# The row codec
+
+
+def sheet_row(record: FeedbackRecord) -> list:
+    """One row of the sheet, in SHEET_COLUMNS order."""
+    return [record.id, record.created_at, record.task, record.model_version, record.predicted,
+            round(record.confidence, 6), record.correct, record.was_correct, record.source, record.image_png_b64]
+
+
+def record_from_row(row: dict[str, str]) -> FeedbackRecord:
+    """A record read back from the sheet ({column: text}); raises ValueError for a malformed row."""
+    text = {k: "" if v is None else str(v).strip() for k, v in row.items()}
+    record = FeedbackRecord(
+        id=text["id"], created_at=text["time_utc"], task=text["task"], model_version=text["model_version"],
+        predicted=text["predicted"], confidence=float(text["confidence"] or "nan"), correct=text["correct"],
+        source=text["source"], image_png_b64=text["image_28x28_png_base64"],
+    )
+    if not record.id or record.correct not in labels_for(record.task) or record.pixels().shape != (28, 28):
+        raise ValueError(f"malformed feedback row {record.id!r}")
+    return record
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -158,7 +190,7 @@ def read_sheet_records(cfg: SheetsSettings) -> tuple[list[FeedbackRecord], int]:
     records, bad, seen = [], 0, set()
     for row in rows[1:]:
         try:
-            record = FeedbackRecord.from_sheet_row(dict(zip(header, row)))
+            record = record_from_row(dict(zip(header, row)))
         except (KeyError, ValueError, OSError):
             bad += 1
             continue
@@ -336,7 +368,7 @@ class SheetsSender:
             self.store.mark_in_doubt(SINK, [q.record.id for q in batch])
             sent = True
             self._pace()
-            worksheet.append_rows([q.record.sheet_row() for q in batch], value_input_option="RAW",
+            worksheet.append_rows([sheet_row(q.record) for q in batch], value_input_option="RAW",
                                   insert_data_option="INSERT_ROWS", table_range="A1")
         except Exception as exc:
             return self._failed(batch, exc, sent)

@@ -1,0 +1,184 @@
+"""A piece of feedback: the record, the checks on what a caller sends, and the upload kept beside it.
+
+Every "Is this correct?" answer becomes a `FeedbackRecord`: the task, the model version, what the model
+said and how sure it was, the right label, and the 28x28 model input (so retraining sees exactly what the
+model saw). The caller (the page, the API, the game) has already run the model: it passes the model input,
+the prediction, its confidence and the model version, so nothing here loads a model.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from handwriting.labels import labels_for
+from handwriting.text import shorten
+
+SOURCES = ("app", "api", "game")  # where a record came from: the page, the API, the drawing game
+
+
+class InvalidFeedbackError(ValueError):
+    """The feedback cannot be accepted as sent (a label outside the task, an image too large...); for the user."""
+
+
+class FeedbackStorageError(RuntimeError):
+    """The local store cannot be written (disk full, folder not writable); nothing was stored."""
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    id: str
+    created_at: str  # UTC, ISO 8601 with a Z
+    task: str
+    model_version: str
+    predicted: str
+    confidence: float  # the model's probability for `predicted`
+    correct: str
+    source: str  # one of SOURCES
+    image_png_b64: str  # the 28x28 model input, white ink on black, as a base64 PNG (~300 characters)
+    original_file: str = ""  # the upload as sent, relative to the data folder; kept locally only
+
+    @property
+    def was_correct(self) -> bool:
+        return self.predicted == self.correct
+
+    def pixels(self) -> np.ndarray:
+        """The 28x28 uint8 image (white ink on black, MNIST convention)."""
+        return decode_png(self.image_png_b64)
+
+
+def encode_png(pixels: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buf, format="PNG", optimize=True)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def decode_png(text: str) -> np.ndarray:
+    with Image.open(io.BytesIO(base64.b64decode(text))) as img:
+        return np.asarray(img.convert("L"), dtype=np.uint8)
+
+
+def check_label(label, task: str, role: str = "correct") -> str:
+    """`label` if it is one of the task's labels; InvalidFeedbackError saying which are, otherwise."""
+    labels = labels_for(task)
+    if label is not None and not isinstance(label, str):
+        raise InvalidFeedbackError(f"The {role} label must be text, not {type(label).__name__}.")
+    text = (label or "").strip()
+    if not text:
+        raise InvalidFeedbackError(f"No {role} label was given: choose one of {_label_list(labels)}.")
+    if text not in labels:
+        raise InvalidFeedbackError(f"{shorten(text)!r} is not a label of the {task} task: choose one of {_label_list(labels)}.")
+    return text
+
+
+def check_confidence(confidence) -> float:
+    """A model's probability: a number in [0, 1] (NaN and 1e300 are not)."""
+    try:
+        value = float(confidence)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise InvalidFeedbackError("The confidence must be a probability between 0 and 1.")
+    return value
+
+
+REQUEST_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def check_request_key(key) -> str | None:
+    """An API caller's idempotency key (None: none given); InvalidFeedbackError if malformed."""
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str) or not REQUEST_KEY.fullmatch(key):
+        raise InvalidFeedbackError("The Idempotency-Key must be 1 to 128 letters, digits or . _ : - characters.")
+    return key
+
+
+def _label_list(labels: Sequence[str]) -> str:
+    return ", ".join(labels) if len(labels) <= 12 else f"{', '.join(labels[:3])}, ..., {labels[-1]} ({len(labels)} labels)"
+
+
+@dataclass(frozen=True)
+class Original:
+    """The upload as it was sent, kept locally beside the store (too big for a sheet cell)."""
+
+    data: bytes
+    extension: str
+
+
+def make_record(x, task: str, predicted, correct, *, confidence, model_version: str,
+                source: str = "api") -> FeedbackRecord:
+    """Validate one piece of feedback and build its record from the model input `x` (28x28, floats in
+    [0, 1], white ink on black) and what the model said of it. Nothing is stored here.
+
+    Raises UnknownTaskError or InvalidFeedbackError, each with a message for the user.
+    """
+    predicted = check_label(predicted, task, "predicted")
+    correct = check_label(correct, task, "correct")
+    if source not in SOURCES:
+        raise InvalidFeedbackError(f"Unknown feedback source {source!r}: one of {', '.join(SOURCES)}.")
+    pixels = np.asarray(x, dtype=np.float32).reshape(28, 28)
+    return FeedbackRecord(
+        id=uuid.uuid4().hex,
+        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        task=task,
+        model_version=str(model_version),
+        predicted=predicted,
+        confidence=check_confidence(confidence),
+        correct=correct,
+        source=source,
+        image_png_b64=encode_png(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)),
+    )
+
+
+def _file_size(image) -> int | None:
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return len(image)
+    if isinstance(image, (str, os.PathLike)) and Path(image).is_file():
+        return Path(image).stat().st_size
+    return None
+
+
+def read_original(image, max_bytes: int | None = None) -> Original | None:
+    """The bytes of what the user sent (a sketch: its composite, else its background), or None;
+    InvalidFeedbackError when the file is over `max_bytes` (checked before it is read)."""
+    if isinstance(image, dict):
+        image = image.get("composite") or image.get("background")
+    size = _file_size(image)
+    if max_bytes is not None and size is not None and size > max_bytes:
+        raise InvalidFeedbackError(
+            f"The image file is too large ({size / 2**20:.1f} MB): at most {max_bytes / 2**20:.0f} MB are accepted."
+        )
+    data = None
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+    elif isinstance(image, (str, os.PathLike)) and size is not None:  # a missing file: preprocessing says so
+        data = Path(image).read_bytes()
+    elif isinstance(image, (Image.Image, np.ndarray)):
+        try:
+            buf = io.BytesIO()
+            (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buf, format="PNG")
+            data = buf.getvalue()
+        except (TypeError, ValueError, OSError):
+            return None  # an array PIL cannot write: the 28x28 is still stored
+    if data is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = (img.format or "bin").lower()
+    except Exception:
+        fmt = "bin"
+    return Original(data, {"jpeg": "jpg"}.get(fmt, fmt))
+
+

@@ -1,0 +1,106 @@
+"""The game's rules: its modes, limits and scoring, and the checks on what a player sends.
+
+A mode is the recognition task it plays ("digits", "letters", "all"). A right answer earns BASE points,
+a speed bonus and a confidence bonus (the model's probability for the target), multiplied by the streak;
+a wrong answer or a skip earns nothing and breaks the streak.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+
+from handwriting.labels import TASK_TITLES
+from handwriting.text import shorten
+
+MODES = ("digits", "letters", "all")  # a mode plays the recognition task of the same name
+MODE_ALIASES = {"both": "all"}  # what the API called "all" before; still accepted
+ROUND_LENGTHS = (30, 60, 90)  # what the page offers, in seconds
+MIN_SECONDS, MAX_SECONDS = 5, 300  # what the API accepts
+MAX_NAME = 24  # characters of a player's name
+GRACE_S = 0.5  # a drawing sent in the round's last instant may arrive this late
+KEEP_S = 15 * 60  # a round is forgotten this long after its deadline
+MAX_ROUNDS = 5_000  # rounds in play at once (memory bound against a flood of starts)
+MAX_KEPT = 20_000  # rounds held in all, in play or over (the oldest finished are forgotten first)
+ROUNDS_PER_CLIENT = 10  # rounds in play at once from one client address (a classroom behind one NAT: raise it)
+MIN_ANSWER_S = 0.8  # a right answer sooner than this after its target appeared is not a person drawing
+LIVE_CONFIDENCE = 0.6  # judged live, a drawing counts once the target (with its look-alikes) is this probable
+REPEAT_DIFFERENCE = 0.02  # mean absolute difference (0..1) below which two 28x28 drawings are the same image
+SOURCES = ("page", "api")  # where a round was started: the Game tab, or the /game_* API
+
+BASE = 10  # points for a right answer
+SPEED_BONUS = 10  # extra points for an answer within FAST_S, falling linearly to 0 at SLOW_S
+FAST_S, SLOW_S = 1.5, 8.0
+CONFIDENCE_BONUS = 10  # times the model's probability for the target
+STREAK_STEP, STREAK_MAX = 0.1, 2.0  # each right answer in a row adds 10% to the next ones, up to x2
+
+
+class GameError(ValueError):
+    """A game request that cannot be done as sent; the message is for the player."""
+
+
+class RoundNotFoundError(GameError):
+    """No round has this id (never started, mistyped, or forgotten long after it ended)."""
+
+
+class RoundOverError(GameError):
+    """The round's time is up: nothing more can be played in it."""
+
+
+class ModeUnavailableError(GameError):
+    """The mode's model is not available (yet)."""
+
+
+def canonical_mode(mode) -> str:
+    """The mode (the recognition task it plays) named by `mode`; GameError for an unknown one."""
+    mode = MODE_ALIASES.get(mode, mode) if isinstance(mode, str) else mode
+    if mode not in MODES:
+        raise GameError(f"Unknown game mode {shorten(mode)!r}: choose one of {', '.join(MODES)}.")
+    return mode
+
+
+def unavailable_reason(mode: str) -> str | None:
+    """None if the mode can be played now, else why not (for the player). Loads no model."""
+    from handwriting.store import ModelUnavailableError, resolve_model
+
+    try:
+        resolve_model(canonical_mode(mode))
+    except ModelUnavailableError:
+        return f"{TASK_TITLES[canonical_mode(mode)]} cannot be played yet: the model for it is not ready. Play digits meanwhile."
+    return None
+
+
+def available_modes() -> list[str]:
+    """The modes whose model can be served now."""
+    return [mode for mode in MODES if unavailable_reason(mode) is None]
+
+
+def clean_name(name) -> str:
+    """A player's name as stored: control characters dropped, spaces collapsed, at most MAX_NAME characters.
+
+    Markup is kept as text (a name is data); whoever shows it escapes it."""
+    if name is not None and not isinstance(name, str):
+        raise GameError(f"The name must be text, not {type(name).__name__}.")
+    text = name or ""
+    text = "".join(" " if ch.isspace() else ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    text = " ".join(text.split())
+    if len(text) > MAX_NAME:
+        raise GameError(f"The name is too long ({len(text):,} characters): at most {MAX_NAME} are allowed.")
+    return text
+
+
+def check_seconds(seconds) -> int:
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise GameError(f"The round length must be a number of seconds, not {shorten(seconds)!r}.") from None
+    if not math.isfinite(value) or not MIN_SECONDS <= value <= MAX_SECONDS:
+        raise GameError(f"The round length must be between {MIN_SECONDS} and {MAX_SECONDS} seconds.")
+    return int(round(value))
+
+
+def points_for(seconds: float, confidence: float, streak: int) -> int:
+    """Points for a right answer drawn in `seconds`, the model `confidence` sure, as the `streak`-th in a row."""
+    speed = SPEED_BONUS * min(1.0, max(0.0, (SLOW_S - seconds) / (SLOW_S - FAST_S)))
+    multiplier = min(STREAK_MAX, 1 + STREAK_STEP * max(0, streak - 1))
+    return int(round((BASE + speed + CONFIDENCE_BONUS * min(1.0, max(0.0, confidence))) * multiplier))

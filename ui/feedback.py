@@ -1,0 +1,87 @@
+"""Feedback at the edge: from what a person or a script sent to a stored record, and the `/feedback` API.
+
+The page's Yes / Send (see `ui.recognition`), the game's opted-in drawings (`ui.game`) and `/feedback`
+all store through `FeedbackDesk.store`: the one place that turns an input into a record (the shared
+preprocessing makes its model input; the task's model supplies the confidence and version a caller
+does not know) and hands it to the recorder.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from handwriting.feedback import FeedbackRecord, make_record, read_original
+from handwriting.feedback.flagging import FeedbackRecorder
+from handwriting.feedback.record import check_label
+from handwriting.labels import TASK_LABELS, labels_for
+from handwriting.preprocessing import to_model_input
+from handwriting.recognizer import get_recognizer
+from ui.errors import user_errors
+from ui.inputs import ImageUpload
+
+IDEMPOTENCY_HEADER = "idempotency-key"  # on /feedback: a retried call with the same key stores once
+
+
+class FeedbackDesk:
+    """Where every piece of feedback is taken in; `recorder` stores it."""
+
+    def __init__(self, recorder: FeedbackRecorder):
+        self.recorder = recorder
+
+    def store(self, image, task: str, predicted, correct, *, x=None, confidence: float | None = None,
+              model_version: str | None = None, source: str = "api", request_key: str | None = None) -> FeedbackRecord:
+        """Validate, store and queue one piece of feedback; returns the stored record.
+
+        `x` is the model input when the caller has it (else it is made from `image`). Raises the library's
+        user-facing errors (bad label, task, image or key) before anything is written, FeedbackStorageError
+        when the store cannot be written. A `request_key` already used returns the record stored under it.
+        """
+        if (earlier := self.recorder.earlier(request_key)) is not None:
+            return earlier
+        labels = labels_for(task)
+        predicted = check_label(predicted, task, "predicted")
+        check_label(correct, task, "correct")
+        original = read_original(image, self.recorder.max_bytes)
+        if x is None:
+            x = to_model_input(image)
+        if confidence is None or model_version is None:
+            recognizer = get_recognizer(task)
+            model_version = model_version or recognizer.record.version
+            if confidence is None:
+                confidence = float(recognizer.probabilities(x)[labels.index(predicted)])
+        record = make_record(x, task, predicted, correct, confidence=confidence, model_version=model_version,
+                             source=source)
+        return self.recorder.submit(record, original, request_key=request_key)
+
+    @user_errors
+    def feedback(self, image, task: str = "digits", predicted: str = "", correct: str = "",
+                 request: gr.Request = None) -> str:
+        """Say whether a prediction was right, so future models learn from it.
+
+        A retried call stores once: send an `Idempotency-Key` HTTP header (up to 128 letters, digits and
+        . _ : -) and a call with the same key answers with the first call's record instead of storing again.
+
+        Args:
+            image: the picture that was recognised (PNG, JPEG, WebP, BMP or GIF).
+            task: "digits", "letters" or "all" (where that model exists).
+            predicted: the label the model gave.
+            correct: the right label; the same as `predicted` when the model was right.
+        Returns:
+            a confirmation naming the stored record's id.
+        """
+        key = request.headers.get(IDEMPOTENCY_HEADER) if request is not None and request.headers else None
+        record = self.store(image, task, predicted, correct, source="api", request_key=key)
+        return self.recorder.confirmation(record)
+
+
+def feedback_api(desk: FeedbackDesk, concurrency_limit: int) -> None:
+    """The public `/feedback` endpoint (image, task, predicted, correct -> confirmation): hidden inputs."""
+    with gr.Column(visible=False):
+        image = ImageUpload(label="image", type="filepath", sources=["upload"])
+        task = gr.Dropdown(list(TASK_LABELS), value="digits", label="task")
+        predicted = gr.Textbox(label="predicted")
+        correct = gr.Textbox(label="correct")
+        confirmation = gr.Textbox(label="confirmation")
+        send = gr.Button("Send feedback")
+    send.click(desk.feedback, [image, task, predicted, correct], confirmation, api_name="feedback",
+               concurrency_limit=concurrency_limit, concurrency_id="feedback")
