@@ -5,10 +5,12 @@
     reading.text                      # "2026"
     reading.as_json()["characters"]   # [{"box": [x0, y0, x1, y1], "label": "2", ...}, ...]
 
-The picture goes through the single-character path's decoding and ink finding (at a larger working
+The picture goes through the single-character path's decoding and ink finding (at a line's working
 size), `segmentation` finds the characters, each is centred and scaled by the same `center_in_frame`,
-and all of them (with the candidate cuts of over-wide strokes) go to the model in one batched call.
-Bad input raises `InvalidImageError` / `BlankImageError` with a message for the user.
+and all of them go to the model in one batched call; a second call scores candidate cuts and joins,
+only when a stroke group is too wide or too unsure to be one character. Look-alikes (o/O/0, s/S, l/I)
+take the case (or digit) of the rest of the word. Bad input raises `InvalidImageError` /
+`BlankImageError` with a message for the user.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ MAX_CHARACTERS = 32
 UNSURE_BELOW = 0.6  # a character read with less confidence than this is flagged unsure
 SPECK_FRACTION = 0.002  # ink blobs under this share of a line's ink are noise (an i's dot is more)
 INK_LEVEL = 0.35  # cleaned ink above this is stroke, for the segmentation
+CHAR_SIDE = 0.45  # a piece under this share of the line height both ways is a fragment or speck (MNIST-train: 0.25-0.55 tried)
 WIDTH_PENALTY = 3.0  # score lost per line height a piece is wider / narrower than a character can be
 WIDEST, NARROWEST = 1.0, 0.12  # a character's width range, in line heights
 # A cutting must beat the uncut group's log-confidence by this much. Measured (training/evaluate_reading.py,
@@ -52,6 +55,8 @@ PATH_BONUS = -0.5  # best path: score per character (tuned on MNIST-train compos
 
 @dataclass
 class Character:
+    """One character read: where (input pixels), what, how sure, and the runners-up."""
+
     box: list[int]  # [x0, y0, x1, y1] in the input picture's pixels, x1/y1 exclusive
     label: str
     confidence: float
@@ -65,6 +70,8 @@ class Character:
 
 @dataclass
 class Reading:
+    """A line read: its text and, left to right, its characters."""
+
     text: str
     characters: list[Character]
 
@@ -205,7 +212,7 @@ def _character_like(piece: segmentation.Piece, line: segmentation.Line) -> bool:
     if ys.size == 0:
         return False
     side = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
-    return side >= 2.0 * line.stroke and side >= 0.25 * line.height
+    return side >= 2.0 * line.stroke and side >= CHAR_SIDE * line.height
 
 
 def _first_candidates(pieces, method: str) -> list:

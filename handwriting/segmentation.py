@@ -150,10 +150,18 @@ def _merge_groups(line: Line) -> list[Piece]:
                 continue
         groups.append([i])
         spans.append([lo[i], hi[i]])
+    top = np.full(line.count, np.inf)
+    bottom = np.full(line.count, -np.inf)
+    np.minimum.at(top, line.comp, line.ys)
+    np.maximum.at(bottom, line.comp, line.ys)
     for i in np.flatnonzero(is_flat):
         overlaps = [min(s[1], hi[i]) - max(s[0], lo[i]) for s in spans]
         best = int(np.argmax(overlaps)) if spans else -1
-        if spans and overlaps[best] >= FLAT_OVERLAP * (hi[i] - lo[i]):
+        if spans:
+            g_top, g_bottom = min(top[j] for j in groups[best]), max(bottom[j] for j in groups[best])
+            above = bottom[i] < (g_top + g_bottom) / 2  # over the character's upper half, as a 5's bar
+        if spans and (overlaps[best] >= FLAT_OVERLAP * (hi[i] - lo[i])
+                      or (above and overlaps[best] >= -ATTACH_GAP * line.height)):
             groups[best].append(i)
         else:
             groups.append([i])
