@@ -15,7 +15,7 @@ take the case (or digit) of the rest of the word. Bad input raises `InvalidImage
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,6 +51,7 @@ WIDEST, NARROWEST = 1.0, 0.12  # a character's width range, in line heights
 SPLIT_MARGIN = {"digits": 2.0, "letters": 4.0, "all": 4.0}
 JOIN_MARGIN = 0.02  # two close neighbours are one character if that beats their mean log-confidence by this
 PATH_BONUS = -0.5  # best path: score per character (tuned on MNIST-train compositions: -0.5 best of -1..2)
+BLANK = "No handwriting found: the image looks blank. Write a number or a word in dark ink on a light background."
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Character:
     confidence: float
     top3: list[tuple[str, float]]
     unsure: bool
+    model_input: np.ndarray | None = field(default=None, repr=False, compare=False)  # the 28x28 the model saw
 
     def as_json(self) -> dict:
         return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 4),
@@ -88,10 +90,13 @@ def read(image, task: str = "digits", *, method: str = "components", unsure_belo
     if method not in segmentation.METHODS:
         raise ValueError(f"Unknown segmentation method {method!r}: choose one of {segmentation.METHODS}.")
     grey, size, origin = _decoded(image)
-    ink = clean_ink(ink_map(grey), SPECK_FRACTION)
+    try:
+        ink = clean_ink(ink_map(grey), SPECK_FRACTION)
+    except BlankImageError:
+        raise BlankImageError(BLANK) from None
     strokes = ink > INK_LEVEL
     if not strokes.any():
-        raise BlankImageError("No handwriting found: the image looks blank. Write a number or a word.")
+        raise BlankImageError(BLANK)
     line = segmentation.analyse(strokes)
     pieces = [p for p in _pieces(line, method) if _character_like(p, line)]
     if not pieces:
@@ -109,12 +114,12 @@ def read(image, task: str = "digits", *, method: str = "components", unsure_belo
     sx, sy = size[0] / grey.shape[1], size[1] / grey.shape[0]
     characters = []
     for p, pr in zip(chosen, probs):
-        x0, y0, x1, y1 = scores[id(p)][1]
+        (x0, y0, x1, y1), crop = scores[id(p)][1:]
         box = [int(np.floor(origin[0] + x0 * sx)), int(np.floor(origin[1] + y0 * sy)),
                int(np.ceil(origin[0] + x1 * sx)), int(np.ceil(origin[1] + y1 * sy))]
         order = np.argsort(pr)[::-1][:3]
         top3 = [(labels[i], float(pr[i])) for i in order]
-        characters.append(Character(box, top3[0][0], top3[0][1], top3, top3[0][1] < unsure_below))
+        characters.append(Character(box, top3[0][0], top3[0][1], top3, top3[0][1] < unsure_below, crop))
     return Reading("".join(c.label for c in characters), characters)
 
 
@@ -162,13 +167,13 @@ def _writing_band(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, 
 
 
 def _score(recognizer, candidates: list, line, ink, scores: dict) -> None:
-    """One batched model call for the candidates not yet scored: id -> (probabilities, box)."""
+    """One batched model call for the candidates not yet scored: id -> (probabilities, box, model input)."""
     todo = [p for p in candidates if id(p) not in scores]
     if not todo:
         return
     crops, boxes = zip(*(_crop(p, line, ink) for p in todo))
-    for p, pr, box in zip(todo, recognizer.probabilities_many(list(crops)), boxes):
-        scores[id(p)] = (pr, box)
+    for p, pr, box, crop in zip(todo, recognizer.probabilities_many(list(crops)), boxes, crops):
+        scores[id(p)] = (pr, box, crop)
 
 
 def _too_many(n: int) -> str:
@@ -265,7 +270,7 @@ def _width_penalty(box, line) -> float:
 
 
 def _piece_score(p, scores, line) -> float:
-    pr, box = scores[id(p)]
+    pr, box, _ = scores[id(p)]
     return float(np.log(max(pr.max(), 1e-6))) - _width_penalty(box, line)
 
 

@@ -50,12 +50,13 @@ class Line:
     widths: np.ndarray  # per component, of its (upright) box
     heights: np.ndarray
     stroke: float  # mean stroke width
+    members: list  # per component, the indices of its pixels
 
-    def comp_range(self) -> tuple[np.ndarray, np.ndarray]:
-        lo = np.full(self.count, np.inf)
-        hi = np.full(self.count, -np.inf)
-        np.minimum.at(lo, self.comp, self.sx)
-        np.maximum.at(hi, self.comp, self.sx)
+    def comp_range(self, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per component, the least and greatest de-slanted x (or of `values`, one per pixel)."""
+        values = self.sx if values is None else values
+        lo = np.array([values[m].min() for m in self.members], float)
+        hi = np.array([values[m].max() for m in self.members], float)
         return lo, hi
 
 
@@ -75,21 +76,21 @@ class Piece:
         return Piece(((frozenset(comps), float(left), float(right)),))
 
     def select(self, line: Line) -> np.ndarray:
-        """Boolean over the line's pixels: those of this piece (worked out once)."""
+        """Indices of the line's pixels that are this piece's (worked out once)."""
         if self._chosen is None:
             self._chosen = self._select(line)
         return self._chosen
 
     def _select(self, line: Line) -> np.ndarray:
-        chosen = np.zeros(line.comp.shape, bool)
+        chosen = []
         for comps, left, right in self.parts:
-            part = np.isin(line.comp, list(comps))
+            part = np.concatenate([line.members[c] for c in sorted(comps)])
             if np.isfinite(left):
-                part &= line.sx >= left
+                part = part[line.sx[part] >= left]
             if np.isfinite(right):
-                part &= line.sx < right
-            chosen |= part
-        return chosen
+                part = part[line.sx[part] < right]
+            chosen.append(part)
+        return np.concatenate(chosen)
 
     def joined(self, other: "Piece") -> "Piece":
         return Piece(self.parts + other.parts)
@@ -108,7 +109,9 @@ def analyse(mask: np.ndarray) -> Line:
     height = float(np.median(heights[big]))
     slant = _slant(ys.astype(float), xs.astype(float))
     sx = xs - slant * (ys - ys.mean())
-    return Line(ys, xs, sx, comp, count, height, slant, widths, heights, stroke_width(mask))
+    order = np.argsort(comp, kind="stable")
+    members = np.split(order, np.cumsum(areas)[:-1])
+    return Line(ys, xs, sx, comp, count, height, slant, widths, heights, stroke_width(mask), members)
 
 
 def _slant(ys: np.ndarray, xs: np.ndarray) -> float:
@@ -150,10 +153,7 @@ def _merge_groups(line: Line) -> list[Piece]:
                 continue
         groups.append([i])
         spans.append([lo[i], hi[i]])
-    top = np.full(line.count, np.inf)
-    bottom = np.full(line.count, -np.inf)
-    np.minimum.at(top, line.comp, line.ys)
-    np.maximum.at(bottom, line.comp, line.ys)
+    top, bottom = line.comp_range(line.ys)
     for i in np.flatnonzero(is_flat):
         overlaps = [min(s[1], hi[i]) - max(s[0], lo[i]) for s in spans]
         best = int(np.argmax(overlaps)) if spans else -1
