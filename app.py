@@ -22,6 +22,7 @@ from handwriting.recognizer import warm_up  # noqa: E402
 from ui import style  # noqa: E402
 from ui.feedback import FeedbackDesk, feedback_api  # noqa: E402
 from ui.game import GameEndpoints, game_tab  # noqa: E402
+from ui.reading import reading_api, reading_tab  # noqa: E402
 from ui.recognition import model_available, model_info_markdown, recognition_api, recognition_tab  # noqa: E402
 from ui.server import GuardedBlocks  # noqa: E402
 
@@ -38,8 +39,9 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> GuardedBlocks:
         gr.Markdown(
             "# Handwriting recognition\n"
             "Draw a digit or a letter, or upload a photo of one: a convolutional network says what it sees "
-            "and how sure it is, after every stroke, and shows the picture it was given. Tell it when it is "
-            "wrong: corrections are kept to train better models. Or race the clock in the **Game**."
+            "and how sure it is, after every stroke, and shows the picture it was given. Write a whole number "
+            "or word in **Read**. Tell it when it is wrong: corrections are kept to train better models. Or "
+            "race the clock in the **Game**."
         )
         with gr.Tabs():
             with gr.Tab("Digits", id="digits"):
@@ -49,9 +51,12 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> GuardedBlocks:
                 with gr.Tab("Letters", id="letters"):
                     recognition_tab(letter_tasks[0], desk, PREDICT_CONCURRENCY,
                                     choices=[(task_choice(t), t) for t in letter_tasks])
+            with gr.Tab("Read", id="read"):  # a whole number or word
+                reading_tab([t for t in ("digits", "letters", "all") if model_available(t)], desk, PREDICT_CONCURRENCY)
             with gr.Tab("Game", id="game"):
                 game_tab(GameEndpoints(desk), demo, PREDICT_CONCURRENCY)
         recognition_api(PREDICT_CONCURRENCY)
+        reading_api(PREDICT_CONCURRENCY)
         feedback_api(desk, PREDICT_CONCURRENCY)
         with gr.Accordion("Models", open=False):
             gr.Markdown(model_info_markdown(), elem_id="model-info")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from handwriting.feedback import FeedbackRecord, make_record, read_original
+from handwriting.feedback import FeedbackRecord, InvalidFeedbackError, make_record, read_original
 from handwriting.feedback.flagging import FeedbackRecorder
-from handwriting.feedback.record import check_label
+from handwriting.feedback.record import ReadFeedback, check_label, check_text, make_read_feedback
 from handwriting.labels import TASK_LABELS, labels_for
 from handwriting.preprocessing import to_model_input
+from handwriting.reading import read
 from handwriting.recognizer import get_recognizer
 from ui.errors import user_errors
 from ui.inputs import ImageUpload
@@ -53,6 +54,29 @@ class FeedbackDesk:
                              source=source)
         return self.recorder.submit(record, original, request_key=request_key)
 
+    def store_read(self, image, task: str, predicted, correct, *, characters: list[dict] | None = None,
+                   model_version: str | None = None, source: str = "api", request_key: str | None = None) -> ReadFeedback:
+        """Store feedback on a line read: per character when `correct` has one character per character read.
+
+        `characters` ({"x", "label", "confidence", "box"} each, in reading order) are the page's own reading;
+        without them the picture is read again here, and must read as `predicted`."""
+        if (earlier := self.recorder.earlier(request_key)) is not None:
+            return earlier
+        predicted = check_text(predicted, task, "predicted")
+        check_text(correct, task)
+        original = read_original(image, self.recorder.max_bytes)
+        if characters is None:
+            reading = read(image, task)
+            if reading.text != predicted:
+                raise InvalidFeedbackError(f"This picture reads as {reading.text!r}, not {predicted!r}: send the text "
+                                           "/read gave for it as the predicted text.")
+            characters = [{"x": c.model_input, "label": c.label, "confidence": c.confidence, "box": c.box}
+                          for c in reading.characters]
+        read_feedback, records = make_read_feedback(
+            task, predicted, correct, [(c["x"], c["label"], c["confidence"], c["box"]) for c in characters],
+            model_version=model_version or get_recognizer(task).record.version, source=source)
+        return self.recorder.submit_read(read_feedback, records, original, request_key=request_key)
+
     @user_errors
     def feedback(self, image, task: str = "digits", predicted: str = "", correct: str = "",
                  request: gr.Request = None) -> str:
@@ -61,17 +85,29 @@ class FeedbackDesk:
         A retried call stores once: send an `Idempotency-Key` HTTP header (up to 128 letters, digits and
         . _ : -) and a call with the same key answers with the first call's record instead of storing again.
 
+        For a line read by /read, send the text it gave as `predicted` and the text the picture says as
+        `correct`: when they have as many characters, each character is stored with its box; otherwise the
+        correction is kept whole and marked unmatched.
+
         Args:
-            image: the picture that was recognised (PNG, JPEG, WebP, BMP or GIF).
+            image: the picture that was recognised or read (PNG, JPEG, WebP, BMP or GIF).
             task: "digits", "letters" or "all" (where that model exists).
-            predicted: the label the model gave.
-            correct: the right label; the same as `predicted` when the model was right.
+            predicted: the label the model gave (or the text /read gave).
+            correct: the right label (or text); the same as `predicted` when the model was right.
         Returns:
             a confirmation naming the stored record's id.
         """
         key = request.headers.get(IDEMPOTENCY_HEADER) if request is not None and request.headers else None
-        record = self.store(image, task, predicted, correct, source="api", request_key=key)
-        return self.recorder.confirmation(record)
+        if _is_text(predicted) or _is_text(correct):
+            stored = self.store_read(image, task, predicted, correct, source="api", request_key=key)
+        else:
+            stored = self.store(image, task, predicted, correct, source="api", request_key=key)
+        return self.recorder.confirmation(stored)
+
+
+def _is_text(value) -> bool:
+    """More than one character: feedback on a read line, not on one character."""
+    return isinstance(value, str) and len(value.strip()) > 1
 
 
 def feedback_api(desk: FeedbackDesk, concurrency_limit: int) -> None:

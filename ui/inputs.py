@@ -109,18 +109,18 @@ class DrawingPad(gr.Sketchpad):
 # ---------------------------------------------------------------------------------------------------
 # The page's drawing pad
 
-_CANVAS_SIDE = 280  # the drawing's pixels; the pad is shown as wide as the column allows, square
+_CANVAS_SIDE = 280  # the drawing's pixels (a character pad is square); shown as wide as the column allows
 _PEN_WIDTH = 24  # pixels of the 280 (Gradio's Sketchpad brush of size 12, which the models were tuned on)
 
-_CANVAS_TEMPLATE = f"""
+_CANVAS_TEMPLATE = """
 <div class="pad">
-  <canvas width="{_CANVAS_SIDE}" height="{_CANVAS_SIDE}" tabindex="0" aria-label="Drawing pad: draw with the mouse or a finger"></canvas>
+  <canvas width="{width}" height="{height}" tabindex="0" aria-label="Drawing pad: draw with the mouse or a finger"></canvas>
   <button type="button" class="clear" aria-label="Clear canvas" title="Clear">Clear</button>
 </div>
 """
 _CANVAS_CSS = """
-.pad { position: relative; width: 100%; max-width: 420px; margin: 0 auto; }
-.pad canvas { display: block; width: 100%; aspect-ratio: 1; touch-action: none; cursor: crosshair;
+.pad { position: relative; width: 100%; max-width: MAX_WIDTHpx; margin: 0 auto; }
+.pad canvas { display: block; width: 100%; aspect-ratio: WIDTH / HEIGHT; touch-action: none; cursor: crosshair;
   border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); background: #fff; }
 .pad .clear { position: absolute; top: 6px; right: 6px; padding: 2px 10px; border-radius: var(--radius-md);
   border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); cursor: pointer; }
@@ -181,9 +181,13 @@ class DrawingCanvas(gr.HTML):
     This pad sends only the composite, inline in the one request of each stroke; `preprocess` hands its
     bytes (within the upload size limit) to the preprocessing, EMPTY_DRAWING for an empty pad."""
 
-    def __init__(self, elem_id: str, **kwargs):
-        super().__init__(value="", html_template=_CANVAS_TEMPLATE, css_template=_CANVAS_CSS, js_on_load=_CANVAS_JS,
-                         elem_id=elem_id, **kwargs)
+    def __init__(self, elem_id: str, width: int = _CANVAS_SIDE, height: int = _CANVAS_SIDE, **kwargs):
+        """`width` x `height` drawing pixels: a character pad is 280 square, a line to read wider; the pen is
+        the same at any size, so characters come out as a character pad draws them."""
+        css = (_CANVAS_CSS.replace("MAX_WIDTH", str(420 * width // height))
+               .replace("WIDTH", str(width)).replace("HEIGHT", str(height)))
+        super().__init__(value="", html_template=_CANVAS_TEMPLATE.format(width=width, height=height), css_template=css,
+                         js_on_load=_CANVAS_JS, elem_id=elem_id, **kwargs)
 
     def preprocess(self, payload) -> bytes | dict:
         if not payload:

@@ -12,9 +12,11 @@ from handwriting.feedback.record import (
     FeedbackStorageError,
     InvalidFeedbackError,
     Original,
+    ReadFeedback,
+    make_read_feedback,
     make_record,
     read_original,
 )
 
 __all__ = ["FeedbackRecord", "FeedbackStorageError", "FeedbackStore", "InvalidFeedbackError", "Original",
-           "make_record", "open_store", "read_original"]
+           "ReadFeedback", "make_read_feedback", "make_record", "open_store", "read_original"]

@@ -19,7 +19,7 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from handwriting.feedback.record import FeedbackRecord, FeedbackStorageError, Original
+from handwriting.feedback.record import FeedbackRecord, FeedbackStorageError, Original, ReadFeedback
 
 DB_FILE = "feedback.sqlite3"
 ORIGINALS_DIR = "feedback_originals"
@@ -62,6 +62,20 @@ CREATE TABLE IF NOT EXISTS request_keys (
     record_id TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+-- feedback on a line read: its characters are feedback rows (record_ids) when the correction matched them
+CREATE TABLE IF NOT EXISTS reads (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    task TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    predicted TEXT NOT NULL,
+    correct TEXT NOT NULL,
+    matched INTEGER NOT NULL,
+    boxes TEXT NOT NULL,
+    record_ids TEXT NOT NULL,
+    source TEXT NOT NULL,
+    original_file TEXT NOT NULL DEFAULT ''
+);
 -- which process may send to a sink, so two processes sharing this file never send the same record
 CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY,
@@ -71,6 +85,7 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 _RECORD_COLUMNS = [f.name for f in fields(FeedbackRecord)]
+_READ_COLUMNS = [f.name for f in fields(ReadFeedback)]
 BUSY_TIMEOUT_S = 30  # how long a writer waits for another process holding the store
 
 
@@ -192,6 +207,22 @@ class FeedbackStore:
                 (*astuple(record), int(record.was_correct)),
             )
 
+    def insert_read(self, read: ReadFeedback) -> None:
+        with self.transaction() as conn:
+            conn.execute(f"INSERT INTO reads ({', '.join(_READ_COLUMNS)}) VALUES ({', '.join('?' * len(_READ_COLUMNS))})",
+                         astuple(read))
+
+    def reads(self, read_id: str | None = None) -> list[ReadFeedback]:
+        where, params = ("WHERE id = ?", [read_id]) if read_id else ("", [])
+        rows = self._query(f"SELECT {', '.join(_READ_COLUMNS)} FROM reads {where} ORDER BY created_at, id", params)
+        return [ReadFeedback(*row[:6], bool(row[6]), *row[7:]) for row in rows]
+
+    def read_for_key(self, key: str) -> ReadFeedback | None:
+        """The feedback on a read stored under an API caller's idempotency key, if any."""
+        rows = self._query("SELECT record_id FROM request_keys WHERE key = ?", [key])
+        found = self.reads(rows[0][0]) if rows else []
+        return found[0] if found else None
+
     def save_original(self, record_id: str, original: Original) -> str:
         """Write the upload durably (temporary file, fsync, rename); returns its path in the data folder."""
         if not re.fullmatch(r"[0-9a-f]{32}", record_id) or not re.fullmatch(r"[a-z0-9]{1,8}", original.extension):
@@ -220,7 +251,8 @@ class FeedbackStore:
         folder = self.folder / ORIGINALS_DIR
         if not folder.is_dir():
             return 0
-        named = {row[0] for row in self._query("SELECT original_file FROM feedback WHERE original_file != ''")}
+        named = {row[0] for row in self._query("SELECT original_file FROM feedback WHERE original_file != '' UNION "
+                                               "SELECT original_file FROM reads WHERE original_file != ''")}
         cutoff = time.time() - older_than_s
         removed = 0
         for path in folder.glob("*/*"):

@@ -33,6 +33,7 @@ from handwriting.feedback.record import (
     FeedbackStorageError,
     InvalidFeedbackError,
     Original,
+    ReadFeedback,
     check_request_key,
     make_record,
 )
@@ -202,11 +203,13 @@ class FeedbackRecorder:
                 self._started = True
         return self
 
-    def earlier(self, request_key) -> FeedbackRecord | None:
-        """The record an API caller's idempotency key already stored, if any (InvalidFeedbackError for a
+    def earlier(self, request_key) -> FeedbackRecord | ReadFeedback | None:
+        """What an API caller's idempotency key already stored, if anything (InvalidFeedbackError for a
         malformed key): check it before doing the work of a new record."""
         request_key = check_request_key(request_key)
-        return self.store.record_for_key(request_key) if request_key else None
+        if not request_key:
+            return None
+        return self.store.record_for_key(request_key) or self.store.read_for_key(request_key)
 
     def submit(self, record: FeedbackRecord, original: Original | None = None,
                request_key: str | None = None) -> FeedbackRecord:
@@ -234,8 +237,49 @@ class FeedbackRecorder:
             raise FeedbackStorageError("Your feedback could not be stored on the server; please try again later.") from None
         return record
 
-    def confirmation(self, record: FeedbackRecord) -> str:
+    def submit_read(self, read: ReadFeedback, records: list[FeedbackRecord], original: Original | None = None,
+                    request_key: str | None = None) -> ReadFeedback:
+        """Store feedback on a read: the read, and each character's record through every sink, in ONE
+        transaction; the upload is kept once, named by all of them."""
+        self.start()
+        request_key = check_request_key(request_key)
+        try:
+            if original is not None:
+                name = self.store.save_original(read.id, original)
+                read = replace(read, original_file=name)
+                records = [replace(r, original_file=name) for r in records]
+            with self.store.transaction():
+                if request_key and self.store.claim_key(request_key, read.id) != read.id:
+                    raise _AlreadyStored(request_key)
+                self.store.insert_read(read)
+                for record in records:
+                    for sink in self.sinks:
+                        sink.flag([record])
+        except _AlreadyStored:
+            self.store.discard_original(read.original_file)
+            return self.store.read_for_key(request_key)
+        except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
+            self.store.discard_original(read.original_file)
+            log.error("feedback on a read could not be stored: %s", exc)
+            raise FeedbackStorageError("Your feedback could not be stored on the server; please try again later.") from None
+        return read
+
+    def read_confirmation(self, read: ReadFeedback) -> str:
+        """What the person (or API caller) is told once feedback on a read is stored."""
+        if read.predicted == read.correct:
+            what = f"the reading {read.correct!r} was right"
+        elif read.matched:
+            what = f"it says {read.correct!r} (read as {read.predicted!r}), stored character by character"
+        else:
+            what = (f"it says {read.correct!r} (read as {read.predicted!r}); the characters do not match one to "
+                    "one, so it is kept whole")
+        text = f"Thank you! Stored feedback record {read.id}: {what}."
+        return text + (" " + self.sheets.note() if self.sheets and read.matched else "")
+
+    def confirmation(self, record: FeedbackRecord | ReadFeedback) -> str:
         """What the person (or API caller) is told once the record is stored."""
+        if isinstance(record, ReadFeedback):
+            return self.read_confirmation(record)
         if record.was_correct:
             what = f"the model was right, it is {record.correct}"
         else:

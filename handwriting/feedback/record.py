@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 import os
 import re
@@ -82,6 +83,27 @@ def check_label(label, task: str, role: str = "correct") -> str:
     return text
 
 
+MAX_TEXT = 64  # characters of a read's text
+
+
+def check_text(text, task: str, role: str = "correct") -> str:
+    """A read's text: every character one of the task's labels (no spaces); InvalidFeedbackError otherwise."""
+    labels = labels_for(task)
+    if text is not None and not isinstance(text, str):
+        raise InvalidFeedbackError(f"The {role} text must be text, not {type(text).__name__}.")
+    text = (text or "").strip()
+    if not text:
+        raise InvalidFeedbackError(f"No {role} text was given: write what the picture says.")
+    if len(text) > MAX_TEXT:
+        raise InvalidFeedbackError(f"The {role} text is too long ({len(text):,} characters): at most {MAX_TEXT}.")
+    strangers = sorted({c for c in text if c not in labels})
+    if strangers:
+        shown = ", ".join(repr(c) for c in strangers[:5])
+        raise InvalidFeedbackError(f"The {role} text holds {shown}, not labels of the {task} task: use only "
+                                   f"{_label_list(labels)}.")
+    return text
+
+
 def check_confidence(confidence) -> float:
     """A model's probability: a number in [0, 1] (NaN and 1e300 are not)."""
     try:
@@ -140,6 +162,46 @@ def make_record(x, task: str, predicted, correct, *, confidence, model_version: 
         source=source,
         image_png_b64=encode_png(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)),
     )
+
+
+@dataclass(frozen=True)
+class ReadFeedback:
+    """Feedback on a line that was read (`/read`, the Read tab): the text read and the text it says.
+
+    When the correction has one character per character read (`matched`), each character is also stored
+    as a FeedbackRecord (its 28x28 input, what was read, what it is), listed in `record_ids` beside its
+    `boxes`; otherwise the correction is kept whole, with the picture, for someone to sort out."""
+
+    id: str
+    created_at: str
+    task: str
+    model_version: str
+    predicted: str  # the text read
+    correct: str  # the text the picture says
+    matched: bool
+    boxes: str  # JSON [[x0, y0, x1, y1], ...]: each character read, in the input's pixels
+    record_ids: str  # JSON [record id, ...] in the same order when matched, else []
+    source: str
+    original_file: str = ""
+
+
+def make_read_feedback(task: str, predicted: str, correct, characters, *, model_version: str,
+                       source: str = "api") -> tuple[ReadFeedback, list[FeedbackRecord]]:
+    """Validate feedback on a read and build it, with one FeedbackRecord per character when the correction
+    matches them one to one. `characters` are (model input, label read, confidence, box) in reading order."""
+    correct = check_text(correct, task)
+    if source not in SOURCES:
+        raise InvalidFeedbackError(f"Unknown feedback source {source!r}: one of {', '.join(SOURCES)}.")
+    matched = len(correct) == len(characters)
+    records = [make_record(x, task, label, right, confidence=confidence, model_version=model_version, source=source)
+               for (x, label, confidence, _), right in zip(characters, correct)] if matched else []
+    read = ReadFeedback(
+        id=uuid.uuid4().hex, created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), task=task,
+        model_version=str(model_version), predicted=predicted, correct=correct, matched=matched,
+        boxes=json.dumps([list(map(int, box)) for *_, box in characters]),
+        record_ids=json.dumps([r.id for r in records]), source=source,
+    )
+    return read, records
 
 
 def _file_size(image) -> int | None:

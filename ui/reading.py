@@ -1,0 +1,258 @@
+"""Reading at the edge: the public `/read` and `/read_sketch`, and the Read tab (a wide pad or an upload ->
+the text, each character boxed on the picture with its top 3, and "Is this correct?")."""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass, fields
+
+import gradio as gr
+from PIL import Image
+
+from handwriting.feedback import InvalidFeedbackError
+from handwriting.labels import TASK_LABELS, task_choice
+from handwriting.reading import Reading, read
+from handwriting.recognizer import get_recognizer
+from ui.errors import USER_ERRORS, user_errors
+from ui.feedback import FeedbackDesk
+from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, is_empty
+
+PAD_WIDTH, PAD_HEIGHT = 840, 280  # the Read tab's pad: three character pads side by side
+SURE, UNSURE = "#16a34a", "#d97706"  # box colours
+
+# ---------------------------------------------------------------------------------------------------
+# The public API
+
+
+@user_errors
+def read_image(image, task: str = "digits") -> dict:
+    """Read a whole number or word in an image file (a photo, a scan, a drawing): up to 32 characters on one line.
+
+    Args:
+        image: the picture: PNG, JPEG, WebP, BMP or GIF, at most 12,000 pixels wide.
+        task: "digits" (0-9), "letters" (A-Z, a-z) or "all" (0-9, A-Z, a-z), where those models exist.
+    Returns:
+        {"text", "characters": [{"box": [x0, y0, x1, y1] in the image's pixels, "label", "confidence",
+        "top3": [{"label", "confidence"}, ...], "unsure"}, ...]}, left to right.
+    """
+    return read(image, task).as_json()
+
+
+@user_errors
+def read_sketch(sketch, task: str = "digits") -> dict:
+    """Read a whole number or word drawn on a sketchpad (e.g. 840x280 pixels).
+
+    Args:
+        sketch: an image-editor value {"background", "layers", "composite"}; the composite is used.
+        task: "digits" (0-9), "letters" (A-Z, a-z) or "all" (0-9, A-Z, a-z), where those models exist.
+    Returns:
+        the same as /read, boxes in the sketch's pixels.
+    """
+    return read(sketch, task).as_json()
+
+
+def reading_api(concurrency_limit: int) -> None:
+    """The public `/read` (image file, task) and `/read_sketch` (image-editor value, task): hidden inputs."""
+    with gr.Column(visible=False):
+        image = ImageUpload(label="image", type="filepath", sources=["upload"])
+        sketch = DrawingPad(label="sketch", type="numpy", image_mode="RGBA", layers=False, transforms=())
+        task = gr.Dropdown(list(TASK_LABELS), value="digits", label="task")
+        reading = gr.JSON(label="reading")
+        from_image, from_sketch = gr.Button("Read image"), gr.Button("Read sketch")
+    shared = dict(concurrency_limit=concurrency_limit, concurrency_id="recognise")
+    from_image.click(read_image, [image, task], reading, api_name="read", **shared)
+    from_sketch.click(read_sketch, [sketch, task], reading, api_name="read_sketch", **shared)
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the page shows
+
+
+def text_html(reading: Reading) -> str:
+    """The text read, large; a character the reader is unsure of is marked (and says why on hover)."""
+    spans = []
+    for c in reading.characters:
+        glyph = html.escape(c.label)
+        if c.unsure:
+            others = ", ".join(f"{html.escape(k)} {p:.0%}" for k, p in c.top3[1:])
+            spans.append(f"<span class='unsure' title='not sure: {c.confidence:.0%}; also {others}'>{glyph}</span>")
+        else:
+            spans.append(f"<span>{glyph}</span>")
+    note = (" <span class='read-note'>(marked: not sure; click its box for the alternatives)</span>"
+            if any(c.unsure for c in reading.characters) else "")
+    return f"<div class='read-text glyph'>{''.join(spans)}</div>{note}"
+
+
+def annotations(reading: Reading) -> tuple[list, dict]:
+    """The boxes for gr.AnnotatedImage, named "1: 7" ("2: 1?" when unsure), and their colours."""
+    boxes, colours = [], {}
+    for i, c in enumerate(reading.characters, 1):
+        name = f"{i}: {c.label}{'?' if c.unsure else ''}"
+        boxes.append((tuple(c.box), name))
+        colours[name] = UNSURE if c.unsure else SURE
+    return boxes, colours
+
+
+def details_html(reading: Reading) -> str:
+    """Each character with its top 3 and confidences."""
+    rows = "".join(
+        f"<tr class='{'unsure' if c.unsure else ''}'><td>{i}</td><td class='glyph'>{html.escape(c.label)}</td>"
+        f"<td>{c.confidence:.0%}{' (not sure)' if c.unsure else ''}</td><td class='glyph'>"
+        + ", ".join(f"{html.escape(k)} {p:.0%}" for k, p in c.top3) + "</td></tr>"
+        for i, c in enumerate(reading.characters, 1))
+    return ("<table class='read-characters'><thead><tr><th>#</th><th>Read</th><th>Confidence</th><th>Top 3</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table>")
+
+
+def alternatives_markdown(character: dict, index: int) -> str:
+    """One character's alternatives, as shown when its box is clicked."""
+    top = ", ".join(f"**{label}** {p:.0%}" for label, p in character["top3"])
+    unsure = " The reader is not sure of it." if character["unsure"] else ""
+    return f"Character {index + 1}: read as **{character['label']}**.{unsure} Its top 3: {top}."
+
+
+def base_picture(image):
+    """What the boxes are drawn on: the upload's path, or the drawing's bytes as a picture."""
+    if isinstance(image, (bytes, bytearray)):
+        with Image.open(io.BytesIO(image)) as img:
+            return img.convert("RGB")
+    return image
+
+
+# ---------------------------------------------------------------------------------------------------
+# The tab
+
+
+@dataclass
+class ReadingView:
+    """What the Read tab's handlers update."""
+
+    text: gr.HTML
+    boxes: gr.AnnotatedImage
+    details: gr.HTML
+    alternatives: gr.Markdown
+    last: gr.State  # the reading the buttons answer, made and kept on the server
+    ask: gr.Column
+    correction: gr.Row
+    right: gr.Textbox
+    status: gr.Markdown
+
+    @property
+    def outputs(self) -> list:
+        return [getattr(self, f.name) for f in fields(self)]
+
+
+class ReadingPage:
+    """The Read tab's handlers: Read (and live after each stroke), a box's alternatives, and feedback."""
+
+    def __init__(self, view: ReadingView, desk: FeedbackDesk):
+        self.view = view
+        self.desk = desk
+
+    def page_read(self, image, task) -> dict:
+        v = self.view
+        try:
+            reading = read(image, task)
+            version = get_recognizer(task).record.version
+        except USER_ERRORS as exc:
+            return {**self.forget(), v.status: f"**Not read:** {exc}"}
+        boxes, colours = annotations(reading)
+        last = {"task": task, "text": reading.text, "image": image, "model_version": version, "stored_id": None,
+                "characters": [{"label": c.label, "confidence": c.confidence, "top3": c.top3, "unsure": c.unsure,
+                                "box": c.box, "x": c.model_input} for c in reading.characters]}
+        return {v.text: text_html(reading), v.boxes: gr.AnnotatedImage((base_picture(image), boxes), color_map=colours),
+                v.details: details_html(reading), v.alternatives: "", v.last: last, v.ask: gr.update(visible=True),
+                v.correction: gr.update(visible=False), v.right: gr.update(value=reading.text), v.status: ""}
+
+    def page_live(self, drawing, task) -> dict:
+        """After each stroke: read what is there; an empty pad clears the reading."""
+        if is_empty(drawing):
+            return self.forget()
+        return self.page_read(drawing, task)
+
+    def forget(self) -> dict:
+        v = self.view
+        return {v.text: "", v.boxes: None, v.details: "", v.alternatives: "", v.last: None,
+                v.ask: gr.update(visible=False), v.correction: gr.update(visible=False), v.status: ""}
+
+    def show_alternatives(self, last, evt: gr.SelectData) -> str:
+        """A box clicked: that character's alternatives."""
+        index = evt.index if isinstance(evt.index, int) else None
+        if not last or index is None or not 0 <= index < len(last["characters"]):
+            return ""
+        return alternatives_markdown(last["characters"][index], index)
+
+    def ask_for_text(self):
+        return gr.update(visible=True)
+
+    def confirm(self, last) -> dict:
+        return self._answer(last, last["text"] if last else None)
+
+    def correct(self, last, text) -> dict:
+        return self._answer(last, text)
+
+    def _answer(self, last, correct) -> dict:
+        v = self.view
+        try:
+            if not last:
+                raise InvalidFeedbackError("Read something first, then say whether it was right.")
+            if last.get("stored_id"):
+                raise InvalidFeedbackError(f"This reading's feedback is already stored (record {last['stored_id']}).")
+            stored = self.desk.store_read(last["image"], last["task"], last["text"], correct, source="app",
+                                          characters=last["characters"], model_version=last["model_version"])
+        except USER_ERRORS as exc:
+            return {v.status: f"**Not stored:** {exc}"}
+        return {v.last: {**last, "stored_id": stored.id}, v.status: self.desk.recorder.confirmation(stored),
+                v.ask: gr.update(visible=False), v.correction: gr.update(visible=False)}
+
+
+def reading_tab(tasks: list[str], desk: FeedbackDesk, concurrency_limit: int) -> ReadingPage:
+    """The Read tab: write a number or a word on a wide pad (read after every stroke) or upload a picture."""
+    task_input = gr.Radio([(task_choice(t), t) for t in tasks], value=tasks[0], label="Read", elem_id="read-task")
+    with gr.Tabs():
+        with gr.Tab("Draw", id="read-draw-tab"):
+            sketch = DrawingCanvas(elem_id="read-sketch", width=PAD_WIDTH, height=PAD_HEIGHT)
+            draw_button = gr.Button("Read", variant="primary", elem_id="read-draw")
+        with gr.Tab("Upload", id="read-upload-tab"):
+            upload = ImageUpload(label="Upload", type="filepath", sources=["upload", "clipboard"], elem_id="read-upload")
+            upload_button = gr.Button("Read", variant="primary", elem_id="read-upload-button")
+    text = gr.HTML(elem_id="read-text")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            boxes = gr.AnnotatedImage(label="As it was split", elem_id="read-boxes", show_legend=True)
+            alternatives = gr.Markdown(elem_id="read-alternatives")
+        with gr.Column(scale=2):
+            details = gr.HTML(elem_id="read-details")
+            with gr.Column(visible=False, elem_id="read-feedback") as ask:
+                gr.Markdown("**Is this correct?**")
+                with gr.Row():
+                    yes = gr.Button("Yes", elem_id="read-feedback-yes")
+                    no = gr.Button("No", elem_id="read-feedback-no")
+                with gr.Row(visible=False) as correction:
+                    right = gr.Textbox(label="What it says", elem_id="read-feedback-text", max_lines=1)
+                    send = gr.Button("Send", variant="primary", elem_id="read-feedback-send", scale=0, min_width=120)
+            status = gr.Markdown(elem_id="read-feedback-status")
+    view = ReadingView(text=text, boxes=boxes, details=details, alternatives=alternatives, last=gr.State(None),
+                       ask=ask, correction=correction, right=right, status=status)
+    page = ReadingPage(view, desk)
+
+    shown = view.outputs
+    reading = dict(fn=page.page_read, outputs=shown, api_visibility="private", concurrency_limit=concurrency_limit,
+                   concurrency_id="recognise")
+    draw_button.click(inputs=[sketch, task_input], **reading)
+    upload_button.click(inputs=[upload, task_input], **reading)
+    upload.upload(inputs=[upload, task_input], **reading)
+    sketch.change(page.page_live, [sketch, task_input], shown, api_visibility="private", show_progress="hidden",
+                  trigger_mode="always_last", concurrency_limit=concurrency_limit, concurrency_id="recognise")
+    quick = dict(api_visibility="private", show_progress="hidden", queue=False)
+    for cleared in (upload.clear, task_input.change):
+        cleared(page.forget, None, shown, **quick)
+    boxes.select(page.show_alternatives, [view.last], alternatives, **quick)
+
+    private = dict(api_visibility="private", concurrency_limit=concurrency_limit, concurrency_id="feedback")
+    answered = [view.last, view.status, view.ask, view.correction]
+    yes.click(page.confirm, [view.last], answered, **private)
+    no.click(page.ask_for_text, None, correction, api_visibility="private", show_progress="hidden")
+    send.click(page.correct, [view.last, right], answered, **private)
+    return page
