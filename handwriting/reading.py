@@ -95,8 +95,12 @@ def read(image, task: str = "digits", *, method: str = "components", unsure_belo
     except BlankImageError:
         raise BlankImageError(BLANK) from None
     strokes = ink > INK_LEVEL
-    if not strokes.any():
+    rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
+    if rows.size == 0:
         raise BlankImageError(BLANK)
+    # the rest works on the writing's box (3 px more than the 2 px of ink kept around strokes)
+    top, left = max(0, rows[0] - 3), max(0, cols[0] - 3)
+    strokes, ink = strokes[top : rows[-1] + 4, left : cols[-1] + 4], ink[top : rows[-1] + 4, left : cols[-1] + 4]
     line = segmentation.analyse(strokes)
     pieces = [p for p in _pieces(line, method) if _character_like(p, line)]
     if not pieces:
@@ -115,6 +119,7 @@ def read(image, task: str = "digits", *, method: str = "components", unsure_belo
     characters = []
     for p, pr in zip(chosen, probs):
         (x0, y0, x1, y1), crop = scores[id(p)][1:]
+        x0, x1, y0, y1 = x0 + left, x1 + left, y0 + top, y1 + top
         box = [int(np.floor(origin[0] + x0 * sx)), int(np.floor(origin[1] + y0 * sy)),
                int(np.ceil(origin[0] + x1 * sx)), int(np.ceil(origin[1] + y1 * sy))]
         order = np.argsort(pr)[::-1][:3]

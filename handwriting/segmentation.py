@@ -7,8 +7,9 @@ slanted neighbour does not look like part of a character and a straight cut foll
 Three methods (training/evaluate_reading.py measures them):
 
 - "components": connected strokes; strokes stacked over each other (an i and its dot, a T's bar and
-  stem, the two strokes of a 4) merged; too-wide groups get candidate cuts at ink minima, and the
-  recogniser's confidence picks whether and where to cut (`reading` scores them in its one model call).
+  stem, the two strokes of a 4, a 5's bar) merged; too-wide groups get candidate cuts at ink minima
+  and close neighbours a candidate join, and the recogniser's confidence decides (`reading` scores
+  them in a second batched call, only where the first left a group unsure).
 - "projection": cut where no ink crosses the de-slanted column; too-wide runs cut at their thinnest
   columns, by width alone.
 - "best_path": over-segmentation (every candidate cut taken) and the recogniser's best path through
@@ -32,8 +33,8 @@ MERGE_OVERLAP = 0.8  # strokes overlapping this share of the narrower one's widt
 WIDE = 0.85  # groups wider than this many line heights may hold several characters
 PIECE_WIDTH = 0.55  # a typical character's width, in line heights (digits and most letters)
 WIDER_THAN_MEDIAN = 1.4  # ... and than this many times the line's median group
-MAX_PIECES = 4
-JOIN_GAP, JOIN_WIDTH = 0.15, 1.0  # neighbours this close, together this narrow, may be one character  # a wide group is cut into at most this many characters
+MAX_PIECES = 4  # a wide group is cut into at most this many characters
+JOIN_GAP, JOIN_WIDTH = 0.15, 1.0  # neighbours this close, together this narrow, may be one character
 
 
 @dataclass
