@@ -348,6 +348,8 @@ def test_wrong_argument_types_get_clear_errors(http, seven, client):
     with pytest.raises(rawapi.CallError, match="No such round"):
         call(http, "game_score", {"id": 1})
     with pytest.raises(rawapi.CallError, match=r"\.\.\. \(100,000 characters\)"):  # echoed cut short
+        call(http, "game_start", "k" * 100_000, 30, "", False)
+    with pytest.raises(rawapi.CallError, match=r"predicted text is too long \(100,000 characters\)"):  # a read's text
         call(http, "feedback", upload, "digits", "k" * 100_000, "7")
 
 
