@@ -36,6 +36,8 @@ from handwriting.recognizer import get_recognizer
 
 DECODE_SIDE = 1024  # decoded pictures are reduced to this longest side first
 LINE_HEIGHT = 128  # then to this height: a character gets the pixels the single-character path gives it
+CANVAS_HEIGHT = 4 * LINE_HEIGHT  # pictures up to this high are canvases, decoded straight to LINE_HEIGHT; taller ones are
+# photos, whose writing is looked for first
 MAX_WIDTH = 12_000  # wider inputs are refused from their header, before decoding
 MAX_ASPECT = 40  # a line this many times wider than high holds more than MAX_CHARACTERS characters
 MAX_CHARACTERS = 32
@@ -137,7 +139,7 @@ def _decoded(image) -> tuple[np.ndarray, tuple[int, int], tuple[float, float]]:
     writing's band cut from the larger picture: the characters keep their pixels."""
     size = _checked_size(image)
     side = DECODE_SIDE
-    if size is not None and size[1] <= 2 * LINE_HEIGHT:  # a canvas-sized line: decode straight to the working size
+    if size is not None and size[1] <= CANVAS_HEIGHT:  # a canvas-sized line: decode straight to the working size
         w, h = size
         side = max(1, round(max(w, h) * min(1.0, LINE_HEIGHT / h, DECODE_SIDE / w)))
     grey = to_grey_at(image, side)

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -248,10 +250,12 @@ def main(argv=None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print()
-    print(f"{'condition':24s}" + "".join(f"{m:>28s}" for m in args.methods))
+    columns = ["characters_alone", *args.methods]
+    print(f"{'condition (exact, CER, CER case-insens.)':40s}" + "".join(f"{m:>30s}" for m in columns))
     for name in conditions:
-        cells = [f"exact {results[m][name]['exact']:.3f} cer {results[m][name]['cer']:.3f}" for m in args.methods]
-        print(f"{name:24s}" + "".join(f"{c:>28s}" for c in cells))
+        cells = [f"{results[m][name]['exact']:.3f} {results[m][name]['cer']:.3f} {results[m][name]['cer_case_insensitive']:.3f}"
+                 for m in columns]
+        print(f"{name:40s}" + "".join(f"{c:>30s}" for c in cells))
     for name, t in targets.items():
         print(f"target {name}: {t['measure']} {t['target']}: {t['by_method']} pass {t['pass']}")
     return 0
