@@ -72,6 +72,13 @@ def test_feedback_and_the_game_do_not_import_each_other():
             assert not {m for m in imported if m.startswith("handwriting.feedback")}, module
 
 
+def test_feedback_storage_sits_above_nothing_that_runs_a_model():
+    """The store once imported the recognizer (to fill in a confidence): the caller passes it now."""
+    for module, path in project_modules().items():
+        if module.startswith("handwriting.feedback"):
+            assert not imports_of(path) & {"handwriting.recognizer", "handwriting.store", "handwriting.runtime"}, module
+
+
 def test_no_two_modules_import_each_other():
     g = graph()
     pairs = sorted({tuple(sorted((a, b))) for a, imported in g.items() for b in imported
