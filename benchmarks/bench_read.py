@@ -7,7 +7,9 @@ Both inputs are what the page's Sketchpad sends (opaque RGBA, black strokes): on
 digit on a 280x280 canvas for `predict`, eight of them on a 280-high line canvas for `read` (apart; and a
 second line where two neighbours touch, which costs the reader a second model call for the candidate
 cuts). The calls alternate, so machine load falls on both alike. Reports p50s and the ratio (the
-reading issue's target: read <= 3x predict) and writes benchmarks/results/read.json.
+reading issue's target: read <= 3x predict), the model calls each read made, and the "floor": the
+per-character work a read shares with predict (centring 8 crops, one 8-row model call) timed alone.
+Writes benchmarks/results/read.json.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def main(argv=None) -> int:
     picks = [int(np.flatnonzero(y == label)[0]) for label in (2, 0, 2, 6, 1, 2, 0, 1)]
     text = "".join(str(int(y[i])) for i in picks)
     apart = line([x[i] for i in picks], [30] * 7)
-    touching = line([x[i] for i in picks], [30, 30, -3, 30, 30, 30, 30])
+    touching = line([x[i] for i in picks], [30, 30, -10, 30, 30, 30, 30])  # the 3rd and 4th digits' strokes touch
     single = sketch(np.asarray(Image.fromarray(x[picks[0]]).resize((280, 280), Image.Resampling.BILINEAR)) / 255.0)
 
     # the shares of a read that are per character and shared with predict: centring 8 crops (at the
@@ -84,7 +86,15 @@ def main(argv=None) -> int:
              "read_8_characters_2_touching": lambda: read(touching, "digits"),
              "part_centre_8_crops": lambda: [center_in_frame(c) for c in crops],
              "part_model_call_8_rows": lambda: recognizer.probabilities_many(rows)}
-    answers = {"read_8_characters": read(apart, "digits").text, "read_8_characters_2_touching": read(touching, "digits").text}
+    calls: list[int] = []
+    counted = recognizer.probabilities_many
+    recognizer.probabilities_many = lambda xs: calls.append(len(xs)) or counted(xs)
+    answers, model_calls = {}, {}
+    for name, image in (("read_8_characters", apart), ("read_8_characters_2_touching", touching)):
+        calls.clear()
+        answers[name] = read(image, "digits").text
+        model_calls[name] = list(calls)  # rows per batched model call
+    recognizer.probabilities_many = counted
     for fn in cases.values():  # warm: model loaded, code paths traced
         for _ in range(10):
             fn()
@@ -102,8 +112,9 @@ def main(argv=None) -> int:
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "inputs": {"predict": "280x280 Sketchpad RGBA, one MNIST fixture digit",
                    "read": f"{apart.shape[1]}x{apart.shape[0]} Sketchpad RGBA line, 8 MNIST fixture digits '{text}'",
-                   "read_touching": f"{touching.shape[1]}x{touching.shape[0]}, the same with the 3rd and 4th overlapping 3 px"},
+                   "read_touching": f"{touching.shape[1]}x{touching.shape[0]}, the same with the 3rd and 4th overlapping 10 px (touching)"},
         "answers": {**answers, "truth": text},
+        "model_calls_rows": model_calls,
         "timings": figures,
         "ratio_read_to_predict_p50": round(ratio, 2),
         "ratio_read_touching_to_predict_p50": round(ratio_touching, 2),
