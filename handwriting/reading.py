@@ -160,7 +160,10 @@ def _decoded(image) -> tuple[np.ndarray, tuple[int, int], tuple[float, float]]:
 def _writing_band(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
     """Rows and columns of the larger picture that hold the writing found in `small` (with a margin),
     or None when the writing fills most of the picture anyway."""
-    strokes = ink_map(small) > 0.5
+    try:
+        strokes = ink_map(small) > 0.5
+    except BlankImageError:  # nothing here: the caller's own ink finding says so, in its words
+        return None
     rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
     if rows.size == 0:
         return None

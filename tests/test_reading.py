@@ -227,9 +227,11 @@ def test_drawn_word_look_alikes_follow_its_case():
         assert all(c.islower() == lower for c in reading.text if c in look_alikes and c.isalpha())
 
 
-def test_blank_canvas_is_refused():
-    with pytest.raises(BlankImageError, match="blank"):
+def test_blank_canvas_or_photo_is_refused():
+    with pytest.raises(BlankImageError, match="blank. Write a number or a word"):
         read(np.full((280, 840), 255, np.uint8), "digits")
+    with pytest.raises(BlankImageError, match="blank. Write a number or a word"):
+        read(imagegen.encode(np.full((1500, 2000), 190, np.uint8), "JPEG"), "digits")  # a photo of a blank page
 
 
 def test_a_lone_dot_is_refused():
