@@ -172,6 +172,14 @@ def test_characters_of_two_separate_strokes_stay_one():
     assert reading.text == "4"
 
 
+def test_a_five_with_its_bar_drawn_apart_is_one_character():
+    body = [(62, 90), (58, 140), (85, 130), (108, 150), (112, 185), (95, 212), (60, 212)]
+    bar = [(80, 72), (140, 70)]  # a separate stroke, off to the right of the body
+    reading = read(draw_line(200, 280, [body, bar]), "digits")
+    assert reading.text == "5"
+    assert reading.characters[0].box[2] >= 140 - 6  # the bar is inside the character's box
+
+
 def test_one_model_call_per_read(clear_digits, monkeypatch):
     recognizer = get_recognizer("digits")
     calls = []
