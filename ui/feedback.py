@@ -8,6 +8,8 @@ does not know) and hands it to the recorder.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from handwriting.feedback import FeedbackRecord, InvalidFeedbackError, make_record, read_original
@@ -103,6 +105,44 @@ class FeedbackDesk:
         else:
             stored = self.store(image, task, predicted, correct, source="api", request_key=key)
         return self.recorder.confirmation(stored)
+
+
+@dataclass
+class AnswerControls:
+    """"Is this correct?" under an answer: Yes, or No -> the right answer (`right`) and Send; `status` says
+    what was stored."""
+
+    ask: gr.Column
+    correction: gr.Row
+    right: gr.components.Component
+    status: gr.Markdown
+    yes: gr.Button
+    no: gr.Button
+    send: gr.Button
+
+    @classmethod
+    def build(cls, prefix: str, right) -> "AnswerControls":
+        """The controls, hidden until there is an answer; `right()` makes the field the right answer is given in."""
+        with gr.Column(visible=False, elem_id=f"{prefix}-feedback") as ask:
+            gr.Markdown("**Is this correct?**")
+            with gr.Row():
+                yes = gr.Button("Yes", elem_id=f"{prefix}-feedback-yes")
+                no = gr.Button("No", elem_id=f"{prefix}-feedback-no")
+            with gr.Row(visible=False) as correction:
+                field = right()
+                send = gr.Button("Send", variant="primary", elem_id=f"{prefix}-feedback-send", scale=0, min_width=120)
+        status = gr.Markdown(elem_id=f"{prefix}-feedback-status")
+        return cls(ask, correction, field, status, yes, no, send)
+
+    def wire(self, last: gr.State, confirm, correct, concurrency_limit: int) -> None:
+        """Yes -> `confirm(last)`, No -> the field, Send -> `correct(last, right)`: each answers `last`, the
+        status and the controls' visibility. Private listeners: API callers use /feedback."""
+        private = dict(api_visibility="private", concurrency_limit=concurrency_limit, concurrency_id="feedback")
+        answered = [last, self.status, self.ask, self.correction]
+        self.yes.click(confirm, [last], answered, **private)
+        self.no.click(lambda: gr.update(visible=True), None, self.correction, api_visibility="private",
+                      show_progress="hidden", queue=False)
+        self.send.click(correct, [last, self.right], answered, **private)
 
 
 def _is_text(value) -> bool:

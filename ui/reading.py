@@ -15,7 +15,7 @@ from handwriting.labels import TASK_LABELS, task_choice
 from handwriting.reading import Reading, read
 from handwriting.recognizer import get_recognizer
 from ui.errors import USER_ERRORS, user_errors
-from ui.feedback import FeedbackDesk
+from ui.feedback import AnswerControls, FeedbackDesk
 from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, is_empty
 
 PAD_WIDTH, PAD_HEIGHT = 840, 280  # the Read tab's pad: three character pads side by side
@@ -183,9 +183,6 @@ class ReadingPage:
             return ""
         return alternatives_markdown(last["characters"][index], index)
 
-    def ask_for_text(self):
-        return gr.update(visible=True)
-
     def confirm(self, last) -> dict:
         return self._answer(last, last["text"] if last else None)
 
@@ -224,17 +221,10 @@ def reading_tab(tasks: list[str], desk: FeedbackDesk, concurrency_limit: int) ->
             alternatives = gr.Markdown(elem_id="read-alternatives")
         with gr.Column(scale=2):
             details = gr.HTML(elem_id="read-details")
-            with gr.Column(visible=False, elem_id="read-feedback") as ask:
-                gr.Markdown("**Is this correct?**")
-                with gr.Row():
-                    yes = gr.Button("Yes", elem_id="read-feedback-yes")
-                    no = gr.Button("No", elem_id="read-feedback-no")
-                with gr.Row(visible=False) as correction:
-                    right = gr.Textbox(label="What it says", elem_id="read-feedback-text", max_lines=1)
-                    send = gr.Button("Send", variant="primary", elem_id="read-feedback-send", scale=0, min_width=120)
-            status = gr.Markdown(elem_id="read-feedback-status")
+            answer = AnswerControls.build("read", lambda: gr.Textbox(label="What it says", elem_id="read-feedback-text",
+                                                                      max_lines=1))
     view = ReadingView(text=text, boxes=boxes, details=details, alternatives=alternatives, last=gr.State(None),
-                       ask=ask, correction=correction, right=right, status=status)
+                       ask=answer.ask, correction=answer.correction, right=answer.right, status=answer.status)
     page = ReadingPage(view, desk)
 
     shown = view.outputs
@@ -249,10 +239,5 @@ def reading_tab(tasks: list[str], desk: FeedbackDesk, concurrency_limit: int) ->
     for cleared in (upload.clear, task_input.change):
         cleared(page.forget, None, shown, **quick)
     boxes.select(page.show_alternatives, [view.last], alternatives, **quick)
-
-    private = dict(api_visibility="private", concurrency_limit=concurrency_limit, concurrency_id="feedback")
-    answered = [view.last, view.status, view.ask, view.correction]
-    yes.click(page.confirm, [view.last], answered, **private)
-    no.click(page.ask_for_text, None, correction, api_visibility="private", show_progress="hidden")
-    send.click(page.correct, [view.last, right], answered, **private)
+    answer.wire(view.last, page.confirm, page.correct, concurrency_limit)
     return page

@@ -15,7 +15,7 @@ from handwriting.labels import TASK_LABELS, labels_for, lookalikes_of, unambiguo
 from handwriting.recognizer import get_recognizer, predict, predict_each, predict_with_input, top_k
 from handwriting.feedback import InvalidFeedbackError
 from ui.errors import USER_ERRORS, user_errors
-from ui.feedback import FeedbackDesk
+from ui.feedback import AnswerControls, FeedbackDesk
 from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, ImageUploads, is_empty
 from ui.pictures import model_input_html
 
@@ -199,10 +199,6 @@ class RecognitionPage:
         return {v.label: None, v.last: None, v.ask: gr.update(visible=False), v.correction: gr.update(visible=False),
                 v.right: gr.update(value=None), v.status: "", v.hint: "", v.seen: ""}
 
-    def ask_for_label(self):
-        """No: show the list of the task's labels and the Send button."""
-        return gr.update(visible=True)
-
     def confirm(self, last) -> dict:
         """Yes: store the prediction as confirmed."""
         return self._answer(last, last["predicted"] if last else None)
@@ -258,18 +254,10 @@ def recognition_tab(task: str, desk: FeedbackDesk, concurrency_limit: int, choic
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id=f"{task}-label")
             seen = gr.HTML(elem_id=f"{task}-seen")
             hint = gr.Markdown(elem_id=f"{task}-hint")
-            with gr.Column(visible=False, elem_id=f"{task}-feedback") as ask:
-                gr.Markdown("**Is this correct?**")
-                with gr.Row():
-                    yes = gr.Button("Yes", elem_id=f"{task}-feedback-yes")
-                    no = gr.Button("No", elem_id=f"{task}-feedback-no")
-                with gr.Row(visible=False) as correction:
-                    right = gr.Dropdown(list(labels_for(task)), value=None, label="The right answer",
-                                        elem_id=f"{task}-feedback-label")
-                    send = gr.Button("Send", variant="primary", elem_id=f"{task}-feedback-send", scale=0, min_width=120)
-            status = gr.Markdown(elem_id=f"{task}-feedback-status")
-    view = RecognitionView(label=label, last=gr.State(None), ask=ask, correction=correction, right=right,
-                           status=status, hint=hint, seen=seen)
+            answer = AnswerControls.build(task, lambda: gr.Dropdown(
+                list(labels_for(task)), value=None, label="The right answer", elem_id=f"{task}-feedback-label"))
+    view = RecognitionView(label=label, last=gr.State(None), ask=answer.ask, correction=answer.correction,
+                           right=answer.right, status=answer.status, hint=hint, seen=seen)
     page = RecognitionPage(view, desk)
 
     shown = view.outputs
@@ -284,10 +272,5 @@ def recognition_tab(task: str, desk: FeedbackDesk, concurrency_limit: int, choic
     quick = dict(api_visibility="private", show_progress="hidden", queue=False)
     for cleared in (upload.clear, task_input.change):  # the prediction on screen is no longer this input's
         cleared(page.forget, None, shown, **quick)
-
-    private = dict(api_visibility="private", concurrency_limit=concurrency_limit, concurrency_id="feedback")
-    answered = [view.last, view.status, view.ask, view.correction]
-    yes.click(page.confirm, [view.last], answered, **private)
-    no.click(page.ask_for_label, None, correction, api_visibility="private", show_progress="hidden")
-    send.click(page.correct, [view.last, right], answered, **private)
+    answer.wire(view.last, page.confirm, page.correct, concurrency_limit)
     return page
