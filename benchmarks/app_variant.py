@@ -6,8 +6,8 @@
 `app.py` runs unchanged as `__main__` (benchmarks/null_app.py); only what a flag names differs, applied
 by patching Gradio at the two calls app.py's `__main__` makes:
 
-- `Blocks.queue(...)`: before it runs, the listeners whose function is `endpoints.predict_image` or
-  `endpoints.predict_sketch` (they share one concurrency_id) get `--predict-concurrency` as their
+- `Blocks.queue(...)`: before it runs, the listeners whose function is `ui.recognition.predict_image` or
+  `predict_sketch` (they share one concurrency_id) get `--predict-concurrency` as their
   `concurrency_limit`; `--default-concurrency` replaces the queue's `default_concurrency_limit`.
   With `--gradio-batch N` those listeners use Gradio's own batching (`batch=True, max_batch_size=N`):
   a batch function preprocesses each input in turn and makes ONE runtime call for the batch, instead
@@ -83,9 +83,9 @@ def batch_function(single):
 def install(args: argparse.Namespace) -> None:
     import gradio as gr
 
-    from ui import recognition as endpoints
+    from ui import recognition
 
-    predict_fns = (endpoints.predict_image, endpoints.predict_sketch)
+    predict_fns = (recognition.predict_image, recognition.predict_sketch)
     original_queue, original_launch = gr.Blocks.queue, gr.Blocks.launch
 
     @functools.wraps(original_queue)

@@ -245,17 +245,17 @@ def test_predict_batch_answers_each_image_as_predict_does_and_a_bad_one_only_for
 
 
 def test_predict_batch_refuses_too_many_or_too_much_before_reading_any(client, files, monkeypatch):
-    from ui import inputs as gradio_inputs
+    from ui import inputs
 
     four = [handle_file(files["digit7_150.png"])] * 4
-    monkeypatch.setattr(gradio_inputs, "MAX_BATCH_IMAGES", 3)
+    monkeypatch.setattr(inputs, "MAX_BATCH_IMAGES", 3)
     with pytest.raises(AppError, match=r"Too many images \(4\): at most 3"):
         client.predict(four, "digits", api_name="/predict_batch")
-    monkeypatch.setattr(gradio_inputs, "MAX_BATCH_IMAGES", 1000)
-    monkeypatch.setattr(gradio_inputs, "MAX_BATCH_BYTES", 100)
+    monkeypatch.setattr(inputs, "MAX_BATCH_IMAGES", 1000)
+    monkeypatch.setattr(inputs, "MAX_BATCH_BYTES", 100)
     with pytest.raises(AppError, match="at most 0 MB"):
         client.predict(four, "digits", api_name="/predict_batch")
-    monkeypatch.setattr(gradio_inputs, "MAX_BATCH_BYTES", 100 * 2**20)
+    monkeypatch.setattr(inputs, "MAX_BATCH_BYTES", 100 * 2**20)
     with pytest.raises(AppError, match="not in the list of choices"):
         client.predict(four, "chess", api_name="/predict_batch")
     assert [a["label"] for a in client.predict(four, "digits", api_name="/predict_batch")] == ["7"] * 4
