@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from handwriting.feedback.record import FeedbackRecord, FeedbackStorageError, Original, ReadFeedback
+from handwriting.sqlite_file import open_shared
 
 DB_FILE = "feedback.sqlite3"
 ORIGINALS_DIR = "feedback_originals"
@@ -86,15 +87,6 @@ CREATE TABLE IF NOT EXISTS leases (
 
 _RECORD_COLUMNS = [f.name for f in fields(FeedbackRecord)]
 _READ_COLUMNS = [f.name for f in fields(ReadFeedback)]
-BUSY_TIMEOUT_S = 30  # how long a writer waits for another process holding the store
-
-
-def _is_busy(exc: Exception) -> bool:
-    """Another connection holds the lock: worth trying again."""
-    message = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
-
-
 @dataclass(frozen=True)
 class Queued:
     """A record waiting in a sink's outbox."""
@@ -121,30 +113,11 @@ class FeedbackStore:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            deadline = time.monotonic() + BUSY_TIMEOUT_S
-            while self._conn is None:
-                try:
-                    self._conn = self._open()
-                except (OSError, sqlite3.Error) as exc:
-                    # Switching to WAL and creating the schema take locks that SQLite does not always wait
-                    # for (the busy handler is skipped while another process is creating the same file):
-                    # a second process starting at the same moment sees "database is locked" and retries.
-                    if not (_is_busy(exc) and time.monotonic() < deadline):
-                        raise FeedbackStorageError(f"The feedback store {self.path} cannot be opened: {exc}") from exc
-                    time.sleep(0.01)
+            try:  # synchronous=FULL: a confirmed correction survives a power cut
+                self._conn = open_shared(self.path, _SCHEMA, "synchronous=FULL")
+            except (OSError, sqlite3.Error) as exc:
+                raise FeedbackStorageError(f"The feedback store {self.path} cannot be opened: {exc}") from exc
         return self._conn
-
-    def _open(self) -> sqlite3.Connection:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # a confirmed correction survives a power cut
-            conn.executescript(_SCHEMA)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     @contextmanager
     def transaction(self):

@@ -3,7 +3,7 @@
 One connection per table, WAL and a busy timeout, so several app processes can share the file. It keeps
 the best KEEP_SCORES rounds per mode and source; rounds started through the API are marked and shown apart
 from the page's table. Earlier versions kept the table inside the feedback database: its rows are copied
-over once, when this file is first made (rows from before rounds were marked by source become "legacy"
+over while the new table is empty (rows from before rounds were marked by source become "legacy"
 and stay off the page's table; the old mode "both" becomes "all").
 """
 
@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from handwriting.game.rules import canonical_mode
+from handwriting.sqlite_file import open_shared
 
 DB_FILE = "game_scores.sqlite3"
 OLD_DB_FILE = "feedback.sqlite3"  # where the table lived before
 KEEP_SCORES = 100  # rows kept per mode and source
-BUSY_TIMEOUT_S = 30
 
 _COLUMNS = "id, created_at, mode, name, score, right, drawn, best_streak, seconds, source"
 _SCHEMA = """
@@ -83,12 +83,8 @@ class HighScores:
             self._conn.execute("COMMIT")
 
     def _open(self) -> sqlite3.Connection:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        new = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'game_scores'").fetchone() is None
-        conn.executescript(_SCHEMA)
-        if new:
+        conn = open_shared(self.path, _SCHEMA)
+        if conn.execute("SELECT 1 FROM game_scores LIMIT 1").fetchone() is None:  # new (or never scored in)
             _copy_old_table(conn, self.folder / OLD_DB_FILE)
         return conn
 
@@ -135,7 +131,7 @@ class HighScores:
 
 
 def _copy_old_table(conn: sqlite3.Connection, old: Path) -> None:
-    """Copy the scores an earlier version kept in the feedback database (once, into a new table; ids keep
+    """Copy the scores an earlier version kept in the feedback database into the empty new table (ids keep
     a second process doing the same from copying twice)."""
     if not old.is_file():
         return
