@@ -218,51 +218,42 @@ class FeedbackRecorder:
         Raises FeedbackStorageError if the store cannot be written (then nothing is kept). With a
         `request_key` already used, nothing is stored and the record stored under it is returned.
         """
-        self.start()
-        request_key = check_request_key(request_key)
-        try:
-            if original is not None:
-                record = replace(record, original_file=self.store.save_original(record.id, original))
-            with self.store.transaction():
-                if request_key and self.store.claim_key(request_key, record.id) != record.id:
-                    raise _AlreadyStored(request_key)  # a concurrent retry stored it first: roll back
-                for sink in self.sinks:
-                    sink.flag([record])
-        except _AlreadyStored:
-            self.store.discard_original(record.original_file)
-            return self.store.record_for_key(request_key)
-        except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
-            self.store.discard_original(record.original_file)
-            log.error("feedback could not be stored: %s", exc)
-            raise FeedbackStorageError("Your feedback could not be stored on the server; please try again later.") from None
-        return record
+        return self._store(record.id, [record], None, original, request_key)
 
     def submit_read(self, read: ReadFeedback, records: list[FeedbackRecord], original: Original | None = None,
                     request_key: str | None = None) -> ReadFeedback:
         """Store feedback on a read: the read, and each character's record through every sink, in ONE
-        transaction; the upload is kept once, named by all of them."""
+        transaction; the upload is kept once, named by all of them. Errors and keys as `submit`."""
+        return self._store(read.id, records, read, original, request_key)
+
+    def _store(self, stored_id: str, records: list[FeedbackRecord], read: ReadFeedback | None,
+               original: Original | None, request_key: str | None):
+        """The upload, then in one transaction the key's claim, the read (if any) and every record through
+        every sink; returns the read, else the record (or what the key stored before)."""
         self.start()
         request_key = check_request_key(request_key)
+        name = ""
         try:
             if original is not None:
-                name = self.store.save_original(read.id, original)
-                read = replace(read, original_file=name)
+                name = self.store.save_original(stored_id, original)
                 records = [replace(r, original_file=name) for r in records]
+                read = replace(read, original_file=name) if read else None
             with self.store.transaction():
-                if request_key and self.store.claim_key(request_key, read.id) != read.id:
-                    raise _AlreadyStored(request_key)
-                self.store.insert_read(read)
+                if request_key and self.store.claim_key(request_key, stored_id) != stored_id:
+                    raise _AlreadyStored(request_key)  # a concurrent retry stored it first: roll back
+                if read is not None:
+                    self.store.insert_read(read)
                 for record in records:
                     for sink in self.sinks:
                         sink.flag([record])
         except _AlreadyStored:
-            self.store.discard_original(read.original_file)
-            return self.store.read_for_key(request_key)
+            self.store.discard_original(name)
+            return self.earlier(request_key)
         except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
-            self.store.discard_original(read.original_file)
-            log.error("feedback on a read could not be stored: %s", exc)
+            self.store.discard_original(name)
+            log.error("feedback could not be stored: %s", exc)
             raise FeedbackStorageError("Your feedback could not be stored on the server; please try again later.") from None
-        return read
+        return read if read is not None else records[0]
 
     def read_confirmation(self, read: ReadFeedback) -> str:
         """What the person (or API caller) is told once feedback on a read is stored."""
