@@ -75,6 +75,16 @@ def to_grey_at(value, work_side: int) -> np.ndarray:
         _work_side.reset(token)
 
 
+def oriented_size(size: tuple[int, int] | None, decoded: np.ndarray) -> tuple[int, int]:
+    """An input's (width, height) from its header (`image_size`), turned as its decoded picture stands
+    (EXIF may have turned it); the decoded picture's own when the header said nothing."""
+    if size is None:
+        return int(decoded.shape[1]), int(decoded.shape[0])
+    if (size[0] > size[1]) != (decoded.shape[1] > decoded.shape[0]):
+        return size[1], size[0]
+    return size
+
+
 def image_size(value) -> tuple[int, int] | None:
     """(width, height) of an input from its header or shape, before any pixel is decoded; None if unknown.
 

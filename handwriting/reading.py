@@ -30,6 +30,7 @@ from handwriting.preprocessing import (
     clean_ink,
     image_size,
     ink_map,
+    oriented_size,
     to_grey_at,
 )
 from handwriting.recognizer import get_recognizer
@@ -143,8 +144,7 @@ def _decoded(image) -> tuple[np.ndarray, tuple[int, int], tuple[float, float]]:
         w, h = size
         side = max(1, round(max(w, h) * min(1.0, LINE_HEIGHT / h, DECODE_SIDE / w)))
     grey = to_grey_at(image, side)
-    if size is None or (size[0] > size[1]) != (grey.shape[1] > grey.shape[0]):  # EXIF turned it, or no header
-        size = (grey.shape[1], grey.shape[0]) if size is None else (size[1], size[0])
+    size = oriented_size(size, grey)  # EXIF may have turned it
     small = _line_size(grey)
     if grey.shape[0] <= small.shape[0] * 2:
         return small, size, (0.0, 0.0)

@@ -99,3 +99,24 @@ def test_a_correction_of_another_length_is_kept_whole_and_marked_unmatched(clien
         client.predict(handle_file(path), "digits", "1234", "1235", api_name="/feedback")
     with pytest.raises(AppError, match="not labels of the digits task"):
         client.predict(handle_file(path), "digits", "2026", "20 26", api_name="/feedback")
+
+
+def test_the_read_tab_shows_a_large_photo_reduced_with_its_boxes_and_a_click_finds_the_character(clear_digits):  # noqa: F811
+    """Gradio's AnnotatedImage built a full-size mask picture per box (seconds and hundreds of MB for a large
+    photo): the tab draws the boxes itself, on the picture reduced by the shared decoding."""
+    import gradio as gr
+
+    from handwriting.feedback.flagging import FeedbackRecorder
+    from ui.feedback import FeedbackDesk
+    from ui.reading import DISPLAY_SIDE, clicked, reading_tab
+
+    line, truth = compose(number(clear_digits, "2026", np.random.default_rng(5)), [25, 30, 20], height=400, canvas_h=1000)
+    with gr.Blocks():
+        page = reading_tab(["digits"], FeedbackDesk(FeedbackRecorder("/nonexistent-store")), concurrency_limit=2)
+    out = page.page_read(line, "digits")
+    v, scale = page.view, DISPLAY_SIDE / line.shape[1]
+    assert out[v.last]["text"] == "2026" and max(out[v.boxes].size) == DISPLAY_SIDE
+    shown = [c["shown_box"] for c in out[v.last]["characters"]]
+    assert all(overlap(s, [round(t * scale) for t in box]) > 0.5 for s, box in zip(shown, truth))
+    centres = [((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale) for x0, y0, x1, y1 in truth]
+    assert [clicked(shown, x, y) for x, y in centres] == [0, 1, 2, 3]

@@ -4,14 +4,16 @@ the text, each character boxed on the picture with its top 3, and "Is this corre
 from __future__ import annotations
 
 import html
-import io
+import math
 from dataclasses import dataclass, fields
 
 import gradio as gr
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageDraw
 
 from handwriting.feedback import InvalidFeedbackError
 from handwriting.labels import TASK_LABELS, task_choice
+from handwriting.preprocessing import image_size, oriented_size, to_grey_at
 from handwriting.reading import Reading, read
 from handwriting.recognizer import get_recognizer
 from ui.errors import USER_ERRORS, user_errors
@@ -20,6 +22,7 @@ from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, is_empty
 
 PAD_WIDTH, PAD_HEIGHT = 840, 280  # the Read tab's pad: three character pads side by side
 SURE, UNSURE = "#16a34a", "#d97706"  # box colours
+DISPLAY_SIDE = 840  # longest side of the picture shown with the boxes (the pad's width)
 
 # ---------------------------------------------------------------------------------------------------
 # The public API
@@ -79,19 +82,41 @@ def text_html(reading: Reading) -> str:
             spans.append(f"<span class='unsure' title='not sure: {c.confidence:.0%}; also {others}'>{glyph}</span>")
         else:
             spans.append(f"<span>{glyph}</span>")
-    note = (" <span class='read-note'>(marked: not sure; click its box for the alternatives)</span>"
-            if any(c.unsure for c in reading.characters) else "")
+    note = (" <span class='read-note'>(marked: not sure; click a character in the picture for its "
+            "alternatives)</span>" if any(c.unsure for c in reading.characters) else "")
     return f"<div class='read-text glyph'>{''.join(spans)}</div>{note}"
 
 
-def annotations(reading: Reading) -> tuple[list, dict]:
-    """The boxes for gr.AnnotatedImage, named "1: 7" ("2: 1?" when unsure), and their colours."""
-    boxes, colours = [], {}
+def boxed_picture(image, reading: Reading) -> tuple[Image.Image, list[list[int]]]:
+    """The picture as it was split: reduced by the shared decoding to at most DISPLAY_SIDE, each character's
+    box drawn on it and numbered (green, amber when unsure); and the boxes in the shown picture's pixels.
+
+    Drawn here, not by gr.AnnotatedImage: that builds a full-size float mask and a PNG per box, a tenth of a
+    second for a word on the pad after every stroke and seconds (and hundreds of MB) for a large photo."""
+    grey = to_grey_at(image, DISPLAY_SIDE)
+    width, height = oriented_size(image_size(image), grey)
+    sx, sy = grey.shape[1] / width, grey.shape[0] / height
+    picture = Image.fromarray(np.round(grey * 255).astype(np.uint8)).convert("RGB")
+    draw = ImageDraw.Draw(picture)
+    shown = []
     for i, c in enumerate(reading.characters, 1):
-        name = f"{i}: {c.label}{'?' if c.unsure else ''}"
-        boxes.append((tuple(c.box), name))
-        colours[name] = UNSURE if c.unsure else SURE
-    return boxes, colours
+        x0, y0, x1, y1 = c.box
+        box = [int(x0 * sx), int(y0 * sy), max(int(x0 * sx) + 1, math.ceil(x1 * sx)), max(int(y0 * sy) + 1, math.ceil(y1 * sy))]
+        colour = UNSURE if c.unsure else SURE
+        draw.rectangle(box, outline=colour, width=3)
+        draw.text((box[0] + 4, box[1] + 2), str(i), fill=colour)
+        shown.append(box)
+    return picture, shown
+
+
+def clicked(shown_boxes: list[list[int]], x: float, y: float) -> int | None:
+    """The character whose box holds the point (the nearest box's along the line when none does)."""
+    if not shown_boxes:
+        return None
+    inside = [i for i, (x0, y0, x1, y1) in enumerate(shown_boxes) if x0 <= x < x1 and y0 <= y < y1]
+    if inside:
+        return inside[0]
+    return min(range(len(shown_boxes)), key=lambda i: abs((shown_boxes[i][0] + shown_boxes[i][2]) / 2 - x))
 
 
 def details_html(reading: Reading) -> str:
@@ -112,14 +137,6 @@ def alternatives_markdown(character: dict, index: int) -> str:
     return f"Character {index + 1}: read as **{character['label']}**.{unsure} Its top 3: {top}."
 
 
-def base_picture(image):
-    """What the boxes are drawn on: the upload's path, or the drawing's bytes as a picture."""
-    if isinstance(image, (bytes, bytearray)):
-        with Image.open(io.BytesIO(image)) as img:
-            return img.convert("RGB")
-    return image
-
-
 # ---------------------------------------------------------------------------------------------------
 # The tab
 
@@ -129,7 +146,7 @@ class ReadingView:
     """What the Read tab's handlers update."""
 
     text: gr.HTML
-    boxes: gr.AnnotatedImage
+    boxes: gr.Image  # the picture, each character boxed; a click on one shows its alternatives
     details: gr.HTML
     alternatives: gr.Markdown
     last: gr.State  # the reading the buttons answer, made and kept on the server
@@ -157,11 +174,11 @@ class ReadingPage:
             version = get_recognizer(task).record.version
         except USER_ERRORS as exc:
             return {**self.forget(), v.status: f"**Not read:** {exc}"}
-        boxes, colours = annotations(reading)
+        picture, shown = boxed_picture(image, reading)
         last = {"task": task, "text": reading.text, "image": image, "model_version": version, "stored_id": None,
                 "characters": [{"label": c.label, "confidence": c.confidence, "top3": c.top3, "unsure": c.unsure,
-                                "box": c.box, "x": c.model_input} for c in reading.characters]}
-        return {v.text: text_html(reading), v.boxes: gr.AnnotatedImage((base_picture(image), boxes), color_map=colours),
+                                "box": c.box, "x": c.model_input, "shown_box": box} for c, box in zip(reading.characters, shown)]}
+        return {v.text: text_html(reading), v.boxes: picture,
                 v.details: details_html(reading), v.alternatives: "", v.last: last, v.ask: gr.update(visible=True),
                 v.correction: gr.update(visible=False), v.right: gr.update(value=reading.text), v.status: ""}
 
@@ -177,11 +194,12 @@ class ReadingPage:
                 v.ask: gr.update(visible=False), v.correction: gr.update(visible=False), v.status: ""}
 
     def show_alternatives(self, last, evt: gr.SelectData) -> str:
-        """A box clicked: that character's alternatives."""
-        index = evt.index if isinstance(evt.index, int) else None
-        if not last or index is None or not 0 <= index < len(last["characters"]):
+        """A click on the picture: the alternatives of the character clicked."""
+        point = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
+        if not last or point is None:
             return ""
-        return alternatives_markdown(last["characters"][index], index)
+        index = clicked([c["shown_box"] for c in last["characters"]], *point)
+        return "" if index is None else alternatives_markdown(last["characters"][index], index)
 
     def confirm(self, last) -> dict:
         return self._answer(last, last["text"] if last else None)
@@ -217,7 +235,8 @@ def reading_tab(tasks: list[str], desk: FeedbackDesk, concurrency_limit: int) ->
     text = gr.HTML(elem_id="read-text")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            boxes = gr.AnnotatedImage(label="As it was split", elem_id="read-boxes", show_legend=True)
+            boxes = gr.Image(label="As it was split", elem_id="read-boxes",
+                             type="pil", format="png", interactive=False, buttons=[])
             alternatives = gr.Markdown(elem_id="read-alternatives")
         with gr.Column(scale=2):
             details = gr.HTML(elem_id="read-details")
