@@ -19,7 +19,7 @@ from handwriting.labels import TASK_LABELS, labels_for
 from handwriting.preprocessing import to_model_input
 from handwriting.reading import read
 from handwriting.recognizer import get_recognizer
-from ui.errors import user_errors
+from ui.errors import USER_ERRORS, user_errors
 from ui.inputs import ImageUpload
 
 IDEMPOTENCY_HEADER = "idempotency-key"  # on /feedback: a retried call with the same key stores once
@@ -78,6 +78,21 @@ class FeedbackDesk:
             task, predicted, correct, [(c["x"], c["label"], c["confidence"], c["box"]) for c in characters],
             model_version=model_version or get_recognizer(task).record.version, source=source)
         return self.recorder.submit_read(read_feedback, records, original, request_key=request_key)
+
+    def answer(self, view, last, store, verb: str, noun: str) -> dict:
+        """A page's Yes / Send: `store()` the answer to the `last` one on screen, once; the outputs for `view`
+        (its last, status, ask and correction). A problem is said in the status line and the controls stay
+        usable (a gr.Error would cover them with Gradio's error overlay)."""
+        try:
+            if not last:
+                raise InvalidFeedbackError(f"{verb} something first, then say whether it was right.")
+            if last.get("stored_id"):
+                raise InvalidFeedbackError(f"This {noun}'s feedback is already stored (record {last['stored_id']}).")
+            stored = store()
+        except USER_ERRORS as exc:
+            return {view.status: f"**Not stored:** {exc}"}
+        return {view.last: {**last, "stored_id": stored.id}, view.status: self.recorder.confirmation(stored),
+                view.ask: gr.update(visible=False), view.correction: gr.update(visible=False)}
 
     @user_errors
     def feedback(self, image, task: str = "digits", predicted: str = "", correct: str = "",

@@ -11,7 +11,6 @@ import gradio as gr
 import numpy as np
 from PIL import Image, ImageDraw
 
-from handwriting.feedback import InvalidFeedbackError
 from handwriting.labels import TASK_LABELS, task_choice
 from handwriting.preprocessing import image_size, oriented_size, to_grey_at
 from handwriting.reading import Reading, read
@@ -208,18 +207,9 @@ class ReadingPage:
         return self._answer(last, text)
 
     def _answer(self, last, correct) -> dict:
-        v = self.view
-        try:
-            if not last:
-                raise InvalidFeedbackError("Read something first, then say whether it was right.")
-            if last.get("stored_id"):
-                raise InvalidFeedbackError(f"This reading's feedback is already stored (record {last['stored_id']}).")
-            stored = self.desk.store_read(last["image"], last["task"], last["text"], correct, source="app",
-                                          characters=last["characters"], model_version=last["model_version"])
-        except USER_ERRORS as exc:
-            return {v.status: f"**Not stored:** {exc}"}
-        return {v.last: {**last, "stored_id": stored.id}, v.status: self.desk.recorder.confirmation(stored),
-                v.ask: gr.update(visible=False), v.correction: gr.update(visible=False)}
+        return self.desk.answer(self.view, last, lambda: self.desk.store_read(
+            last["image"], last["task"], last["text"], correct, source="app", characters=last["characters"],
+            model_version=last["model_version"]), "Read", "reading")
 
 
 def reading_tab(tasks: list[str], desk: FeedbackDesk, concurrency_limit: int) -> ReadingPage:

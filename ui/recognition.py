@@ -13,7 +13,6 @@ import gradio as gr
 from handwriting import store
 from handwriting.labels import TASK_LABELS, labels_for, lookalikes_of, unambiguous_name
 from handwriting.recognizer import get_recognizer, predict, predict_each, predict_with_input, top_k
-from handwriting.feedback import InvalidFeedbackError
 from ui.errors import USER_ERRORS, user_errors
 from ui.feedback import AnswerControls, FeedbackDesk
 from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, ImageUploads, is_empty
@@ -206,28 +205,13 @@ class RecognitionPage:
     def correct(self, last, right) -> dict:
         """Send: store the correction chosen from the task's labels."""
         if last and not right:
-            return self._not_stored("Choose the right answer from the list first.")
+            return {self.view.status: "**Not stored:** Choose the right answer from the list first."}
         return self._answer(last, right)
 
     def _answer(self, last, correct) -> dict:
-        """Store the answer; a problem is said in the status line, the controls stay usable.
-
-        (A gr.Error would cover the buttons and the list with Gradio's error overlay.)"""
-        v = self.view
-        try:
-            if not last:
-                raise InvalidFeedbackError("Predict something first, then say whether it was right.")
-            if last.get("stored_id"):
-                raise InvalidFeedbackError(f"This prediction's feedback is already stored (record {last['stored_id']}).")
-            record = self.desk.store(last["image"], last["task"], last["predicted"], correct, x=last.get("x"),
-                                     confidence=last["confidence"], model_version=last["model_version"], source="app")
-        except USER_ERRORS as exc:
-            return self._not_stored(str(exc))
-        return {v.last: {**last, "stored_id": record.id}, v.status: self.desk.recorder.confirmation(record),
-                v.ask: gr.update(visible=False), v.correction: gr.update(visible=False)}
-
-    def _not_stored(self, message: str) -> dict:
-        return {self.view.status: f"**Not stored:** {message}"}
+        return self.desk.answer(self.view, last, lambda: self.desk.store(
+            last["image"], last["task"], last["predicted"], correct, x=last.get("x"), confidence=last["confidence"],
+            model_version=last["model_version"], source="app"), "Predict", "prediction")
 
 
 def recognition_tab(task: str, desk: FeedbackDesk, concurrency_limit: int, choices=None) -> RecognitionPage:
