@@ -94,6 +94,9 @@ class Settings:
     # Gradio keeps ~0.2 MB of state per session (every API call without a session is a new one) for its
     # 10,000 most recent sessions by default: 2 GB. This bounds it; the oldest sessions are forgotten first.
     max_sessions: int = field(default_factory=lambda: int(os.environ.get("HANDWRITING_MAX_SESSIONS", "1000")))
+    # Sessions one client address may hold (a flood from one address then pushes out only its own; a
+    # classroom behind one NAT shares it)
+    max_sessions_per_client: int = field(default_factory=lambda: _env_int("HANDWRITING_SESSIONS_PER_CLIENT", 200))
     # Every upload and drawing lands in Gradio's cache folder and stays there until the app stops: files
     # older than this many seconds are deleted (checked hourly, or as often as this if it is shorter).
     upload_ttl_s: int = field(default_factory=lambda: _env_int("HANDWRITING_UPLOAD_TTL", 24 * 3600))

@@ -116,7 +116,7 @@ def to_grey(value) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return _array_to_grey(value)
     img = _decode(value)
-    with _decode_slot(img.width * img.height):
+    with _decode_slot(decode_pixels(img)):
         return _pil_to_grey(_load(img))
 
 
@@ -156,8 +156,10 @@ def _sketch_to_grey(value: dict) -> np.ndarray:
     canvas_size = sizes[0]
     for size in sizes:
         _check_size(*size)
-    # every layer is scaled to the canvas, so each costs at least the canvas's pixels
-    cost = sum(max(w * h, canvas_size[0] * canvas_size[1]) for w, h in sizes)
+    # every layer is scaled to the canvas, so each costs at least the canvas's pixels (a progressive
+    # JPEG its full size, whatever it decodes to)
+    cost = sum(max(w * h if isinstance(p, np.ndarray) else decode_pixels(p), canvas_size[0] * canvas_size[1])
+               for p, (w, h) in zip(parts, sizes))
     if cost > MAX_DECODED_PIXELS:
         raise InvalidImageError(f"The sketch is too large: its parts add up to {cost / 1e6:.0f} megapixels, "
                                 f"at most {MAX_DECODED_PIXELS // 1_000_000} are accepted.")
@@ -202,8 +204,17 @@ def _open_image(source, draft: bool = True) -> Image.Image:
     _check_size(*img.size)
     if not draft:
         return img
+    stored_pixels = img.width * img.height
+    if _is_progressive(img) and stored_pixels > MAX_DECODED_PIXELS:
+        raise InvalidImageError(
+            f"The image is a progressive JPEG of {img.width}x{img.height}: at most "
+            f"{MAX_DECODED_PIXELS // 1_000_000} megapixels are accepted for progressive JPEGs (save it as a "
+            "baseline JPEG or PNG, or smaller)."
+        )
     side = _work_side.get()
     img.draft("RGB", (side, side))  # a JPEG decodes at a reduced scale: much faster and smaller
+    if _is_progressive(img):
+        img.decode_pixels = stored_pixels  # libjpeg buffers a progressive file's coefficients at full size
     if img.width * img.height > MAX_DECODED_PIXELS:
         raise InvalidImageError(
             f"The image is too large to decode ({img.width}x{img.height}): at most "
@@ -211,6 +222,15 @@ def _open_image(source, draft: bool = True) -> Image.Image:
             f"({MAX_PIXELS // 1_000_000} for JPEG photos)."
         )
     return img
+
+
+def _is_progressive(img: Image.Image) -> bool:
+    return img.format == "JPEG" and bool(img.info.get("progressive") or img.info.get("progression"))
+
+
+def decode_pixels(img: Image.Image) -> int:
+    """What decoding `img` costs, in pixels: its (drafted) size, or a progressive JPEG's full stored size."""
+    return getattr(img, "decode_pixels", img.width * img.height)
 
 
 def _load(img: Image.Image) -> Image.Image:

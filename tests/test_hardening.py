@@ -399,3 +399,161 @@ def test_an_orphan_original_left_by_a_crash_is_removed_at_start(tmp_path, seven)
     FeedbackRecorder(tmp_path).start().close()  # the sweep runs at start (the app's launch)
     assert not orphan.exists() and (tmp_path / kept.original_file).exists()
     assert sqlite3.connect(tmp_path / "feedback.sqlite3").execute("SELECT COUNT(*) FROM feedback").fetchone() == (1,)
+
+
+# Round two (issue 19): session floods, progressive JPEGs, request bodies, remote files, echoes ---------
+
+def _digit_data_url(mnist_samples, digit: int) -> str:
+    x, y = mnist_samples
+    return "data:image/png;base64," + base64.b64encode(imagegen.encode(imagegen.canvas_rgba(x[list(y).index(digit)]))).decode()
+
+
+def test_a_flood_of_sessions_holding_state_locks_no_visitor_out(http, seven, mnist_samples):
+    """1,300 fresh sessions holding state from one address: new visitors are still served, and a visitor
+    from another address keeps the answer their Yes is about."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, url = http
+    live = fn_index("page_live", "DrawingCanvas")
+    drawing = _digit_data_url(mnist_samples, 3)
+    with httpx.Client(timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.2")) as elsewhere:
+        visitor = uuid.uuid4().hex
+        upload = rawapi.upload(elsewhere, url, seven.read_bytes())
+        assert rawapi.queue_call(elsewhere, url, fn_index("page_predict", "ImageUpload"), [upload, "digits"],
+                                 visitor)[0]["label"] == "7"
+
+        def flood(_):
+            with httpx.Client(timeout=60) as one:
+                return rawapi.queue_call(one, url, live, [drawing, "digits"], uuid.uuid4().hex)[0]["label"]
+
+        with ThreadPoolExecutor(4) as pool:
+            assert set(pool.map(flood, range(1300))) == {"3"}
+        for _ in range(5):  # new visitors after the flood
+            assert rawapi.queue_call(client, url, live, [drawing, "digits"], uuid.uuid4().hex)[0]["label"] == "3"
+        outputs = rawapi.queue_call(elsewhere, url, fn_index("confirm"), [None], visitor)
+    assert "the model was right, it is 7" in outputs[1]
+
+
+def test_one_address_keeps_only_its_budget_of_sessions():
+    from ui.server import VisitorsFirstStateHolder
+
+    holder = VisitorsFirstStateHolder()
+    holder.capacity, holder.per_client = 50, 10
+
+    class Session:
+        def __init__(self):
+            self.state_data = {1: "an answer"}
+
+    def arrive(sid, client):
+        holder.session_data[sid] = Session()
+        holder.update(sid)
+        holder.claim(sid, client)
+
+    arrive("visitor", "10.0.0.9")
+    for i in range(300):
+        arrive(f"flood-{i}", "10.0.0.1")
+    mine = [sid for sid, s in holder.session_data.items() if s.client == "10.0.0.1"]
+    assert "visitor" in holder.session_data and len(mine) == 10 and mine[-1] == "flood-299"
+
+
+@pytest.fixture(scope="module")
+def progressive_jpegs(tmp_path_factory):
+    """A digit pasted on white as progressive 4:4:4 JPEGs: 7071x7071 (50 MP) and 4000x4000 (16 MP)."""
+    from PIL import Image, ImageDraw
+
+    made = {}
+    for side in (7071, 4000):
+        img = Image.new("RGB", (side, side), "white")
+        ImageDraw.Draw(img).line([(side // 2, side // 4), (side // 2, 3 * side // 4)], fill="black", width=side // 25)
+        made[side] = imagegen.encode(img, "JPEG", quality=50, progressive=True, subsampling=0)
+    return made
+
+
+def test_a_progressive_jpeg_is_costed_at_its_full_size(progressive_jpegs, monkeypatch):
+    """libjpeg buffers a progressive file's coefficients at full size however small it draws it."""
+    with pytest.raises(InvalidImageError, match="progressive JPEG of 7071x7071"):
+        to_model_input(progressive_jpegs[7071])
+    slots = []
+    real = preprocessing._decode_slot
+    monkeypatch.setattr(preprocessing, "_decode_slot", lambda pixels: slots.append(pixels) or real(pixels))
+    assert to_model_input(progressive_jpegs[4000]).shape == (28, 28)
+    assert slots == [16_000_000]  # a large decode: two at a time, whatever it is drawn at
+    with pytest.raises(InvalidImageError, match="parts add up to 96 megapixels"):
+        to_model_input({"background": None, "layers": [progressive_jpegs[4000]] * 6, "composite": None})
+
+
+def _raw_request(url: str, head: str, body: bytes = b"", wait: float = 20) -> bytes:
+    import socket
+
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as s:
+        s.sendall(head.encode() + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(app_url):
+    """A declared 200 MB is refused from the header, with nothing of it sent; a chunked body as soon as it
+    passes the limit."""
+    for path in ("/gradio_api/call/predict", "/gradio_api/queue/join", "/gradio_api/upload"):
+        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: 200000000\r\n\r\n")
+        assert _raw_request(app_url, head).startswith(b"HTTP/1.1 413"), path
+    chunk = b"k" * 2**20
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(20)) + b"0\r\n\r\n"
+    head = "POST /gradio_api/call/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert _raw_request(app_url, head, chunked).startswith(b"HTTP/1.1 413")
+
+
+def test_a_file_named_by_a_url_is_refused_never_fetched(http, monkeypatch):
+    import gradio.processing_utils
+
+    fetched = []
+
+    async def record(url, *args, **kwargs):
+        fetched.append(url)
+        raise RuntimeError("no fetching in tests")
+
+    monkeypatch.setattr(gradio.processing_utils, "async_ssrf_protected_download", record)
+    remote = {"path": "http://93.184.215.14/big.png", "url": "http://93.184.215.14/big.png",
+              "meta": {"_type": "gradio.FileData"}}
+    for endpoint, value in (("predict", remote), ("predict_sketch", {"background": None, "layers": [], "composite": remote}),
+                            ("read", remote)):
+        with pytest.raises(rawapi.CallError, match="not an upload"):
+            call(http, endpoint, value, "digits")
+    with pytest.raises(rawapi.CallError, match="not an upload"):
+        call(http, "predict_batch", [remote], "digits")
+    assert fetched == []
+
+
+def test_a_huge_value_is_echoed_cut_short_and_logged_in_one_line(http, seven, capfd):
+    upload = rawapi.upload(*http, seven.read_bytes())
+    for task in ("k" * 10_000_000, "symbols"):
+        with pytest.raises(rawapi.CallError) as refused:
+            call(http, "predict", upload, task)
+        assert len(str(refused.value)) < 300 and "not in the list of choices" in str(refused.value)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_address_over_its_budget_loses_its_stateless_sessions_first():
+    from ui.server import VisitorsFirstStateHolder
+
+    holder = VisitorsFirstStateHolder()
+    holder.capacity, holder.per_client = 50, 10
+
+    class Session:
+        def __init__(self, state):
+            self.state_data = state
+
+    holder.session_data["visitor"] = Session({1: "an answer"})
+    holder.claim("visitor", "10.0.0.1")
+    for i in range(30):  # the same visitor's stateless API calls
+        holder.session_data[f"call-{i}"] = Session({})
+        holder.update(f"call-{i}")
+        holder.claim(f"call-{i}", "10.0.0.1")
+    assert "visitor" in holder.session_data and len(holder.session_data) == 10

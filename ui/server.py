@@ -6,11 +6,15 @@ an error with no message (`null`) for the caller. `GuardedBlocks` turns those in
 refusals with a message.
 
 Every API call without a session hash is a new Gradio session, and Gradio keeps only the most recent
-`state_session_capacity` of them (HANDWRITING_MAX_SESSIONS): 1,100 stateless `/model_info` calls pushed
-out a visitor's session, so the prediction their Yes answered, or their game round, was gone. Here,
-when the sessions are too many, those that hold no `gr.State` value (stateless API calls, visitors who
-have not predicted yet: nothing is lost with them) go first, oldest first; sessions holding state go
-only when no stateless one is left.
+`state_session_capacity` of them (HANDWRITING_MAX_SESSIONS): a flood of calls would push out visitors'
+sessions (the prediction their Yes answers, their game round), and a flood of sessions holding state
+would make Gradio evict the very session it is about to serve. Here the session being served is never
+evicted; when the sessions are too many, those that hold no `gr.State` value go first (nothing is lost
+with them), then those of the client address holding the most; and one address keeps at most
+HANDWRITING_SESSIONS_PER_CLIENT sessions, its oldest going first.
+
+Request bodies are bounded before they are read (`BodyLimit`), and a file named by a URL is refused
+rather than fetched: the server never makes a request on a caller's behalf.
 
 Gradio also builds a config of every block of the page for each new session (`SessionState.__init__`):
 on this page that was 42% of the CPU of a stateless API call (a script calling `/predict` without a
@@ -23,7 +27,9 @@ warming the model) when the server starts, not when the module is imported.
 
 from __future__ import annotations
 
+import datetime
 import os
+from collections import Counter
 from copy import copy
 
 import gradio as gr
@@ -31,8 +37,13 @@ import gradio.routes
 from gradio.exceptions import Error, InvalidPathError
 from gradio.state_holder import SessionState, StateHolder
 from pydantic import ValidationError
+from starlette.middleware import Middleware
 
+from handwriting.config import settings
+from ui.body_limit import BodyLimit
 from ui.inputs import NOT_AN_UPLOAD, refuse
+
+MAX_ECHO = 200  # characters of a refused value that a message repeats
 
 
 class GuardedBlocks(gr.Blocks):
@@ -45,15 +56,31 @@ class GuardedBlocks(gr.Blocks):
 
     def launch(self, *args, **kwargs):
         keep_visitors_first()  # before Gradio builds its StateHolder
+        app_kwargs = dict(kwargs.get("app_kwargs") or {})
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(BodyLimit, limits=body_limits())]
+        kwargs["app_kwargs"] = app_kwargs
         for start in self.on_launch:
             start()
         return super().launch(*args, **kwargs)
 
+    async def process_api(self, block_fn, inputs, state=None, request=None, *args, **kwargs):
+        """Note which client address each session belongs to (its budget of sessions is per address)."""
+        session_hash = kwargs.get("session_hash")
+        claim = getattr(getattr(self, "state_holder", None), "claim", None)
+        if session_hash and claim is not None:
+            claim(session_hash, client_address(request[0] if isinstance(request, list) and request else request))
+        return await super().process_api(block_fn, inputs, state, request, *args, **kwargs)
+
     async def preprocess_data(self, block_fn, inputs, state, explicit_call: bool = False):
+        if (remote := _remote_file(inputs)) is not None:  # Gradio would download it
+            raise refuse(NOT_AN_UPLOAD, remote)
         try:
             return await super().preprocess_data(block_fn, inputs, state, explicit_call)
-        except Error:
-            raise
+        except Error as exc:
+            if not exc.print_exception:  # the app's own refusal: said and logged already
+                raise
+            # Gradio's own checks (a value not among a dropdown's choices): one line, the value cut short
+            raise refuse(_cut_middle(str(exc.message), MAX_ECHO)) from None
         except InvalidPathError as exc:  # a file path outside the upload cache
             raise refuse(NOT_AN_UPLOAD, str(exc)) from None
         except ValidationError as exc:
@@ -102,23 +129,102 @@ class LazySessionState(SessionState):
 
 
 class VisitorsFirstStateHolder(StateHolder):
-    """Gradio's StateHolder whose eviction spares sessions that hold state while stateless ones remain,
-    and whose sessions build their blocks' config lazily."""
+    """Gradio's StateHolder that never evicts the session it serves, evicts stateless sessions first and
+    then those of the busiest client address, keeps each address to a budget of sessions, and whose
+    sessions build their blocks' config lazily."""
+
+    def __init__(self):
+        super().__init__()
+        self.per_client = settings().max_sessions_per_client
 
     def __getitem__(self, session_id: str) -> SessionState:
-        if session_id not in self.session_data:
-            self.session_data[session_id] = LazySessionState(self.blocks)
-        return super().__getitem__(session_id)
+        with self.lock:
+            session = self.session_data.get(session_id)
+            if session is None:
+                session = self.session_data[session_id] = LazySessionState(self.blocks)
+            self.session_data.move_to_end(session_id)
+            self._evict(keep=session_id)
+            self.time_last_used[session_id] = datetime.datetime.now()
+            return session
 
     def update(self, session_id: str):
         with self.lock:
             if session_id in self.session_data:
                 self.session_data.move_to_end(session_id)
-            while len(self.session_data) > self.capacity:
-                victim = next((sid for sid, session in self.session_data.items() if not session.state_data),
-                              next(iter(self.session_data)))
-                del self.session_data[victim]
-                self.time_last_used.pop(victim, None)
+            self._evict(keep=session_id)
+
+    def claim(self, session_id: str, client: str) -> None:
+        """`session_id` is `client`'s: beyond its budget, that address's other sessions go, stateless first,
+        oldest first."""
+        with self.lock:
+            session = self.session_data.get(session_id)
+            if session is None:
+                return
+            session.client = client
+            others = [(sid, s) for sid, s in self.session_data.items() if sid != session_id and _client(s) == client]
+            others.sort(key=lambda item: bool(item[1].state_data))  # stateless first, each kind oldest first
+            for victim, _ in others[: max(0, len(others) + 1 - self.per_client)]:
+                self._drop(victim)
+
+    def _evict(self, keep: str) -> None:
+        while len(self.session_data) > self.capacity and (victim := self._victim(keep)) is not None:
+            self._drop(victim)
+
+    def _victim(self, keep: str) -> str | None:
+        """The stateless session used longest ago, else the oldest session of the address holding most."""
+        candidates = [(sid, s) for sid, s in self.session_data.items() if sid != keep]
+        stateless = next((sid for sid, s in candidates if not s.state_data), None)
+        if stateless is not None or not candidates:
+            return stateless
+        held = Counter(_client(s) for _, s in candidates)
+        busiest = max(held, key=held.get)
+        return next(sid for sid, s in candidates if _client(s) == busiest)
+
+    def _drop(self, session_id: str) -> None:
+        del self.session_data[session_id]
+        self.time_last_used.pop(session_id, None)
+
+
+def _cut_middle(message: str, limit: int) -> str:
+    """A message at most about `limit` characters, cut in the middle: Gradio's messages put the value the
+    caller sent in the middle and what would be right at the end."""
+    if len(message) <= limit:
+        return message
+    half = limit // 2
+    return f"{message[:half]}... ({len(message) - 2 * half:,} characters cut) ...{message[-half:]}"
+
+
+def _client(session) -> str | None:
+    return getattr(session, "client", None)
+
+
+def client_address(request) -> str:
+    """The caller's address (behind a proxy, set uvicorn's FORWARDED_ALLOW_IPS so it is the visitor's)."""
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
+
+
+def _remote_file(value, depth: int = 0) -> str | None:
+    """The first file in a request's inputs named by a URL (which Gradio would fetch), or None."""
+    if depth > 8:
+        return None
+    if isinstance(value, dict):
+        path = value.get("path")
+        if isinstance(path, str) and "://" in path[:16]:
+            return path
+        return next((found for v in value.values() if (found := _remote_file(v, depth + 1)) is not None), None)
+    if isinstance(value, (list, tuple)):
+        return next((found for v in value if (found := _remote_file(v, depth + 1)) is not None), None)
+    return None
+
+
+def body_limits() -> dict[str, int]:
+    """The largest request body each route takes, in bytes: uploads up to a batch's total, everything else
+    up to an inline (base64) image at the upload limit, with room for the rest of the JSON."""
+    from ui.inputs import MAX_BATCH_BYTES
+
+    inline = settings().max_file_bytes * 4 // 3 + 2**20
+    return {"/gradio_api/upload": max(MAX_BATCH_BYTES, settings().max_file_bytes) + 2**20, "": inline}
 
 
 def keep_visitors_first() -> None:
