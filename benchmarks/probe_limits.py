@@ -18,13 +18,25 @@ RSS just before; the wall time is that of the whole attack. Loopback only, every
 6. a visitor's prediction (the page's own listener, one session) then HANDWRITING_MAX_SESSIONS + 100
    stateless /model_info calls, then the visitor's Yes: stored or lost.
 
+Round two (issue 19):
+7. session flood: a visitor from 127.0.0.2 predicts, then 1,300 calls of the page's live listener from
+   127.0.0.1, each a new session holding state; then five new visitors, then the first visitor's Yes;
+8. progressive JPEGs: 8 concurrent /predict of a 7071x7071 progressive 4:4:4 JPEG (a digit on white),
+   then of a 4000x4000 one (the largest accepted), then a sketch whose 6 layers name the 4000x4000 one;
+9. huge data: URLs: 4 concurrent /predict whose image is a data: URL of a PNG plus 100 MB;
+10. a remote file: /predict of a FileData whose path is an http:// URL (to a closed loopback port);
+11. a 10 MB task string, and a task outside the choices: how long the message is.
+Last, the number of tracebacks in the server's log over the whole run.
+
 Writes benchmarks/results/probe_limits.json (or --out).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
+import json
 import sys
 import tempfile
 import threading
@@ -96,6 +108,14 @@ def concurrent_predicts(app, data: bytes, n: int = 8) -> dict:
     settled = proc_status(app.pid, "VmRSS")["VmRSS"]
     return {**meter.figures, "rss_2s_later_mb": round(settled, 1),
             "answers": sorted({f"{kind}: {value.get('label') if isinstance(value, dict) else value}" for kind, value in answers})}
+
+
+def attempt_step(step):
+    """A step's figures, or what broke it (an old checkout may not have the listener a step drives)."""
+    try:
+        return step()
+    except Exception as exc:  # noqa: BLE001  (the probe reports, it does not stop)
+        return {"step_failed": f"{type(exc).__name__}: {str(exc)[:200]}"}
 
 
 def largest_accepted_png() -> bytes:
@@ -209,10 +229,106 @@ def visitor_after_flood(app, sessions: int) -> dict:
             "kept": "Stored feedback record" in status}
 
 
+def session_flood(app, sessions: int = 1300) -> dict:
+    digits = np.load(FIXTURE)
+    drawing = "data:image/png;base64," + base64.b64encode(
+        imagegen.encode(imagegen.canvas_rgba(digits["x"][list(digits["y"]).index(3)]))).decode()
+    seven = imagegen.encode(imagegen.dark_on_white(digits["x"][list(digits["y"]).index(7)]))
+    elsewhere = httpx.Client(timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    client = new_client()
+    live = page_listener(client, app.url, ("page_live",), "html")
+    predict = page_listener(client, app.url, ("page_predict",), "image")
+    visitor = uuid.uuid4().hex
+    queue_call(elsewhere, app.url, predict, [upload(elsewhere, app.url, seven), "digits"], visitor)
+
+    def flood(_):
+        with new_client() as one:
+            return str(queue_call(one, app.url, live, [drawing, "digits"], uuid.uuid4().hex)[0])[:80]
+
+    with Meter(app.pid) as meter, ThreadPoolExecutor(4) as pool:
+        flooded = list(pool.map(flood, range(sessions)))
+    newcomers = [str(queue_call(client, app.url, live, [drawing, "digits"], uuid.uuid4().hex)[0])[:80] for _ in range(5)]
+    confirm = page_listener(client, app.url, ("confirm",))
+    said = queue_call(elsewhere, app.url, confirm, [None], visitor)
+    status = next((s for s in said if isinstance(s, str) and ("Stored" in s or "Not stored" in s)), str(said)[:200])
+    return {**meter.figures, "flood_sessions": sessions,
+            "flood_answered": sum("'label': '3'" in a for a in flooded),
+            "new_visitors_served": sum("'label': '3'" in a for a in newcomers), "older_visitor_yes": status[:120],
+            "older_visitor_kept": "Stored feedback record" in status}
+
+
+def progressive_jpeg(side: int) -> bytes:
+    from PIL import ImageDraw
+
+    img = Image.new("RGB", (side, side), "white")
+    ImageDraw.Draw(img).line([(side // 2, side // 4), (side // 2, 3 * side // 4)], fill="black", width=side // 25)
+    return imagegen.encode(img, "JPEG", quality=50, progressive=True, subsampling=0)
+
+
+def progressive_sketch(app, data: bytes) -> dict:
+    client = new_client()
+    part = upload(client, app.url, data, "progressive.jpg")
+    with Meter(app.pid) as meter:
+        kind, said = attempt(lambda: call(client, app.url, "predict_sketch", [{**sketch_value(), "layers": [part] * 6}, "digits"])[0])
+    return {**meter.figures, "answer": f"{kind}: {str(said)[:100]}"}
+
+
+def huge_data_urls(app, n: int = 4, extra_mb: int = 100) -> dict:
+    digits = np.load(FIXTURE)
+    png = imagegen.encode(imagegen.dark_on_white(digits["x"][0]))
+    body = json.dumps({"data": [{"url": "data:image/png;base64," + base64.b64encode(png + b"\0" * (extra_mb * 2**20)).decode(),
+                                 "path": None, "meta": {"_type": "gradio.FileData"}}, "digits"]}).encode()
+    clients = [new_client() for _ in range(n)]
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        try:
+            response = clients[i].post(f"{app.url}/gradio_api/call/predict", content=body,
+                                       headers={"content-type": "application/json"})
+            return f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            return f"http error: {type(exc).__name__}"
+
+    with Meter(app.pid) as meter, ThreadPoolExecutor(n) as pool:
+        answers = sorted(set(pool.map(one, range(n))))
+    return {**meter.figures, "body_mb": round(len(body) / 2**20), "answers": answers}
+
+
+def remote_file(app) -> dict:
+    client = new_client()
+    closed_port = free_port_number()
+    remote = {"path": f"http://127.0.0.1:{closed_port}/big.png", "meta": {"_type": "gradio.FileData"}}
+    before = set(Path(app.workdir / "gradio-uploads").rglob("*"))
+    kind, said = attempt(lambda: call(client, app.url, "predict", [remote, "digits"])[0])
+    return {"answer": f"{kind}: {str(said)[:120]}",
+            "new_files_in_cache": len(set(Path(app.workdir / "gradio-uploads").rglob("*")) - before)}
+
+
+def free_port_number() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def echoes(app) -> dict:
+    client = new_client()
+    digits = np.load(FIXTURE)
+    image = upload(client, app.url, imagegen.encode(imagegen.dark_on_white(digits["x"][0])))
+    out = {}
+    for name, task in (("10mb_task", "k" * 10_000_000), ("unknown_task", "symbols")):
+        kind, said = attempt(lambda: call(client, app.url, "predict", [image, task])[0])
+        out[name] = {"answer_chars": len(str(said)), "answer": f"{kind}: {str(said)[:100]}"}
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app.py is probed")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "probe_limits.json")
+    parser.add_argument("--only", nargs="*", help="run only these steps (by name)")
     args = parser.parse_args(argv)
     sessions = 1000
     with tempfile.TemporaryDirectory(prefix="probe-limits-") as workdir:
@@ -229,12 +345,24 @@ def main(argv=None) -> int:
                      ("sketch", lambda: sketch_attacks(app)),
                      ("game_flood", lambda: game_flood(app)),
                      ("farming", lambda: farming(app)),
-                     ("visitor_after_api_flood", lambda: visitor_after_flood(app, sessions))]
+                     ("visitor_after_api_flood", lambda: visitor_after_flood(app, sessions)),
+                     ("session_flood_1300_holding_state", lambda: session_flood(app)),
+                     ("progressive_8x_7071x7071_jpeg", lambda: concurrent_predicts(app, progressive_jpeg(7071))),
+                     ("progressive_8x_4000x4000_jpeg", lambda: concurrent_predicts(app, progressive_jpeg(4000))),
+                     ("progressive_sketch_6_layers_4000", lambda: progressive_sketch(app, progressive_jpeg(4000))),
+                     ("data_urls_4x_100mb", lambda: huge_data_urls(app)),
+                     ("remote_file", lambda: remote_file(app)),
+                     ("echoes", lambda: echoes(app))]
             for name, step in steps:
-                result[name] = step()
+                if args.only and name not in args.only:
+                    continue
+                result[name] = attempt_step(step)
                 print(name, result[name], flush=True)
         finally:
             app.stop()
+        log = app.log_path.read_text(errors="replace")
+        result["tracebacks_in_server_log"] = log.count("Traceback (most recent call last)")
+        print("tracebacks in the server log:", result["tracebacks_in_server_log"])
     save_result(result, args.out)
     print(f"wrote {args.out}")
     return 0
