@@ -37,7 +37,8 @@ class FeedbackDesk:
 
         `x` is the model input when the caller has it (else it is made from `image`). Raises the library's
         user-facing errors (bad label, task, image or key) before anything is written, FeedbackStorageError
-        when the store cannot be written. A `request_key` already used returns the record stored under it.
+        when the store cannot be written. A `request_key` already used for the same request returns the record
+        stored under it; for another request, InvalidFeedbackError.
         """
         labels = labels_for(task)
         predicted = check_label(predicted, task, "predicted")
@@ -104,6 +105,7 @@ class FeedbackDesk:
 
         A retried call stores once: send an `Idempotency-Key` HTTP header (up to 128 letters, digits and
         . _ : -) and a call with the same key answers with the first call's record instead of storing again.
+        A key is bound to its request: reused with another image, task or labels it is refused.
 
         For a line read by /read, send the text it gave as `predicted` and the text the picture says as
         `correct`: when they have as many characters, each character is stored with its box; otherwise the

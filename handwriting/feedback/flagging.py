@@ -241,7 +241,8 @@ class FeedbackRecorder:
         """Store and queue one record (and the upload it was made from); returns the stored record.
 
         Raises FeedbackStorageError if the store cannot be written (then nothing is kept). With a
-        `request_key` already used, nothing is stored and the record stored under it is returned.
+        `request_key` already used for the same request, nothing is stored and the record stored under it is
+        returned; used for another request, InvalidFeedbackError.
         """
         fingerprint = request_fingerprint(original, record.task, record.predicted, record.correct)
         return self._store(record.id, [record], None, original, request_key, fingerprint)

@@ -51,7 +51,8 @@ class FeedbackRecord:
     correct: str
     source: str  # one of SOURCES
     image_png_b64: str  # the 28x28 model input, white ink on black, as a base64 PNG (~300 characters)
-    original_file: str = ""  # the upload as sent, relative to the data folder; kept locally only
+    original_file: str = ""  # the upload as kept (`read_original`), relative to the data folder; kept locally
+    # only, shared by every record of the same picture; "" once dropped to keep within the originals' budget
 
     @property
     def was_correct(self) -> bool:
