@@ -91,6 +91,11 @@ class Settings:
     host: str = field(default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860))
     max_file_size: str = field(default_factory=lambda: os.environ.get("HANDWRITING_MAX_UPLOAD", "10mb"))
+    # Feedback keeps each upload once (by content), re-encoded without metadata at most this many pixels
+    # on its longest side (enough for a reviewer to read a photo of one character or a line)...
+    original_side: int = field(default_factory=lambda: _env_int("HANDWRITING_ORIGINAL_SIDE", 1024))
+    # ...and all kept uploads together within this size: the oldest are dropped first (their records stay).
+    originals_budget: str = field(default_factory=lambda: os.environ.get("HANDWRITING_ORIGINALS_BUDGET", "300mb"))
     # Gradio keeps ~0.2 MB of state per session (every API call without a session is a new one) for its
     # 10,000 most recent sessions by default: 2 GB. This bounds it; the oldest sessions are forgotten first.
     max_sessions: int = field(default_factory=lambda: int(os.environ.get("HANDWRITING_MAX_SESSIONS", "1000")))
@@ -116,6 +121,10 @@ class Settings:
     @property
     def max_file_bytes(self) -> int:
         return parse_size(self.max_file_size)
+
+    @property
+    def originals_budget_bytes(self) -> int:
+        return parse_size(self.originals_budget)
 
 
 def settings() -> Settings:

@@ -14,7 +14,7 @@ import gradio as gr
 
 from handwriting.feedback import FeedbackRecord, InvalidFeedbackError, make_record, read_original
 from handwriting.feedback.flagging import FeedbackRecorder
-from handwriting.feedback.record import ReadFeedback, check_label, check_text, make_read_feedback
+from handwriting.feedback.record import ReadFeedback, check_label, check_text, make_read_feedback, request_fingerprint
 from handwriting.labels import TASK_LABELS, labels_for
 from handwriting.preprocessing import to_model_input
 from handwriting.reading import read
@@ -37,14 +37,15 @@ class FeedbackDesk:
 
         `x` is the model input when the caller has it (else it is made from `image`). Raises the library's
         user-facing errors (bad label, task, image or key) before anything is written, FeedbackStorageError
-        when the store cannot be written. A `request_key` already used returns the record stored under it.
+        when the store cannot be written. A `request_key` already used for the same request returns the record
+        stored under it; for another request, InvalidFeedbackError.
         """
-        if (earlier := self.recorder.earlier(request_key)) is not None:
-            return earlier
         labels = labels_for(task)
         predicted = check_label(predicted, task, "predicted")
-        check_label(correct, task, "correct")
-        original = read_original(image, self.recorder.max_bytes)
+        correct = check_label(correct, task, "correct")
+        original = self._original(image)
+        if (earlier := self.recorder.earlier(request_key, request_fingerprint(original, task, predicted, correct))):
+            return earlier
         if x is None:
             x = to_model_input(image)
         if confidence is None or model_version is None:
@@ -62,11 +63,11 @@ class FeedbackDesk:
 
         `characters` ({"x", "label", "confidence", "box"} each, in reading order) are the page's own reading;
         without them the picture is read again here, and must read as `predicted`."""
-        if (earlier := self.recorder.earlier(request_key)) is not None:
-            return earlier
         predicted = check_text(predicted, task, "predicted")
-        check_text(correct, task)
-        original = read_original(image, self.recorder.max_bytes)
+        correct = check_text(correct, task)
+        original = self._original(image)
+        if (earlier := self.recorder.earlier(request_key, request_fingerprint(original, task, predicted, correct))):
+            return earlier
         if characters is None:
             reading = read(image, task)
             if reading.text != predicted:
@@ -78,6 +79,9 @@ class FeedbackDesk:
             task, predicted, correct, [(c["x"], c["label"], c["confidence"], c["box"]) for c in characters],
             model_version=model_version or get_recognizer(task).record.version, source=source)
         return self.recorder.submit_read(read_feedback, records, original, request_key=request_key)
+
+    def _original(self, image):
+        return read_original(image, self.recorder.max_bytes, self.recorder.original_side)
 
     def answer(self, view, last, store, verb: str, noun: str) -> dict:
         """A page's Yes / Send: `store()` the answer to the `last` one on screen, once; the outputs for `view`
@@ -101,6 +105,7 @@ class FeedbackDesk:
 
         A retried call stores once: send an `Idempotency-Key` HTTP header (up to 128 letters, digits and
         . _ : -) and a call with the same key answers with the first call's record instead of storing again.
+        A key is bound to its request: reused with another image, task or labels it is refused.
 
         For a line read by /read, send the text it gave as `predicted` and the text the picture says as
         `correct`: when they have as many characters, each character is stored with its box; otherwise the

@@ -1,7 +1,8 @@
 """The feedback database: records, the remote sinks' outbox and the senders' leases, in one SQLite file.
 
 The store is one file in the data folder, in WAL mode with a busy timeout, so concurrent requests and
-several processes can write safely; the original upload is kept beside it. Storing a record and queuing
+several processes can write safely; the uploads are kept beside it, once per content and within a size
+budget (the oldest go first; their records stay). Storing a record and queuing
 it for the Google Sheet (`handwriting.feedback.sheets`) happen in ONE transaction, so a crash never
 leaves a record stored but not queued, or queued but not stored. Nothing here talks to the network or
 imports Gradio (the training scripts read this module too).
@@ -58,11 +59,20 @@ CREATE TABLE IF NOT EXISTS delivered (
     PRIMARY KEY (sink, record_id)
 );
 -- API callers' idempotency keys: a retried /feedback with the same key answers with the first record
+-- (fingerprint: what the key was used for; the same key with another request is refused)
 CREATE TABLE IF NOT EXISTS request_keys (
     key TEXT PRIMARY KEY,
     record_id TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    fingerprint TEXT NOT NULL DEFAULT ''
 );
+-- the kept uploads (files under feedback_originals/, named by content), for the size budget
+CREATE TABLE IF NOT EXISTS originals (
+    name TEXT PRIMARY KEY,
+    bytes INTEGER NOT NULL,
+    used_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS originals_by_use ON originals (used_at);
 -- feedback on a line read: its characters are feedback rows (record_ids) when the correction matched them
 CREATE TABLE IF NOT EXISTS reads (
     id TEXT PRIMARY KEY,
@@ -110,13 +120,16 @@ class FeedbackStore:
         self._conn: sqlite3.Connection | None = None
         self._depth = 0
         self._after_commit: list[Callable[[], None]] = []
+        self._on_rollback: list[Callable[[], None]] = []
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             try:  # synchronous=FULL: a confirmed correction survives a power cut
-                self._conn = open_shared(self.path, _SCHEMA, "synchronous=FULL")
+                conn = open_shared(self.path, _SCHEMA, "synchronous=FULL")
+                _add_fingerprints(conn)
             except (OSError, sqlite3.Error) as exc:
                 raise FeedbackStorageError(f"The feedback store {self.path} cannot be opened: {exc}") from exc
+            self._conn = conn
         return self._conn
 
     @contextmanager
@@ -133,20 +146,31 @@ class FeedbackStore:
             except BaseException:
                 self._depth -= 1
                 if outer:
-                    self._after_commit.clear()
-                    conn.execute("ROLLBACK")
+                    self._roll_back(conn)
                 raise
             self._depth -= 1
             if outer:
                 try:
                     conn.execute("COMMIT")
                 except sqlite3.Error:
-                    self._after_commit.clear()
-                    conn.execute("ROLLBACK")
+                    self._roll_back(conn)
                     raise
+                self._on_rollback.clear()
                 callbacks, self._after_commit = self._after_commit, []
                 for callback in callbacks:
                     callback()
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        """Undo the files the transaction wrote while it still holds the write lock (no other writer can
+        have started using them), then its rows."""
+        self._after_commit.clear()
+        undo, self._on_rollback = self._on_rollback, []
+        for callback in reversed(undo):
+            try:
+                callback()
+            except OSError:
+                pass  # an unnamed file left behind: the sweep at start removes it
+        conn.execute("ROLLBACK")
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the current transaction commits (at once outside a transaction)."""
@@ -190,67 +214,104 @@ class FeedbackStore:
         rows = self._query(f"SELECT {', '.join(_READ_COLUMNS)} FROM reads {where} ORDER BY created_at, id", params)
         return [ReadFeedback(*row[:6], bool(row[6]), *row[7:]) for row in rows]
 
-    def read_for_key(self, key: str) -> ReadFeedback | None:
-        """The feedback on a read stored under an API caller's idempotency key, if any."""
-        rows = self._query("SELECT record_id FROM request_keys WHERE key = ?", [key])
-        found = self.reads(rows[0][0]) if rows else []
-        return found[0] if found else None
+    def save_original(self, original: Original, budget: int | None = None) -> str:
+        """In a transaction: keep the upload (once per content: a copy kept already is reused), then drop
+        the least recently used others while all kept uploads exceed `budget` bytes, clearing the names in
+        their records. Returns the upload's path in the data folder.
 
-    def save_original(self, record_id: str, original: Original) -> str:
-        """Write the upload durably (temporary file, fsync, rename); returns its path in the data folder."""
-        if not re.fullmatch(r"[0-9a-f]{32}", record_id) or not re.fullmatch(r"[a-z0-9]{1,8}", original.extension):
-            raise ValueError("unexpected record id or extension")
-        name = f"{ORIGINALS_DIR}/{record_id[:2]}/{record_id}.{original.extension}"
+        Files are written and deleted inside the write transaction, so no other writer sees a file between
+        its check and its use; a rollback deletes the file it wrote."""
+        if not re.fullmatch(r"[a-z0-9]{1,8}", original.extension):
+            raise ValueError("unexpected extension")
+        digest = original.digest
+        name = f"{ORIGINALS_DIR}/{digest[:2]}/{digest}.{original.extension}"
         path = self.folder / name
+        with self.transaction() as conn:
+            known = conn.execute("SELECT 1 FROM originals WHERE name = ?", (name,)).fetchone()
+            if not (known and path.is_file()):
+                self._write_file(path, original.data)
+                if not known:
+                    self._on_rollback.append(lambda: path.unlink(missing_ok=True))
+            conn.execute("INSERT OR REPLACE INTO originals (name, bytes, used_at) VALUES (?, ?, ?)",
+                         (name, len(original.data), time.time()))
+            if budget is not None:
+                self._prune_originals(conn, budget, keep=name)
+        return name
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        """Durably: a temporary file, fsync, rename."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(path.suffix + ".tmp")
             with open(tmp, "wb") as f:
-                f.write(original.data)
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except OSError as exc:
             raise FeedbackStorageError(f"The upload could not be saved in {self.folder}: {exc.strerror or exc}") from exc
-        return name
 
-    def discard_original(self, name: str) -> None:
-        if name:
-            (self.folder / name).unlink(missing_ok=True)
+    def _prune_originals(self, conn: sqlite3.Connection, budget: int, keep: str) -> None:
+        total = conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM originals").fetchone()[0]
+        if total <= budget:
+            return
+        for name, size in conn.execute("SELECT name, bytes FROM originals WHERE name != ? ORDER BY used_at, name",
+                                       (keep,)).fetchall():
+            conn.execute("UPDATE feedback SET original_file = '' WHERE original_file = ?", (name,))
+            conn.execute("UPDATE reads SET original_file = '' WHERE original_file = ?", (name,))
+            conn.execute("DELETE FROM originals WHERE name = ?", (name,))
+            (self.folder / name).unlink(missing_ok=True)  # a crash before COMMIT: its rows name a missing file
+            total -= size
+            if total <= budget:
+                return
+
+    def originals_size(self) -> int:
+        """Bytes of all kept uploads."""
+        return self._query("SELECT COALESCE(SUM(bytes), 0) FROM originals")[0][0]
 
     def remove_orphan_originals(self, older_than_s: float = 600) -> int:
-        """Delete saved uploads that no record names (a crash between saving the upload and committing
-        its record leaves one), once they are old enough that no request can still be committing them."""
+        """Delete saved uploads that nothing names (a crash between writing an upload and committing its
+        record leaves one), once they are old enough that no request can still be committing them; uploads
+        kept before the budget existed are entered into it."""
         folder = self.folder / ORIGINALS_DIR
         if not folder.is_dir():
             return 0
-        named = {row[0] for row in self._query("SELECT original_file FROM feedback WHERE original_file != '' UNION "
-                                               "SELECT original_file FROM reads WHERE original_file != ''")}
-        cutoff = time.time() - older_than_s
         removed = 0
-        for path in folder.glob("*/*"):
-            name = path.relative_to(self.folder).as_posix()
-            try:
-                if name not in named and path.is_file() and path.stat().st_mtime < cutoff:
-                    path.unlink()
-                    removed += 1
-            except OSError:
-                pass
+        with self.transaction() as conn:
+            kept = {row[0] for row in conn.execute("SELECT name FROM originals")}
+            named = {row[0] for row in conn.execute("SELECT original_file FROM feedback WHERE original_file != '' UNION "
+                                                    "SELECT original_file FROM reads WHERE original_file != ''")}
+            cutoff = time.time() - older_than_s
+            for path in folder.glob("*/*"):
+                name = path.relative_to(self.folder).as_posix()
+                try:
+                    if name in kept or not path.is_file():
+                        continue
+                    stat = path.stat()
+                    if name in named:
+                        conn.execute("INSERT INTO originals (name, bytes, used_at) VALUES (?, ?, ?)",
+                                     (name, stat.st_size, stat.st_mtime))
+                    elif stat.st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except OSError:
+                    pass
         return removed
 
-    def record_for_key(self, key: str) -> FeedbackRecord | None:
-        """The record stored under an API caller's idempotency key, if any."""
-        rows = self._query("SELECT record_id FROM request_keys WHERE key = ?", [key])
-        return self.get(rows[0][0]) if rows else None
+    def key_use(self, key: str) -> tuple[str, str] | None:
+        """(stored id, fingerprint) filed under an API caller's idempotency key, if any ('' : not known)."""
+        rows = self._query("SELECT record_id, fingerprint FROM request_keys WHERE key = ?", [key])
+        return rows[0] if rows else None
 
-    def claim_key(self, key: str, record_id: str) -> str:
-        """In a transaction: file `record_id` under `key`, or return the id filed there before."""
+    def claim_key(self, key: str, record_id: str, fingerprint: str = "") -> str:
+        """In a transaction: file `record_id` under `key` with what the request was, or return the id filed
+        there before."""
         with self.transaction() as conn:
             row = conn.execute("SELECT record_id FROM request_keys WHERE key = ?", (key,)).fetchone()
             if row:
                 return row[0]
-            conn.execute("INSERT INTO request_keys (key, record_id, created_at) VALUES (?, ?, ?)",
-                         (key, record_id, time.time()))
+            conn.execute("INSERT INTO request_keys (key, record_id, created_at, fingerprint) VALUES (?, ?, ?, ?)",
+                         (key, record_id, time.time(), fingerprint))
             return record_id
 
     def get(self, record_id: str) -> FeedbackRecord | None:
@@ -348,6 +409,16 @@ class FeedbackStore:
     def release_lease(self, name: str, owner: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+
+def _add_fingerprints(conn: sqlite3.Connection) -> None:
+    """A store made before keys had fingerprints gains the column (its old keys match any request)."""
+    if "fingerprint" not in {row[1] for row in conn.execute("PRAGMA table_info(request_keys)")}:
+        try:
+            conn.execute("ALTER TABLE request_keys ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):  # another process added it first
+                raise
 
 
 _stores: dict[Path, FeedbackStore] = {}

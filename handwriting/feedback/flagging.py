@@ -36,6 +36,7 @@ from handwriting.feedback.record import (
     ReadFeedback,
     check_request_key,
     make_record,
+    request_fingerprint,
 )
 from handwriting.labels import labels_for
 
@@ -169,15 +170,27 @@ class _AlreadyStored(Exception):
     """Another request with the same idempotency key committed first."""
 
 
+STORAGE_FAILED = "Your feedback could not be stored on the server; please try again later."
+
+
+def _storage_failed(exc: Exception) -> FeedbackStorageError:
+    """The error for the user; the details (paths, the driver's message) go to the log only."""
+    log.error("feedback could not be stored: %s", exc)
+    return FeedbackStorageError(STORAGE_FAILED)
+
+
 class FeedbackRecorder:
     """What the app calls: store and queue a record through every sink at once.
 
     Nothing is opened until `start()` (or the first `submit`): importing the app opens no file and starts
     no thread."""
 
-    def __init__(self, folder: Path | str, sheets: SheetsSettings | None = None, max_bytes: int | None = None):
+    def __init__(self, folder: Path | str, sheets: SheetsSettings | None = None, max_bytes: int | None = None,
+                 originals_budget: int | None = None, original_side: int = 1024):
         self.folder = Path(folder)
-        self.max_bytes = max_bytes  # the largest upload kept as the original
+        self.max_bytes = max_bytes  # the largest upload accepted
+        self.originals_budget = originals_budget  # bytes of kept uploads, all together (None: no limit)
+        self.original_side = original_side  # an upload is kept at most this many pixels on its longest side
         self.store = open_store(self.folder)  # opens its file on first use
         self.local = LocalFeedbackLogger()
         self.sheets = SheetsFeedbackLogger(sheets) if sheets is not None and sheets.configured else None
@@ -188,7 +201,7 @@ class FeedbackRecorder:
     @classmethod
     def from_settings(cls, cfg=None) -> "FeedbackRecorder":
         cfg = cfg or settings()
-        return cls(cfg.data_dir, cfg.sheets, cfg.max_file_bytes)
+        return cls(cfg.data_dir, cfg.sheets, cfg.max_file_bytes, cfg.originals_budget_bytes, cfg.original_side)
 
     def start(self) -> "FeedbackRecorder":
         """Set up every sink (the Sheets sender's thread starts here) and sweep orphaned uploads; once."""
@@ -203,56 +216,67 @@ class FeedbackRecorder:
                 self._started = True
         return self
 
-    def earlier(self, request_key) -> FeedbackRecord | ReadFeedback | None:
-        """What an API caller's idempotency key already stored, if anything (InvalidFeedbackError for a
-        malformed key): check it before doing the work of a new record."""
+    def earlier(self, request_key, fingerprint: str) -> FeedbackRecord | ReadFeedback | None:
+        """What an API caller's idempotency key already stored, if anything: check it before doing the work
+        of a new record. `fingerprint` (`request_fingerprint`) is what this request is: InvalidFeedbackError
+        when the key was used for another one, or is malformed."""
         request_key = check_request_key(request_key)
         if not request_key:
             return None
-        return self.store.record_for_key(request_key) or self.store.read_for_key(request_key)
+        try:
+            use = self.store.key_use(request_key)
+            if use is None:
+                return None
+            stored_id, used_for = use
+            if used_for and used_for != fingerprint:
+                raise InvalidFeedbackError("This Idempotency-Key was already used for another request (another "
+                                           "image, task or labels): send new feedback with a new key.")
+            found = self.store.get(stored_id) or next(iter(self.store.reads(stored_id)), None)
+        except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
+            raise _storage_failed(exc) from None
+        return found
 
     def submit(self, record: FeedbackRecord, original: Original | None = None,
                request_key: str | None = None) -> FeedbackRecord:
         """Store and queue one record (and the upload it was made from); returns the stored record.
 
         Raises FeedbackStorageError if the store cannot be written (then nothing is kept). With a
-        `request_key` already used, nothing is stored and the record stored under it is returned.
+        `request_key` already used for the same request, nothing is stored and the record stored under it is
+        returned; used for another request, InvalidFeedbackError.
         """
-        return self._store(record.id, [record], None, original, request_key)
+        fingerprint = request_fingerprint(original, record.task, record.predicted, record.correct)
+        return self._store(record.id, [record], None, original, request_key, fingerprint)
 
     def submit_read(self, read: ReadFeedback, records: list[FeedbackRecord], original: Original | None = None,
                     request_key: str | None = None) -> ReadFeedback:
         """Store feedback on a read: the read, and each character's record through every sink, in ONE
         transaction; the upload is kept once, named by all of them. Errors and keys as `submit`."""
-        return self._store(read.id, records, read, original, request_key)
+        fingerprint = request_fingerprint(original, read.task, read.predicted, read.correct)
+        return self._store(read.id, records, read, original, request_key, fingerprint)
 
     def _store(self, stored_id: str, records: list[FeedbackRecord], read: ReadFeedback | None,
-               original: Original | None, request_key: str | None):
-        """The upload, then in one transaction the key's claim, the read (if any) and every record through
-        every sink; returns the read, else the record (or what the key stored before)."""
+               original: Original | None, request_key: str | None, fingerprint: str):
+        """In one transaction: the key's claim, the upload, the read (if any) and every record through every
+        sink; returns the read, else the record (or what the key stored before)."""
         self.start()
         request_key = check_request_key(request_key)
-        name = ""
         try:
-            if original is not None:
-                name = self.store.save_original(stored_id, original)
-                records = [replace(r, original_file=name) for r in records]
-                read = replace(read, original_file=name) if read else None
             with self.store.transaction():
-                if request_key and self.store.claim_key(request_key, stored_id) != stored_id:
+                if request_key and self.store.claim_key(request_key, stored_id, fingerprint) != stored_id:
                     raise _AlreadyStored(request_key)  # a concurrent retry stored it first: roll back
+                if original is not None:
+                    name = self.store.save_original(original, self.originals_budget)
+                    records = [replace(r, original_file=name) for r in records]
+                    read = replace(read, original_file=name) if read else None
                 if read is not None:
                     self.store.insert_read(read)
                 for record in records:
                     for sink in self.sinks:
                         sink.flag([record])
         except _AlreadyStored:
-            self.store.discard_original(name)
-            return self.earlier(request_key)
+            return self.earlier(request_key, fingerprint)
         except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
-            self.store.discard_original(name)
-            log.error("feedback could not be stored: %s", exc)
-            raise FeedbackStorageError("Your feedback could not be stored on the server; please try again later.") from None
+            raise _storage_failed(exc) from None
         return read if read is not None else records[0]
 
     def read_confirmation(self, read: ReadFeedback) -> str:

@@ -9,6 +9,7 @@ the prediction, its confidence and the model version, so nothing here loads a mo
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import math
@@ -21,9 +22,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
+from handwriting import preprocessing
 from handwriting.labels import labels_for
+from handwriting.preprocessing import InvalidImageError
 from handwriting.text import shorten
 
 SOURCES = ("app", "api", "game")  # where a record came from: the page, the API, the drawing game
@@ -48,7 +51,8 @@ class FeedbackRecord:
     correct: str
     source: str  # one of SOURCES
     image_png_b64: str  # the 28x28 model input, white ink on black, as a base64 PNG (~300 characters)
-    original_file: str = ""  # the upload as sent, relative to the data folder; kept locally only
+    original_file: str = ""  # the upload as kept (`read_original`), relative to the data folder; kept locally
+    # only, shared by every record of the same picture; "" once dropped to keep within the originals' budget
 
     @property
     def was_correct(self) -> bool:
@@ -133,10 +137,18 @@ def _label_list(labels: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class Original:
-    """The upload as it was sent, kept locally beside the store (too big for a sheet cell)."""
+    """The upload re-encoded for keeping beside the store (too big for a sheet cell): named by `digest`,
+    so the same picture sent many times is kept once."""
 
     data: bytes
     extension: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+ORIGINAL_JPEG_QUALITY = 90  # photos stay JPEG: a reviewer sees no difference, the file stays a few hundred KB
 
 
 def make_record(x, task: str, predicted, correct, *, confidence, model_version: str,
@@ -204,6 +216,13 @@ def make_read_feedback(task: str, predicted: str, correct, characters, *, model_
     return read, records
 
 
+def request_fingerprint(original: Original | None, task: str, predicted: str, correct: str) -> str:
+    """What an idempotency key stands for: the picture's content, the task and both labels (or texts). A key
+    reused with another request is refused by comparing these."""
+    parts = [original.digest if original is not None else "", task, predicted, correct]
+    return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+
+
 def _file_size(image) -> int | None:
     if isinstance(image, (bytes, bytearray, memoryview)):
         return len(image)
@@ -212,8 +231,10 @@ def _file_size(image) -> int | None:
     return None
 
 
-def read_original(image, max_bytes: int | None = None) -> Original | None:
-    """The bytes of what the user sent (a sketch: its composite, else its background), or None;
+def read_original(image, max_bytes: int | None = None, side: int = 1024) -> Original | None:
+    """What the user sent (a sketch: its composite, else its background) as it is kept: upright (EXIF
+    orientation applied), at most `side` pixels on its longest side, every metadata chunk dropped; JPEG
+    stays JPEG, anything else becomes PNG. None when it is no picture (preprocessing says why).
     InvalidFeedbackError when the file is over `max_bytes` (checked before it is read)."""
     if isinstance(image, dict):
         image = image.get("composite") or image.get("background")
@@ -222,25 +243,45 @@ def read_original(image, max_bytes: int | None = None) -> Original | None:
         raise InvalidFeedbackError(
             f"The image file is too large ({size / 2**20:.1f} MB): at most {max_bytes / 2**20:.0f} MB are accepted."
         )
-    data = None
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        data = bytes(image)
-    elif isinstance(image, (str, os.PathLike)) and size is not None:  # a missing file: preprocessing says so
-        data = Path(image).read_bytes()
-    elif isinstance(image, (Image.Image, np.ndarray)):
-        try:
-            buf = io.BytesIO()
-            (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buf, format="PNG")
-            data = buf.getvalue()
-        except (TypeError, ValueError, OSError):
-            return None  # an array PIL cannot write: the 28x28 is still stored
-    if data is None:
-        return None
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = (img.format or "bin").lower()
-    except Exception:
-        fmt = "bin"
-    return Original(data, {"jpeg": "jpg"}.get(fmt, fmt))
+        img = _opened(image)
+        if img is None:
+            return None
+        return _reencoded(img, side)
+    except (InvalidImageError, OSError, ValueError, TypeError, SyntaxError, EOFError, MemoryError):
+        return None  # not a picture, or one PIL cannot write: the 28x28 is still stored
 
 
+def _opened(image) -> Image.Image | None:
+    """The upload opened with preprocessing's checks (formats, size from the header), not yet decoded."""
+    if isinstance(image, np.ndarray):
+        return Image.fromarray(image)
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return preprocessing._open_image(io.BytesIO(bytes(image)), draft=False)
+    if isinstance(image, (str, os.PathLike)) and Path(image).is_file():
+        return preprocessing._open_image(Path(image), draft=False)
+    return None
+
+
+def _reencoded(img: Image.Image, side: int) -> Original:
+    fmt = "JPEG" if img.format == "JPEG" else "PNG"
+    if fmt == "JPEG":
+        img.draft("RGB", (side, side))  # decodes at a reduced scale when the photo is much larger
+    if img.width * img.height > preprocessing.MAX_DECODED_PIXELS:
+        raise InvalidImageError("too large to decode")  # preprocessing refuses it, with its own message
+    with preprocessing._decode_slot(img.width * img.height):
+        turn = preprocessing._orientation(img)
+        img = preprocessing._load(img)
+        if "transparency" in img.info or img.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
+            img = img.convert("RGBA" if "transparency" in img.info or "A" in img.getbands() else "RGB")
+        if turn is not None:
+            img = img.transpose(turn)
+        if max(img.size) > side:
+            img = ImageOps.contain(img, (side, side), Image.Resampling.LANCZOS)
+        if fmt == "JPEG" and img.mode not in ("L", "RGB"):
+            img = img.convert("RGB")
+        buf = io.BytesIO()  # saved without its info: no EXIF, ICC profile, text or other chunk is carried over
+        img.save(buf, format=fmt, **({"quality": ORIGINAL_JPEG_QUALITY} if fmt == "JPEG" else {}))
+    return Original(buf.getvalue(), "jpg" if fmt == "JPEG" else "png")
