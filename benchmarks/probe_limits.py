@@ -25,7 +25,8 @@ Round two (issue 19):
    then of a 4000x4000 one (the largest accepted), then a sketch whose 6 layers name the 4000x4000 one;
 9. huge data: URLs: 4 concurrent /predict whose image is a data: URL of a PNG plus 100 MB;
 10. a remote file: /predict of a FileData whose path is an http:// URL (to a closed loopback port);
-11. a 10 MB task string, and a task outside the choices: how long the message is.
+11. a 10 MB task string, and a task outside the choices: how long the message is;
+12. twenty /feedback calls reusing one 9.8 MB PNG upload (a digit plus a large ancillary chunk): store growth.
 Last, the number of tracebacks in the server's log over the whole run.
 
 Writes benchmarks/results/probe_limits.json (or --out).
@@ -42,6 +43,7 @@ import tempfile
 import threading
 import time
 import uuid
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -324,6 +326,28 @@ def echoes(app) -> dict:
     return out
 
 
+def feedback_flood(app, calls: int = 20) -> dict:
+    """`calls` /feedback calls reusing ONE upload: a digit PNG padded to ~9.8 MB with a private ancillary
+    chunk (viewers and the model skip it); how much the store folder grew."""
+    digits = np.load(FIXTURE)
+    png = imagegen.encode(imagegen.dark_on_white(digits["x"][list(digits["y"]).index(7)], 96))
+    body = np.random.default_rng(0).integers(0, 256, int(9.8 * 2**20), dtype=np.uint8).tobytes()
+    chunk = len(body).to_bytes(4, "big") + b"zzZz" + body + zlib.crc32(b"zzZz" + body).to_bytes(4, "big")
+    padded = png[:33] + chunk + png[33:]  # after the signature and IHDR, before the pixels
+
+    def store_bytes() -> int:
+        return sum(p.stat().st_size for p in Path(app.store_dir).rglob("*") if p.is_file())
+
+    client = new_client()
+    file = upload(client, app.url, padded, "padded.png")
+    before = store_bytes()
+    with Meter(app.pid) as meter:
+        answers = [attempt(lambda: call(client, app.url, "feedback", [file, "digits", "7", "7"])[0]) for _ in range(calls)]
+    return {**meter.figures, "upload_mb": round(len(padded) / 2**20, 2), "calls": calls,
+            "stored": sum(kind == "ok" for kind, _ in answers), "store_growth_mb": round((store_bytes() - before) / 2**20, 2),
+            "errors": sorted({str(v) for kind, v in answers if kind != "ok"})[:3]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app.py is probed")
@@ -346,13 +370,15 @@ def main(argv=None) -> int:
                      ("game_flood", lambda: game_flood(app)),
                      ("farming", lambda: farming(app)),
                      ("visitor_after_api_flood", lambda: visitor_after_flood(app, sessions)),
-                     ("session_flood_1300_holding_state", lambda: session_flood(app)),
                      ("progressive_8x_7071x7071_jpeg", lambda: concurrent_predicts(app, progressive_jpeg(7071))),
                      ("progressive_8x_4000x4000_jpeg", lambda: concurrent_predicts(app, progressive_jpeg(4000))),
                      ("progressive_sketch_6_layers_4000", lambda: progressive_sketch(app, progressive_jpeg(4000))),
                      ("data_urls_4x_100mb", lambda: huge_data_urls(app)),
                      ("remote_file", lambda: remote_file(app)),
-                     ("echoes", lambda: echoes(app))]
+                     ("echoes", lambda: echoes(app)),
+                     ("feedback_flood_20x_9.8mb_upload", lambda: feedback_flood(app)),
+                     # last: on the code before the fix it locks every later caller out
+                     ("session_flood_1300_holding_state", lambda: session_flood(app))]
             for name, step in steps:
                 if args.only and name not in args.only:
                     continue
