@@ -154,7 +154,7 @@ def test_the_page_says_the_limits_and_why_a_round_was_held_back(tmp_path):
 
     out = page.page_start("digits", 90, "script", False)
     rid = out[page.v.state]
-    for i in range(12):  # enough to be judged
+    for i in range(25):  # enough to be judged
         clock.now += 0.81
         out = page.page_submit(rid, (target_of(out, page), i))
     report = page.page_end(rid)[page.v.report]

@@ -368,7 +368,8 @@ def table_rules_markdown(per_client: int) -> str:
         f"**Fair play.** The table is for people drawing. An answer sooner than {MIN_ANSWER_S:.1f} s after its "
         "character appeared, or a drawing the round has already seen, scores nothing. Once a round has "
         f"{JUDGED_FROM} scoring answers, it is held back from the table (you still see its score, and why) if "
-        f"their times varied less than {MIN_SPREAD:.0%} from one character to the next: people are never that even.",
+        f"their times varied less than {MIN_SPREAD:.0%} from one character to the next, as a program at a steady "
+        "pace does and people do not.",
         f"Each address keeps only {best} of the day in each table." if per_client > 0 else "",
         "A program that draws new characters with a person's pace and unevenness can still score like the "
         "quickest person" + (", within that limit." if per_client > 0 else ".")] if part)

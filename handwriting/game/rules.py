@@ -34,8 +34,8 @@ MIN_ANSWER_S = 0.8  # a right answer sooner than this after its target appeared 
 LIVE_CONFIDENCE = 0.6  # judged live, a drawing counts once the target (with its look-alikes) is this probable
 REPEAT_DIFFERENCE = 0.02  # mean absolute difference (0..1) below which two 28x28 drawings are the same image
 SOURCES = ("page", "api")  # where a round was started: the Game tab, or the /game_* API
-JUDGED_FROM = 10  # scoring answers before a round's evenness is judged for the table
-MIN_SPREAD = 0.05  # answer times varying less than this (standard deviation over mean) are no person's
+JUDGED_FROM = 20  # scoring answers before a round's evenness is judged for the table
+MIN_SPREAD = 0.08  # answer times varying less than this (standard deviation over mean) are no person's
 
 BASE = 10  # points for a right answer
 SPEED_BONUS = 10  # extra points for an answer within FAST_S, falling linearly to 0 at SLOW_S
