@@ -25,7 +25,7 @@ import rawapi
 from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError, open_store
 from handwriting.feedback.database import ORIGINALS_DIR
 from handwriting.feedback.flagging import FeedbackRecorder
-from handwriting.labels import UnknownTaskError, labels_for
+from handwriting.tasks import UnknownTaskError, labels_for
 from handwriting.preprocessing import BlankImageError, InvalidImageError, to_model_input
 from handwriting.recognizer import get_recognizer, predict
 from training import feedback as feedback_cli

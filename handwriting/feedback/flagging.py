@@ -38,7 +38,7 @@ from handwriting.feedback.record import (
     make_record,
     request_fingerprint,
 )
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 
 log = logging.getLogger("handwriting.feedback")
 

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from handwriting import preprocessing
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.preprocessing import InvalidImageError
 from handwriting.text import shorten
 

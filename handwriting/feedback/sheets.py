@@ -37,7 +37,7 @@ from gspread.utils import ValueRenderOption
 from handwriting.config import SheetsSettings
 from handwriting.feedback.database import FeedbackStore, Queued
 from handwriting.feedback.record import FeedbackRecord
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 
 log = logging.getLogger("handwriting.sheets")
 
