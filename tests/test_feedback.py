@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -22,12 +23,14 @@ from PIL import Image
 
 import imagegen
 import rawapi
-from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError, open_store
+from handwriting.feedback import (FeedbackRecorder, FeedbackStorageError, InvalidFeedbackError, LocalSink, OutboxSink,
+                                  make_record, open_store)
 from handwriting.feedback.database import ORIGINALS_DIR
-from handwriting.feedback.flagging import FeedbackRecorder
+from handwriting.feedback.sender import Failure
 from handwriting.labels import UnknownTaskError, labels_for
 from handwriting.preprocessing import BlankImageError, InvalidImageError, to_model_input
 from handwriting.recognizer import get_recognizer, predict
+from handwriting.tasks import get_task
 from training import feedback as feedback_cli
 from training.feedback_file import TrainingSet, load_training_file, save_training_file
 from ui.feedback import FeedbackDesk
@@ -178,8 +181,10 @@ def test_bad_feedback_is_refused_and_nothing_is_stored(recorder, images, case, i
 
 
 def test_a_failed_write_leaves_nothing_half_stored(recorder, images):
-    class BrokenDisk:  # a sink whose write fails after the record row went in, inside the same transaction
-        def flag(self, flag_data, flag_option=None, username=None):
+    class BrokenDisk(LocalSink):  # a sink whose write fails after the record row went in, in the same transaction
+        name = "broken"
+
+        def accept(self, store, record):
             raise sqlite3.OperationalError("disk I/O error")
 
     recorder.start().sinks.append(BrokenDisk())
@@ -239,6 +244,65 @@ def test_processes_that_create_the_store_at_the_same_moment_all_open_it(tmp_path
         start = time.time() + 3.0  # after every interpreter has imported the package
         assert run_writers(folder, writers, records=1, start=start) == [0] * writers
         assert open_store(folder).count() == writers
+
+
+# ---------------------------------------------------------------------------------------------------
+# Any remote sink: a destination and a few lines, the outbox and the sender are shared
+
+
+class Shelf:
+    """An in-memory remote end whose first write lands but answers with a timeout."""
+
+    name = place = where = "shelf"
+
+    def __init__(self):
+        self.copies: dict[str, int] = {}
+        self.fail_next = [TimeoutError("no answer")]
+
+    def connect(self):
+        pass
+
+    def landed(self, ids):
+        return set(ids) & set(self.copies)
+
+    def send(self, records):
+        for record in records:
+            self.copies[record.id] = self.copies.get(record.id, 0) + 1
+        if self.fail_next:
+            raise self.fail_next.pop()
+
+    def describe(self, exc):
+        return Failure(str(exc), maybe_applied=True)
+
+
+class ShelfSink(OutboxSink):
+    name, title, place = "shelf", "Shelf", "the shelf"
+
+    def __init__(self, shelf):
+        super().__init__(types.SimpleNamespace(batch_size=3, writes_per_minute=60000, timeout_s=0.05,
+                                               retry_base_s=0.01, retry_max_s=0.05, idle_poll_s=0.05))
+        self.shelf = shelf
+
+    def destination(self):
+        return self.shelf
+
+
+def test_a_new_remote_sink_gets_the_outbox_and_the_senders_care(tmp_path):
+    """A write that landed despite an unclear answer is found, not sent again; every record arrives once."""
+    shelf = Shelf()
+    recorder = FeedbackRecorder(tmp_path, [ShelfSink(shelf)]).start()
+    records = [recorder.submit(make_record(np.full((28, 28), i, np.uint8), get_task("digits"), "1", str(i % 10),
+                                           confidence=0.5, model_version="v")) for i in range(7)]
+    deadline = time.monotonic() + 20
+    while recorder.store.waiting("shelf") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert shelf.copies == {r.id: 1 for r in records}
+    sender = recorder.sink("shelf").sender
+    assert sender.stats["already_there"] >= 1 and sender.stats["failures"] == 1 and sender.state == "ok"
+    assert recorder.store.outbox_counts("shelf") == {"waiting": 0, "in_doubt": 0, "parked": 0, "delivered": 7}
+    assert recorder.store.records() == sorted(records, key=lambda r: (r.created_at, r.id))
+    assert "being copied to the shelf" in recorder.confirmation(records[0])
+    recorder.close()
 
 
 # ---------------------------------------------------------------------------------------------------

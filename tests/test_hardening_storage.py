@@ -18,7 +18,7 @@ import imagegen
 import rawapi
 from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError
 from handwriting.feedback.database import DB_FILE, ORIGINALS_DIR
-from handwriting.feedback.flagging import FeedbackRecorder
+from handwriting.feedback import FeedbackRecorder
 from ui.feedback import FeedbackDesk
 
 MB = 2**20
