@@ -24,7 +24,7 @@ from PIL import Image
 import imagegen
 import rawapi
 from handwriting.feedback import (FeedbackRecorder, FeedbackStorageError, InvalidFeedbackError, LocalSink, OutboxSink,
-                                  make_record, open_store)
+                                  make_read_feedback, make_record, open_store, request_fingerprint)
 from handwriting.feedback.database import ORIGINALS_DIR
 from handwriting.feedback.sender import Failure
 from handwriting.labels import UnknownTaskError, labels_for
@@ -104,6 +104,38 @@ def test_a_correction_is_stored_with_what_retraining_needs(recorder, images):
     assert recorder.store.count() == 1
     text = recorder.confirmation(record)
     assert record.id in text and f"the right answer is {label}" in text
+
+
+def test_a_record_is_made_from_a_task_and_each_label_is_checked_once(monkeypatch):
+    from handwriting.feedback import record as record_module
+
+    checked = []
+    real = record_module.check_label
+    monkeypatch.setattr(record_module, "check_label", lambda label, task, role="correct": checked.append(role) or
+                        real(label, task, role))
+    pixels = np.arange(28 * 28, dtype=np.uint16).reshape(28, 28).astype(np.uint8)
+    digits_task = get_task("digits")
+    record = make_record(pixels, digits_task, " 3", "8", confidence={"3": 0.75, "8": 0.25}, model_version=7)
+    assert checked == ["predicted", "correct"]  # once each
+    assert (record.task, record.predicted, record.correct, record.model_version) == ("digits", "3", "8", "7")
+    assert record.confidence == 0.75  # picked for the label once it was checked
+    assert np.array_equal(record.pixels(), pixels)  # uint8 pixels are stored as they are
+    with pytest.raises(InvalidFeedbackError, match="'B' is not a label of the digits task"):
+        make_record(pixels, digits_task, "B", "8", confidence={"B": 0.9}, model_version="v")
+
+    checked.clear()
+    characters = [(pixels, "2", 0.9, (0, 0, 5, 5)), (pixels, "6", 0.8, (6, 0, 9, 5))]
+    read, records = make_read_feedback(digits_task, "26", "28", characters, model_version="v", read_as="26")
+    assert checked == ["predicted", "predicted"]  # the labels read, once each; the texts by check_text, once
+    assert [(r.predicted, r.correct) for r in records] == [("2", "2"), ("6", "8")] and read.matched
+    with pytest.raises(InvalidFeedbackError, match="reads as '25', not '26'"):
+        make_read_feedback(digits_task, "26", "28", characters, model_version="v", read_as="25")
+
+
+def test_a_key_is_looked_up_with_the_labels_as_sent():
+    """The API looks its idempotency key up before it checks the labels: spaces around them do not count."""
+    assert request_fingerprint(None, get_task("digits"), " 7 ", "7") == request_fingerprint(None, "digits", "7", "7")
+    assert request_fingerprint(None, "digits", "7", "1") != request_fingerprint(None, "digits", "7", "7")
 
 
 def test_the_page_handlers_store_confirmations_and_corrections_once(recorder, images):

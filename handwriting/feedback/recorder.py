@@ -112,22 +112,23 @@ class FeedbackRecorder:
             raise _storage_failed(exc) from None
         return found
 
-    def submit(self, record: FeedbackRecord, original: Original | None = None,
-               request_key: str | None = None) -> FeedbackRecord:
+    def submit(self, record: FeedbackRecord, original: Original | None = None, request_key: str | None = None,
+               fingerprint: str | None = None) -> FeedbackRecord:
         """Store and queue one record (and the upload it was made from); returns the stored record.
 
         Raises FeedbackStorageError if the store cannot be written (then nothing is kept). With a
         `request_key` already used for the same request, nothing is stored and the record stored under it is
-        returned; used for another request, InvalidFeedbackError.
+        returned; used for another request, InvalidFeedbackError. `fingerprint`: the one `earlier` was given
+        (made here from the record when None).
         """
-        fingerprint = request_fingerprint(original, record.task, record.predicted, record.correct)
+        fingerprint = fingerprint or request_fingerprint(original, record.task, record.predicted, record.correct)
         return self._store(record.id, [record], None, original, request_key, fingerprint)
 
     def submit_read(self, read: ReadFeedback, records: list[FeedbackRecord], original: Original | None = None,
-                    request_key: str | None = None) -> ReadFeedback:
+                    request_key: str | None = None, fingerprint: str | None = None) -> ReadFeedback:
         """Store feedback on a read: the read, and each character's record through every sink, in ONE
-        transaction; the upload is kept once, named by all of them. Errors and keys as `submit`."""
-        fingerprint = request_fingerprint(original, read.task, read.predicted, read.correct)
+        transaction; the upload is kept once, named by all of them. Errors, keys and fingerprint as `submit`."""
+        fingerprint = fingerprint or request_fingerprint(original, read.task, read.predicted, read.correct)
         return self._store(read.id, records, read, original, request_key, fingerprint)
 
     def _store(self, stored_id: str, records: list[FeedbackRecord], read: ReadFeedback | None,
