@@ -1,7 +1,8 @@
 """The upload kept beside a record: re-encoded once, upright, without metadata, named by its content.
 
 A reviewer needs the picture a person sent, not its EXIF, ICC profile or a padded chunk: what is kept is
-the decoded pixels, at most a few hundred KB, so the same picture sent many times is stored once.
+its pixels, re-encoded at a reviewer's size, so a padded upload stays small and one picture sent many times
+is stored once. The upload's format (JPEG stays JPEG) is read from the image as it is opened, once.
 """
 
 from __future__ import annotations
