@@ -16,7 +16,7 @@ import threading  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from handwriting.config import settings  # noqa: E402
-from handwriting.feedback.flagging import FeedbackRecorder  # noqa: E402
+from handwriting.feedback import FeedbackRecorder  # noqa: E402
 from handwriting.models import available, warm_up  # noqa: E402
 from handwriting.service import FeedbackDesk  # noqa: E402
 from handwriting.tasks import TASKS, get_task  # noqa: E402

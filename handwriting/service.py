@@ -18,14 +18,15 @@ import numpy as np
 from handwriting import models, reading
 from handwriting.feedback import (
     FeedbackRecord,
+    FeedbackRecorder,
     FeedbackStorageError,
     InvalidFeedbackError,
     ReadFeedback,
     make_read_feedback,
     make_record,
     read_original,
+    request_fingerprint,
 )
-from handwriting.feedback.record import check_label, check_text, request_fingerprint
 from handwriting.models import ModelUnavailableError
 from handwriting.preprocessing import InvalidImageError, to_model_input
 from handwriting.tasks import Task, UnknownTaskError, get_task
@@ -110,9 +111,10 @@ def model_info() -> dict[str, dict]:
 
 
 class FeedbackDesk:
-    """Where every piece of feedback is taken in: checked once, made into records, stored by `recorder`."""
+    """Where every piece of feedback is taken in: made into records (each label checked once, by the record)
+    and stored by `recorder`."""
 
-    def __init__(self, recorder):
+    def __init__(self, recorder: FeedbackRecorder):
         self.recorder = recorder
 
     def submit(self, image, task, predicted, correct, *, model_input: np.ndarray | None = None,
@@ -125,47 +127,44 @@ class FeedbackDesk:
         already used for the same request returns the record stored under it; for another request,
         InvalidFeedbackError. Nothing is written when a check fails."""
         task = get_task(task)
-        predicted = check_label(predicted, task, "predicted")
-        correct = check_label(correct, task, "correct")
-        original = self._original(image)
-        if (earlier := self.recorder.earlier(request_key, request_fingerprint(original, task, predicted, correct))):
+        original, fingerprint, earlier = self._intake(image, task, predicted, correct, request_key)
+        if earlier is not None:
             return earlier
         if model_input is None:
             model_input = to_model_input(image)
         if confidence is None or model_version is None:
             model = models.load(task)
             model_version = model_version or model.version
-            if confidence is None:
-                confidence = float(model.probabilities(model_input)[task.index(predicted)])
+            if confidence is None:  # every label's: the record picks `predicted`'s once it has checked it
+                confidence = dict(zip(task.labels, map(float, model.probabilities(model_input))))
         record = make_record(model_input, task, predicted, correct, confidence=confidence,
                              model_version=model_version, source=source)
-        return self.recorder.submit(record, original, request_key=request_key)
+        return self.recorder.submit(record, original, request_key=request_key, fingerprint=fingerprint)
 
     def submit_read(self, image, task, predicted, correct, *, read_as: reading.Reading | None = None,
-                    model_version: str | None = None, source: str = "api",
-                    request_key: str | None = None) -> ReadFeedback:
+                    source: str = "api", request_key: str | None = None) -> ReadFeedback:
         """Store feedback on a line read: per character when `correct` has one character per character read.
 
         `read_as` is the reading the caller showed (the page has it); without it the picture is read again
         here, and must read as `predicted`."""
         task = get_task(task)
-        predicted = check_text(predicted, task, "predicted")
-        correct = check_text(correct, task)
-        original = self._original(image)
-        if (earlier := self.recorder.earlier(request_key, request_fingerprint(original, task, predicted, correct))):
+        original, fingerprint, earlier = self._intake(image, task, predicted, correct, request_key)
+        if earlier is not None:
             return earlier
-        if read_as is None:
+        again = read_as is None
+        if again:
             read_as = reading.read(image, task)
-            if read_as.text != predicted:
-                raise InvalidFeedbackError(f"This picture reads as {read_as.text!r}, not {predicted!r}: send the text "
-                                           "/read gave for it as the predicted text.")
         read_feedback, records = make_read_feedback(
             task, predicted, correct, [(c.model_input, c.label, c.confidence, c.box) for c in read_as.characters],
-            model_version=model_version or models.load(task).version, source=source)
-        return self.recorder.submit_read(read_feedback, records, original, request_key=request_key)
+            model_version=models.load(task).version, source=source, read_as=read_as.text if again else None)
+        return self.recorder.submit_read(read_feedback, records, original, request_key=request_key,
+                                         fingerprint=fingerprint)
 
     def confirmation(self, stored) -> str:
         return self.recorder.confirmation(stored)
 
-    def _original(self, image):
-        return read_original(image, self.recorder.max_bytes, self.recorder.original_side)
+    def _intake(self, image, task: Task, predicted, correct, request_key):
+        """The upload as it is kept, what the request stands for, and the record a retry of it already stored."""
+        original = read_original(image, self.recorder.max_bytes, self.recorder.original_side)
+        fingerprint = request_fingerprint(original, task, predicted, correct)
+        return original, fingerprint, self.recorder.earlier(request_key, fingerprint)

@@ -369,12 +369,12 @@ def test_a_retried_feedback_call_with_the_same_key_stores_once(http, seven):
 def test_concurrent_retries_with_one_key_store_once(tmp_path, seven):
     from concurrent.futures import ThreadPoolExecutor
 
-    from handwriting.feedback.flagging import FeedbackRecorder
-    from ui.feedback import FeedbackDesk
+    from handwriting.feedback import FeedbackRecorder
+    from handwriting.service import FeedbackDesk
 
     recorder = FeedbackRecorder(tmp_path)
     with ThreadPoolExecutor(8) as pool:
-        records = list(pool.map(lambda _: FeedbackDesk(recorder).store(str(seven), "digits", "7", "7", confidence=0.9,
+        records = list(pool.map(lambda _: FeedbackDesk(recorder).submit(str(seven), "digits", "7", "7", confidence=0.9,
                                                           model_version="1", request_key="k1"), range(8)))
     assert len({r.id for r in records}) == 1 and recorder.store.count() == 1
     assert len(list((tmp_path / "feedback_originals").glob("*/*"))) == 1  # the losers' copies removed
@@ -382,11 +382,11 @@ def test_concurrent_retries_with_one_key_store_once(tmp_path, seven):
 
 
 def test_an_orphan_original_left_by_a_crash_is_removed_at_start(tmp_path, seven):
-    from handwriting.feedback.flagging import FeedbackRecorder
-    from ui.feedback import FeedbackDesk
+    from handwriting.feedback import FeedbackRecorder
+    from handwriting.service import FeedbackDesk
 
     recorder = FeedbackRecorder(tmp_path)
-    kept = FeedbackDesk(recorder).store(str(seven), "digits", "7", "7", confidence=0.9, model_version="1")
+    kept = FeedbackDesk(recorder).submit(str(seven), "digits", "7", "7", confidence=0.9, model_version="1")
     orphan = tmp_path / "feedback_originals" / "ab" / f"ab{'0' * 30}.png"
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"crashed before its record")

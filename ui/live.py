@@ -85,6 +85,7 @@ class LivePage:
     A tab says how it answers (`answer`), what it shows for an answer (`shown`) and for none (`cleared`)."""
 
     verb, noun, failed = "Predict", "prediction", "Not recognised"
+    give = "Choose the right answer from the list first."  # Send with nothing given
     pending_type = Pending
 
     def __init__(self, view: LiveView, desk: FeedbackDesk):
@@ -137,7 +138,7 @@ class LivePage:
     def correct(self, pending: Pending | None, right) -> dict:
         """Send: the right answer, as the person gave it."""
         if pending and not right:
-            return {self.view.status: "**Not stored:** Give the right answer first."}
+            return {self.view.status: f"**Not stored:** {self.give}"}
         return self._answer(pending, right)
 
     def _answer(self, pending: Pending | None, correct) -> dict:

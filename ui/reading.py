@@ -162,6 +162,7 @@ class ReadingPage(LivePage):
     """The Read tab's handlers: Read (and live after each stroke), a box's alternatives, and feedback."""
 
     verb, noun, failed = "Read", "reading", "Not read"
+    give = "Write what it says first."
     pending_type = ReadPending
 
     def answer(self, image, task: Task) -> Reading:
