@@ -21,18 +21,8 @@ import numpy as np
 
 from handwriting import segmentation
 from handwriting.labels import LOOKALIKES, labels_for
-from handwriting.preprocessing import (
-    BlankImageError,
-    InvalidImageError,
-    _grow,
-    _resize,
-    center_in_frame,
-    clean_ink,
-    image_size,
-    ink_map,
-    oriented_size,
-    to_grey_at,
-)
+from handwriting.decoding import BlankImageError, InvalidImageError, image_size, oriented_size, to_grey
+from handwriting.preprocessing import _grow, center_in_frame, clean_ink, ink_map, resize
 from handwriting.recognizer import get_recognizer
 
 DECODE_SIDE = 1024  # decoded pictures are reduced to this longest side first
@@ -143,7 +133,7 @@ def _decoded(image) -> tuple[np.ndarray, tuple[int, int], tuple[float, float]]:
     if size is not None and size[1] <= CANVAS_HEIGHT:  # a canvas-sized line: decode straight to the working size
         w, h = size
         side = max(1, round(max(w, h) * min(1.0, LINE_HEIGHT / h, DECODE_SIDE / w)))
-    grey = to_grey_at(image, side)
+    grey = to_grey(image, side)
     size = oriented_size(size, grey)  # EXIF may have turned it
     small = _line_size(grey)
     if grey.shape[0] <= small.shape[0] * 2:
@@ -209,7 +199,7 @@ def _line_size(grey: np.ndarray) -> np.ndarray:
     scale = min(1.0, LINE_HEIGHT / h, DECODE_SIDE / w)
     if scale >= 1.0:
         return grey
-    return _resize(grey, max(1, round(w * scale)), max(1, round(h * scale)))
+    return resize(grey, max(1, round(w * scale)), max(1, round(h * scale)))
 
 
 def _pieces(line: segmentation.Line, method: str) -> list[segmentation.Piece]:

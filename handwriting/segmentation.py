@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from handwriting.preprocessing import _shrink
+from handwriting.preprocessing import stroke_width
 
 METHODS = ("components", "projection", "best_path")
 MARK_SIDE = 0.4  # a component whose longest side is under this share of the line height is a mark (dot, accent)
@@ -288,8 +288,3 @@ def atoms(line: Line) -> list[Piece]:
             out.append(piece)
     return out
 
-
-def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width: area over half the outline (as preprocessing measures it, with its erosion)."""
-    area = int(mask.sum())
-    return float(2.0 * area / max(area - int(_shrink(mask).sum()), 1))

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 import imagegen
 from handwriting import BlankImageError, InvalidImageError, get_recognizer, predict, top_k
-from handwriting import preprocessing
+from handwriting import decoding
 from handwriting.reading import MAX_CHARACTERS, _in_context, read
 from handwriting.labels import LOOKALIKES, labels_for
 
@@ -249,7 +249,7 @@ def test_a_lone_dot_is_refused():
 
 def test_a_very_wide_strip_is_refused_before_decoding(monkeypatch):
     strip = imagegen.encode(np.full((200, 20_000), 255, np.uint8))  # a small file that decodes to 4 MP
-    monkeypatch.setattr(preprocessing, "_pil_to_grey", lambda img: pytest.fail("the strip was decoded"))
+    monkeypatch.setattr(decoding, "pil_to_grey", lambda *args: pytest.fail("the strip was decoded"))
     with pytest.raises(InvalidImageError, match="too wide"):
         read(strip, "digits")
     with pytest.raises(InvalidImageError, match="too wide"):
