@@ -24,7 +24,7 @@ from handwriting.decoding import WORK_SIDE, BlankImageError, InvalidImageError, 
 from handwriting.decoding import image_size, oriented_size
 
 __all__ = ["BlankImageError", "InvalidImageError", "to_grey", "to_model_input", "ink_map", "clean_ink",
-           "center_in_frame", "resize", "stroke_width", "WORK_SIDE", "image_size", "oriented_size", "to_grey_at"]
+           "center_in_frame", "grow", "resize", "stroke_width", "WORK_SIDE", "image_size", "oriented_size", "to_grey_at"]
 
 SIZE = 28  # the model's input side
 BOX = 20  # MNIST scales the ink's longest side to this many pixels
@@ -75,8 +75,8 @@ def _clamp01(x: np.ndarray) -> np.ndarray:
 
 
 def _quantiles(values: np.ndarray, fractions: tuple[float, ...]) -> list[float]:
-    """np.quantile's default (linear) quantiles from one partition: on these few thousand values
-    np.median and np.percentile spend several times the work in their own Python layers."""
+    """np.quantile's (linear) quantiles from one partition: kept by hand, np.quantile's Python layer costs
+    more than the work on these few thousand values, on every request."""
     flat = values.ravel()
     positions = [f * (flat.size - 1) for f in fractions]
     below = [int(p) for p in positions]
@@ -101,8 +101,7 @@ def _strength(signed: np.ndarray, at_least: float) -> float:
 def _fitted_background(signed: np.ndarray) -> np.ndarray | None:
     """A plane fitted to the paper (pixels well below the ink): evens out a photo's lighting gradient.
 
-    None when too little paper is seen to fit one. Least squares through its 3x3 normal equations,
-    in coordinates centred on the image so they stay well conditioned."""
+    None when too little paper is seen to fit one. Coordinates are centred on the image."""
     h, w = signed.shape
     step = max(1, int(np.sqrt(h * w / 4096)))  # a few thousand samples fit a plane as well as all
     sample = signed[::step, ::step]
@@ -111,16 +110,9 @@ def _fitted_background(signed: np.ndarray) -> np.ndarray | None:
     if n < 16 or n == paper.size:
         return None
     ys, xs = np.nonzero(paper)
-    ys = ys * step - (h - 1) / 2
-    xs = xs * step - (w - 1) / 2
-    values = sample[paper]
-    design = np.array([[n, ys.sum(), xs.sum()],
-                       [ys.sum(), ys @ ys, ys @ xs],
-                       [xs.sum(), xs @ ys, xs @ xs]])
-    target = np.array([values.sum(), ys @ values, xs @ values], dtype=np.float64)
-    try:
-        c0, cy, cx = np.linalg.solve(design, target)
-    except np.linalg.LinAlgError:  # the paper samples lie on a line: no plane to fit
+    design = np.column_stack([np.ones(n), ys * step - (h - 1) / 2, xs * step - (w - 1) / 2])
+    (c0, cy, cx), _, rank, _ = np.linalg.lstsq(design, sample[paper].astype(np.float64), rcond=None)
+    if rank < 3:  # the paper samples lie on a line: no plane to fit
         return None
     rows = (cy * (np.arange(h) - (h - 1) / 2)).astype(np.float32)
     cols = (c0 + cx * (np.arange(w) - (w - 1) / 2)).astype(np.float32)
@@ -130,7 +122,8 @@ def _fitted_background(signed: np.ndarray) -> np.ndarray | None:
 def _otsu(values: np.ndarray) -> float:
     """Otsu's threshold: the level that best splits `values` into two classes (paper and ink).
 
-    The 64-bin histogram is counted with bincount: np.histogram costs three times as much here."""
+    Kept by hand: no library the app installs has it; bincount counts the 64 bins with less overhead
+    than np.histogram."""
     bins = 64
     lo, hi = float(values.min()), float(values.max())
     if hi <= lo:  # one value: np.histogram's convention of a unit range around it
@@ -161,14 +154,14 @@ def clean_ink(ink: np.ndarray, min_speck_fraction: float = MIN_SPECK_FRACTION) -
         areas = np.bincount(labels.ravel())[1:]
         keep = np.concatenate([[False], areas >= min_speck_fraction * areas.sum()])
         strokes = keep[labels]
-    near_strokes = _grow(strokes, 2)  # keep the anti-aliased rims
+    near_strokes = grow(strokes, 2)  # keep the anti-aliased rims
     soft = _clamp01((ink - 0.1) / 0.9)  # paper texture below 10% of the ink goes
     return (soft * near_strokes).astype(np.float32, copy=False)  # zero away from the strokes
 
 
-def _grow(mask: np.ndarray, steps: int) -> np.ndarray:
+def grow(mask: np.ndarray, steps: int) -> np.ndarray:
     """Binary dilation by the 4-neighbour cross, `steps` times: ndimage.binary_dilation(mask,
-    iterations=steps) in a fifth of its time, which matters on the per-request path."""
+    iterations=steps), kept by hand because scipy's call is several times slower on the request path."""
     for _ in range(steps):
         grown = mask.copy()
         grown[1:] |= mask[:-1]
@@ -179,19 +172,6 @@ def _grow(mask: np.ndarray, steps: int) -> np.ndarray:
     return mask
 
 
-def _shrink(mask: np.ndarray) -> np.ndarray:
-    """Binary erosion by the 4-neighbour cross, outside the image counting as background: what
-    ndimage.binary_erosion(mask) gives, in a third of its time."""
-    inner = mask.copy()
-    inner[1:] &= mask[:-1]
-    inner[:-1] &= mask[1:]
-    inner[:, 1:] &= mask[:, :-1]
-    inner[:, :-1] &= mask[:, 1:]
-    inner[[0, -1], :] = False
-    inner[:, [0, -1]] = False
-    return inner
-
-
 # ---------------------------------------------------------------------------------------------------
 # 3-4. MNIST normalisation
 
@@ -199,7 +179,7 @@ def _shrink(mask: np.ndarray) -> np.ndarray:
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width in pixels: area over half the outline length (a long stroke is 2L by w)."""
     area = int(mask.sum())
-    outline = area - int(_shrink(mask).sum())
+    outline = area - int(ndimage.binary_erosion(mask).sum())  # outside the image counts as background
     return float(2.0 * area / max(outline, 1))
 
 
@@ -247,20 +227,12 @@ def center_in_frame(ink: np.ndarray) -> np.ndarray:
     if small.max() <= 0:
         raise BlankImageError("No handwriting found: the strokes are too faint.")
     small = small / small.max()
-    cy, cx = _center_of_mass(small)
+    cy, cx = ndimage.center_of_mass(small)
     top = min(max(round(SIZE / 2 - cy), 0), SIZE - new_h)
     left = min(max(round(SIZE / 2 - cx), 0), SIZE - new_w)
     out = np.zeros((SIZE, SIZE), np.float32)
     out[top : top + new_h, left : left + new_w] = small
     return out
-
-
-def _center_of_mass(img: np.ndarray) -> tuple[float, float]:
-    """(row, column) of the intensity-weighted centre: ndimage.center_of_mass in a fifth of its time."""
-    total = float(img.sum())
-    rows = float(img.sum(axis=1) @ np.arange(img.shape[0])) / total
-    cols = float(img.sum(axis=0) @ np.arange(img.shape[1])) / total
-    return rows, cols
 
 
 def _work_size(grey: np.ndarray) -> np.ndarray:
