@@ -20,7 +20,7 @@ from PIL import Image
 from scipy import ndimage
 
 from handwriting.decoding import WORK_SIDE, BlankImageError, InvalidImageError, to_grey
-# Importable from here until ui/reading.py takes them from handwriting.decoding (issue 20's merge).
+# Old homes: importable from here until ui/reading.py imports them from handwriting.decoding.
 from handwriting.decoding import image_size, oriented_size
 
 __all__ = ["BlankImageError", "InvalidImageError", "to_grey", "to_model_input", "ink_map", "clean_ink",
@@ -246,5 +246,5 @@ def _work_size(grey: np.ndarray) -> np.ndarray:
 
 
 def to_grey_at(value, work_side: int) -> np.ndarray:
-    """Old name of `to_grey(value, work_side)`: ui/reading.py calls it until issue 20's merge."""
+    """Old name of `to_grey(value, work_side)`, for ui/reading.py until it calls that."""
     return to_grey(value, work_side)

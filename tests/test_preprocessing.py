@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -80,6 +82,35 @@ def test_file_paths_and_exif_rotation(tmp_path, digits):
     rotated.save(path, exif=exif, quality=95)
     assert similarity(to_model_input(str(path)), reference) > 0.85
     assert similarity(to_model_input(path), reference) > 0.85
+
+
+# What a viewer applies to show a picture stored with each EXIF orientation; each of these undoes itself
+# but ROTATE_90 / ROTATE_270, which undo each other.
+SHOWN_AS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+UNDONE_BY = {**SHOWN_AS, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+@pytest.mark.parametrize("orientation,side,fmt", [(o, 200, "JPEG") for o in range(2, 9)] + [(6, 2400, "PNG")])
+def test_every_exif_orientation_is_turned_upright(digits, orientation, side, fmt):
+    """Each orientation a camera writes, on a photo and on a picture large enough to be reduced while decoded."""
+    digit = digits[0][2]
+    upright = Image.fromarray(imagegen.dark_on_white(digit, side))
+    stored = upright.transpose(UNDONE_BY[orientation])
+    assert stored.transpose(SHOWN_AS[orientation]).tobytes() == upright.tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    got = to_model_input(imagegen.encode(stored, fmt, exif=exif))
+    assert similarity(got, to_model_input(np.asarray(upright))) > 0.9
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_a_broken_exif_block_is_ignored(digits):
+    upright = imagegen.dark_on_white(digits[0][5])
+    broken = imagegen.encode(upright, "JPEG", exif=b"Exif\x00\x00MM\x00\x2a\xff\xff\xff\xf0garbage")
+    assert Image.open(io.BytesIO(broken)).info.get("exif")  # the block is there, unreadable
+    assert similarity(to_model_input(broken), to_model_input(upright)) > 0.9
 
 
 def test_palette_png_with_transparency(digits):

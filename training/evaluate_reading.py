@@ -1,6 +1,6 @@
 """How well the reader reads whole numbers and words, per segmentation method (training.reading_methods).
 
-    python -m training.evaluate_reading                 # a few minutes on 2 cores
+    python -m training.evaluate_reading                 # every method, every condition
     python -m training.evaluate_reading --n 100 --methods components
 
 Strings are composed from characters no model trained on: MNIST test and USPS digits for numbers,
