@@ -22,6 +22,12 @@ from ui.pictures import model_input_html
 class AnswerLabel(gr.Label):
     """`gr.Label` that shows a `Prediction` as the model answered it: its label and its top 3."""
 
+    def get_block_name(self) -> str:
+        return "label"  # the page draws it with Gradio's own Label
+
+    def get_block_class(self) -> str:
+        return "label"
+
     def postprocess(self, value):
         if isinstance(value, service.Prediction):
             return LabelData(label=value.label, confidences=[LabelConfidence(label=label, confidence=p)
