@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from handwriting.reading import Reading
+from handwriting.refusal import REFUSED
 from handwriting.service import USER_ERRORS, FeedbackDesk, Prediction
 from handwriting.feedback import InvalidFeedbackError
 from handwriting.tasks import Task, get_task
@@ -132,7 +133,12 @@ class LivePage:
                 v.correction: gr.update(visible=False), v.status: ""}
 
     def confirm(self, pending: Pending | None) -> dict:
-        """Yes: the answer was right."""
+        """Yes: the answer was right. An answer holding "?" (none of the task's characters) is not kept: it
+        teaches nothing unless the person says what it was (No)."""
+        if isinstance(pending, Pending) and REFUSED in pending.said and not pending.stored_id:
+            return {self.view.status: f"Thank you. Pictures that are no {pending.task.noun} are not kept; if it was "
+                                      f"one, press **No** and say which.",
+                    self.view.ask: gr.update(visible=False)}
         return self._answer(pending, pending.said if pending else None)
 
     def correct(self, pending: Pending | None, right) -> dict:

@@ -143,6 +143,13 @@ def lookalike_hint(top: str, task: Task) -> str:
             "say so below: corrections like that teach it.")
 
 
+def refusal_hint(prediction: service.Prediction) -> str:
+    """What "?" means, in words, with the closest characters."""
+    closest = ", ".join(label for label, _ in prediction.top(3))
+    return (f"This doesn't look like a {prediction.task.noun}. Closest: {closest}. If it is one, say which below: "
+            "corrections like that teach it.")
+
+
 @dataclass
 class RecognitionView(LiveView):
     """What a recognition tab's handlers update."""
@@ -160,8 +167,9 @@ class RecognitionPage(LivePage):
 
     def shown(self, pending: Pending) -> dict:
         v, prediction = self.view, pending.answer
+        hint = refusal_hint(prediction) if prediction.refused else lookalike_hint(prediction.label, prediction.task)
         return {v.label: prediction, v.right: gr.update(choices=list(prediction.task.labels), value=None),
-                v.hint: lookalike_hint(prediction.label, prediction.task), v.seen: model_input_html(prediction.model_input)}
+                v.hint: hint, v.seen: model_input_html(prediction.model_input)}
 
     def cleared(self) -> dict:
         v = self.view
