@@ -70,11 +70,12 @@ class ModelRecord:
                 "fallback_reason": self.fallback_reason}
 
 
-def read_model_folder(task, folder: Path, source: str, **provenance) -> ModelRecord:
-    """A model folder's record; ModelUnavailableError when it has no serving copy."""
+def read_model_folder(task, folder: Path, source: str, weights: str = LITERT_FILE, **provenance) -> ModelRecord:
+    """A model folder's record; ModelUnavailableError when it lacks `weights` (serving needs its LiteRT copy;
+    training, which runs the Keras weights, asks for those)."""
     task, folder = get_task(task), Path(folder)
-    if not (folder / LITERT_FILE).is_file():
-        raise ModelUnavailableError(f"The {task.name} model is not available: {folder / LITERT_FILE} is missing.")
+    if not (folder / weights).is_file():
+        raise ModelUnavailableError(f"The {task.name} model is not available: {folder / weights} is missing.")
     metrics = read_metrics(folder)
     return ModelRecord(task, folder, str(metrics.get("version", "unversioned")), source, metrics, **provenance)
 

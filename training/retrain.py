@@ -393,7 +393,8 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
             synthetic_cache=None) -> dict:
     started = time.time()
     labels = labels_for(task)
-    base = (read_model_folder(task, base_model, source=f"{base_model}") if base_model else resolve_model(task))
+    base = (read_model_folder(task, base_model, source=f"{base_model}", weights=KERAS_FILE) if base_model
+            else resolve_model(task))
     print(f"base model: {base.describe()}")
     feedback = load_feedback(feedback_path, task)
     holdout = held_out(feedback.ids, settings.holdout_fraction)

@@ -77,7 +77,10 @@ class LiveView:
 
     @property
     def outputs(self) -> list:
-        return [getattr(self, f.name) for f in fields(self)]
+        """The tab's own components first (its answer is output 0), then the pending answer and its controls."""
+        common = [f.name for f in fields(LiveView)]
+        own = [f.name for f in fields(self) if f.name not in common]
+        return [getattr(self, name) for name in own + common]
 
 
 class LivePage:
