@@ -22,9 +22,9 @@ HANDWRITING_SESSIONS_PER_CLIENT sessions, its oldest going first.
 Request bodies are bounded before they are read (`BodyLimit`), and a file named by a URL is refused
 rather than fetched: the server never makes a request on a caller's behalf.
 
-Gradio also builds a config of every block of the page for each new session (`SessionState.__init__`):
-on this page that was 42% of the CPU of a stateless API call (a script calling `/predict` without a
-session hash starts a new session every time). `LazySessionState` builds a block's config only when it
+Gradio also builds a config of every block of the page for each new session (`SessionState.__init__`),
+most of the work of a stateless API call (a script calling `/predict` without a session hash starts a new
+session every time). `LazySessionState` builds a block's config only when it
 is read (an update to that block, or a deep link), so a call pays for the blocks it touches.
 
 `GuardedBlocks.on_launch` runs the app's start-up work (opening storage, starting the Sheets sender,
