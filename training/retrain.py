@@ -340,7 +340,7 @@ def write_candidate_metadata(folder: Path, base, results: dict, version: str, re
     training = read_training(base.folder)
     training["retrained"] = retrain_record
     write_training(folder, training)
-    return write_metrics(folder, base.task, results, version, retrain_record["evaluation_seconds"])
+    return write_metrics(folder, base.task.name, results, version, retrain_record["evaluation_seconds"])
 
 
 def report_markdown(report: dict) -> str:
