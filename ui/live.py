@@ -129,6 +129,12 @@ class LivePage:
             return self.forget()
         return self.page_answer(drawing, task)
 
+    def page_again(self, pending: Pending | None, task) -> dict:
+        """Another task (character set): the input on screen answered again at once, or nothing when none is."""
+        if not isinstance(pending, Pending):
+            return self.forget()
+        return self.page_answer(pending.image, task)
+
     def forget(self) -> dict:
         """A new or cleared input: the answer on screen no longer describes it."""
         v = self.view
@@ -176,9 +182,12 @@ class LivePage:
                           show_progress="hidden", queue=False)
         controls.send.click(self.correct, [self.view.last, controls.right], answered, **private)
 
-    def listen(self, task_input, drawing, buttons: list, uploads: list, concurrency_limit: int) -> None:
-        """Answer on each button and upload, live after each stroke on `drawing`; a cleared upload or another
-        task forgets the answer. Every listener is private: API callers have endpoints of their own."""
+    def listen(self, task_input, drawing, buttons: list, uploads: list, concurrency_limit: int,
+               sources: list = ()) -> None:
+        """Answer on each button and upload, live after each stroke on `drawing`; a cleared upload forgets the
+        answer, another task answers the same input again. `sources` pairs each input's sub-tab with the
+        input: showing one shows that input's answer (or none), so an answer and its "Is this correct?" are
+        always about the input on screen. Every listener is private: API callers have endpoints of their own."""
         shown = self.view.outputs
         answering = dict(fn=self.page_answer, outputs=shown, api_visibility="private",
                          concurrency_limit=concurrency_limit, concurrency_id="recognise")
@@ -192,4 +201,8 @@ class LivePage:
         quick = dict(api_visibility="private", show_progress="hidden", queue=False)
         for upload in uploads:
             upload.clear(self.forget, None, shown, **quick)
-        task_input.change(self.forget, None, shown, **quick)
+        for tab, source in sources:
+            tab.select(self.page_live, [source, task_input], shown, api_visibility="private", show_progress="hidden",
+                       concurrency_limit=concurrency_limit, concurrency_id="recognise")
+        task_input.change(self.page_again, [self.view.last, task_input], shown, api_visibility="private",
+                          show_progress="hidden", concurrency_limit=concurrency_limit, concurrency_id="recognise")

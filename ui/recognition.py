@@ -196,10 +196,10 @@ def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task
     with gr.Row(equal_height=False):
         with gr.Column():
             with gr.Tabs():
-                with gr.Tab("Draw", id=f"{name}-draw-tab"):
+                with gr.Tab("Draw", id=f"{name}-draw-tab") as draw_tab:
                     sketch = DrawingCanvas(elem_id=f"{name}-sketch")  # recognised after every stroke
                     draw_button = gr.Button("Predict", variant="primary", elem_id=f"{name}-predict-draw")
-                with gr.Tab("Upload", id=f"{name}-upload-tab"):
+                with gr.Tab("Upload", id=f"{name}-upload-tab") as upload_tab:
                     upload = ImageUpload(label="Upload", type="filepath", sources=["upload", "clipboard"],
                                          elem_id=f"{name}-upload")
                     upload_button = gr.Button("Predict", variant="primary", elem_id=f"{name}-predict-upload")
@@ -212,7 +212,8 @@ def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task
     view = RecognitionView(last=gr.State(None), ask=controls.ask, correction=controls.correction, right=controls.right,
                            status=controls.status, label=label, hint=hint, seen=seen)
     page = RecognitionPage(view, desk)
-    page.listen(task_input, sketch, [(draw_button, sketch), (upload_button, upload)], [upload], concurrency_limit)
+    page.listen(task_input, sketch, [(draw_button, sketch), (upload_button, upload)], [upload], concurrency_limit,
+                sources=[(draw_tab, sketch), (upload_tab, upload)])
     page.wire(controls, concurrency_limit)
     return page
 
