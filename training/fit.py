@@ -30,16 +30,18 @@ class FitSettings(Protocol):
 
 
 def fit(model, x: np.ndarray, y: np.ndarray, settings: FitSettings, sample_weight: np.ndarray | None = None,
-        validation: tuple[np.ndarray, np.ndarray] | None = None):
+        validation: tuple[np.ndarray, np.ndarray] | None = None, augment=None):
     """Fit a compiled Keras `model` on uint8 images `x` (N x 28 x 28) and labels `y`; returns the Keras history.
 
-    With `validation` (uint8 images, labels) the epoch with the best validation accuracy is restored at the end."""
+    With `validation` (uint8 images, labels) the epoch with the best validation accuracy is restored at the end.
+    `augment` replaces the settings' rotation/zoom/shift pipeline (e.g. `training.augment.writer_augmenter`)."""
     import keras
     import tensorflow as tf
 
     from training.augment import digit_augmenter
 
-    augment = digit_augmenter(settings.rotation_deg, settings.zoom, settings.shift, settings.seed)
+    if augment is None:
+        augment = digit_augmenter(settings.rotation_deg, settings.zoom, settings.shift, settings.seed)
 
     def prepare(images, labels, *weights):
         images = tf.cast(images, tf.float32)[..., None] / 255.0

@@ -1,0 +1,160 @@
+"""Train the digits model with a "none" output unit: digits from every kind of hand, and "?" for the rest.
+
+    python -m training.emnist_cache                                   # once: data/emnist/preprocessed.npz
+    python -m training.train_refusal digits --out runs/digits_none --epochs 8
+    python -m training.evaluate_refusal digits --model-dir runs/digits_none
+
+Data (all through the serving preprocessing, `training.emnist_cache`):
+- the task's characters: the MNIST training digits and EMNIST's digits (other writers, scanned, thicker
+  strokes), EMNIST's validation tenth and a seeded MNIST split kept aside;
+- "none" (the last unit): EMNIST letters that look like no digit (`NEGATIVE_LETTERS`, the training part
+  only) and generated doodles of `training.doodles.TRAIN_FAMILIES` only. With positives and negatives from
+  one source (EMNIST digits beside EMNIST letters) the unit must learn the shape, not the source.
+- augmentation `training.augment.writer_augmenter`: rotation, zoom, shift, aspect ratio, slant, elastic
+  wobble, thick/thin strokes, low resolution and blur.
+
+The architecture is the original CNN (`handwriting.model.build_model`) with N+1 output units. After
+training, `training.calibrate_refusal` sets the thresholds on the validation part and writes refusal.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from handwriting.labels import labels_for
+from handwriting.model_folder import KERAS_FILE, write_training
+
+ALL = labels_for("all")
+# Letters that look like no digit (the issue's list): the digits task's "none" negatives from EMNIST's training part.
+NEGATIVE_LETTERS = tuple("AEFHKMNPRTWXYaefhkmnrtwx")
+MNIST_VALIDATION = 5000
+DOODLE_CACHE = Path("data") / "doodles"
+
+
+def doodles(families: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Generated doodles of "train" or "eval" families, cached in data/doodles (they take a minute to draw)."""
+    from handwriting.config import PROJECT_DIR
+    from training import doodles as d
+
+    path = PROJECT_DIR / DOODLE_CACHE / f"{families}_{n}_{seed}.npz"
+    if path.exists():
+        with np.load(path) as f:
+            return f["x"], f["family"]
+    x, fam = d.doodle_images(d.TRAIN_FAMILIES if families == "train" else d.EVAL_FAMILIES, n, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, x=x, family=fam)
+    return x, fam
+
+
+def negative_letter_mask(data: dict) -> np.ndarray:
+    """EMNIST images of `NEGATIVE_LETTERS` (case-merged ones only when both cases are in the list)."""
+    wanted = np.array([c in NEGATIVE_LETTERS for c in ALL])
+    y, y_alt = data["y"].astype(np.int64), data["y_alt"].astype(np.int64)
+    return (data["source"] < 2) & wanted[y] & wanted[y_alt]
+
+
+def digits_data(cache=None, seed: int = 0, emnist_digits: int | None = None, doodle_n: int = 24000):
+    """(x_train, y_train, x_val, y_val, description); label 10 is "none"."""
+    from training.emnist_cache import load
+
+    data = load(cache)
+    rng = np.random.default_rng(seed)
+    y, src, val = data["y"].astype(np.int64), data["source"], data["validation"]
+    mnist = np.flatnonzero(src == 2)
+    mnist_val = rng.choice(mnist, MNIST_VALIDATION, replace=False)
+    mnist_train = np.setdiff1d(mnist, mnist_val)
+    emnist_train = emnist_digits_idx = np.flatnonzero((src < 2) & (y < 10) & ~val)
+    if emnist_digits is not None and emnist_digits < len(emnist_train):
+        emnist_train = rng.choice(emnist_train, emnist_digits, replace=False)
+    letters = negative_letter_mask(data)
+    letters_train, letters_val = np.flatnonzero(letters & ~val), np.flatnonzero(letters & val)
+    emnist_val = np.flatnonzero((src < 2) & (y < 10) & val)
+    dx, _ = doodles("train", doodle_n, seed)
+    dvx, _ = doodles("train", doodle_n // 8, seed + 1000)  # fresh drawings of the same families
+    none = 10
+    x_train = np.concatenate([data["x"][mnist_train], data["x"][emnist_train], data["x"][letters_train], dx])
+    y_train = np.concatenate([y[mnist_train], y[emnist_train], np.full(len(letters_train) + len(dx), none)])
+    x_val = np.concatenate([data["x"][mnist_val], data["x"][emnist_val], data["x"][letters_val], dvx])
+    y_val = np.concatenate([y[mnist_val], y[emnist_val], np.full(len(letters_val) + len(dvx), none)])
+    description = (f"{len(mnist_train):,} MNIST training digits and {len(emnist_train):,} EMNIST digits (of "
+                   f"{len(emnist_digits_idx):,} in its training part); 'none': {len(letters_train):,} EMNIST letters "
+                   f"that look like no digit ({''.join(NEGATIVE_LETTERS)}) and {len(dx):,} generated doodles of the "
+                   "training families (training.doodles.TRAIN_FAMILIES); all through the serving preprocessing. "
+                   f"Validation: {MNIST_VALIDATION:,} MNIST training digits, EMNIST's validation tenth "
+                   f"({len(emnist_val):,} digits, {len(letters_val):,} such letters) and {len(dvx):,} fresh doodles")
+    return x_train, y_train.astype(np.int64), x_val, y_val.astype(np.int64), description
+
+
+def train(task: str, out: Path, epochs: int, batch_size: int, learning_rate: float, decay: float, seed: int,
+          cache=None, emnist_digits: int | None = None, doodle_n: int = 24000, limit: int | None = None) -> Path:
+    import keras
+
+    from handwriting.model import build_model
+    from training.augment import writer_augmenter
+    from training.export import export_litert
+    from training.fit import fit, fit_summary
+    from training.train import TrainSettings
+
+    if task != "digits":
+        raise SystemExit("train_refusal trains the digits model; letters and all get their none unit from "
+                         "training.refusal_head")
+    keras.utils.set_random_seed(seed)
+    x, y, xv, yv, description = digits_data(cache, seed, emnist_digits, doodle_n)
+    if limit:
+        pick = np.random.default_rng(seed).choice(len(y), limit, replace=False)
+        x, y = x[pick], y[pick]
+    labels = labels_for(task)
+    print(f"{task}: {len(y):,} training images ({int((y == len(labels)).sum()):,} none), {len(yv):,} validation")
+    settings = TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                             lr_decay_per_epoch=decay, seed=seed, validation_size=len(yv))
+    model = build_model(len(labels) + 1, learning_rate)
+    started = time.time()
+    history = fit(model, x, y, settings, validation=(xv, yv), augment=writer_augmenter(seed=seed))
+    seconds = time.time() - started
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / KERAS_FILE)
+    np.savez_compressed(out / "validation.npz", x=xv, y=yv)  # what calibrate_refusal sets the thresholds on
+    write_training(out, {
+        "kind": "none_unit",
+        "task": task,
+        "labels": list(labels),
+        "outputs": list(labels) + ["none"],
+        "data": description,
+        "augmentation": "training.augment.writer_augmenter: shear 0.25, rotation 10 deg, zoom 0.10 plus each side "
+                        "up to 0.25 more on its own (aspect ratio), shift 0.08, elastic, thick/thin strokes, "
+                        "low resolution (10-16 px, half binarised), blur",
+        "settings": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                     "lr_decay_per_epoch": decay, "seed": seed, "emnist_digits": emnist_digits, "doodles": doodle_n},
+        "train_size": int(len(y)),
+        **fit_summary(history.history["val_accuracy"], seconds),
+    })
+    export_litert(out)
+    print(f"saved {out / KERAS_FILE} ({seconds:.0f} s)")
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=["digits"])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--cache", default=None, help="the preprocessed EMNIST cache (training.emnist_cache)")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--decay", type=float, default=0.75)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--emnist-digits", type=int, default=None, help="use this many EMNIST digits (default: all)")
+    parser.add_argument("--doodles", type=int, default=24000)
+    parser.add_argument("--limit", type=int, default=None, help="train on this many images only (smoke tests)")
+    args = parser.parse_args(argv)
+    train(args.task, Path(args.out), args.epochs, args.batch_size, args.learning_rate, args.decay, args.seed,
+          args.cache, args.emnist_digits, args.doodles, args.limit)
+
+
+if __name__ == "__main__":
+    main()
