@@ -26,7 +26,7 @@ class StrokeStyle(layers.Layer):
     made thicker (dilation) or thinner (erosion), low resolution (shrunk to 10-16 px, sometimes binarised,
     and blown up again: blocky, thick strokes as from an upscaled binary scan) or a blur."""
 
-    def __init__(self, p_thick=0.2, p_thin=0.15, p_lowres=0.2, p_blur=0.15, seed=0, **kwargs):
+    def __init__(self, p_thick=0.2, p_thin=0.15, p_lowres=0.15, p_blur=0.1, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.p = (p_thick, p_thin, p_lowres, p_blur)
         self.seed = seed
@@ -62,7 +62,7 @@ def writer_augmenter(rotation_deg: float = 10.0, zoom: float = 0.10, shift: floa
         [
             layers.RandomShear(x_factor=shear, y_factor=0.0, seed=seed, **fill),
             layers.RandomRotation(rotation_deg / 360.0, seed=seed + 1, **fill),
-            layers.RandomZoom((-zoom - aspect, zoom), (-zoom - aspect, zoom), seed=seed + 2, **fill),
+            layers.RandomZoom((-zoom, zoom + aspect), (-zoom, zoom + aspect), seed=seed + 2, **fill),
             layers.RandomTranslation(shift, shift, seed=seed + 3, **fill),
             layers.RandomElasticTransform(factor=elastic, scale=0.08, value_range=(0.0, 1.0), seed=seed + 4, **fill),
             StrokeStyle(seed=seed + 5),

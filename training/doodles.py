@@ -160,6 +160,52 @@ def lines(rng) -> list[Stroke]:
     return [_segment(rng.random(2), rng.random(2)) for _ in range(rng.integers(4, 8))]
 
 
+def polygons(rng) -> list[Stroke]:
+    """Two or three overlapping outlines of random triangles and quadrilaterals."""
+    strokes = []
+    for _ in range(rng.integers(2, 4)):
+        pts = rng.uniform(0.05, 0.95, (rng.integers(3, 5), 2))
+        pts = np.concatenate([pts, pts[:1]])
+        strokes.append(np.concatenate([_segment(a, b) for a, b in zip(pts[:-1], pts[1:])]))
+    return strokes
+
+
+def concentric(rng) -> list[Stroke]:
+    """A target: three or more nested rings (or nested boxes)."""
+    k = rng.integers(3, 6)
+    if rng.random() < 0.6:
+        return [_ellipse(0.5, 0.5, r, r) for r in np.linspace(0.1, 0.45, k)]
+    return [np.concatenate([_segment(a, b) for a, b in zip(
+        [(0.5 - r, 0.5 - r), (0.5 + r, 0.5 - r), (0.5 + r, 0.5 + r), (0.5 - r, 0.5 + r)],
+        [(0.5 + r, 0.5 - r), (0.5 + r, 0.5 + r), (0.5 - r, 0.5 + r), (0.5 - r, 0.5 - r)])]) for r in np.linspace(0.1, 0.45, k)]
+
+
+def stick_figure(rng) -> list[Stroke]:
+    """A head, a body, two arms, two legs."""
+    hip = (0.5, rng.uniform(0.6, 0.7))
+    return [_ellipse(0.5, 0.15, 0.1, 0.1), _segment((0.5, 0.25), hip),
+            _segment((0.2, rng.uniform(0.3, 0.5)), (0.5, 0.38)), _segment((0.5, 0.38), (0.8, rng.uniform(0.3, 0.5))),
+            _segment(hip, (rng.uniform(0.2, 0.35), 0.95)), _segment(hip, (rng.uniform(0.65, 0.8), 0.95))]
+
+
+def tree(rng) -> list[Stroke]:
+    """A trunk under a lumpy crown, sometimes with a line of ground."""
+    t, bumps = np.linspace(0, 2 * np.pi, 120), rng.integers(5, 9)
+    r = 0.28 + 0.05 * np.sin(bumps * t)
+    strokes = [np.stack([0.5 + r * np.cos(t), 0.35 + r * 0.9 * np.sin(t)], 1),
+               _segment((0.45, 0.6), (0.45, 0.95)), _segment((0.55, 0.6), (0.55, 0.95))]
+    if rng.random() < 0.5:
+        strokes.append(_segment((0.05, 0.95), (0.95, 0.95)))
+    return strokes
+
+
+def fish(rng) -> list[Stroke]:
+    """An oval body with a triangular tail and an eye."""
+    body = _ellipse(0.42, 0.5, 0.3, rng.uniform(0.15, 0.22), 0.3, 2 * np.pi - 0.3)
+    tail = np.array([body[-1], (0.95, 0.3), (0.95, 0.7), body[0]])
+    return [body, np.concatenate([_segment(a, b) for a, b in zip(tail[:-1], tail[1:])]), _ellipse(0.27, 0.45, 0.02, 0.02, n=8)]
+
+
 # ---- evaluation families (never trained on, never used to set a threshold) ---------------------------
 
 def scribble(rng) -> list[Stroke]:
@@ -235,7 +281,8 @@ def arrow(rng) -> list[Stroke]:
     return strokes
 
 
-TRAIN_FAMILIES = {f.__name__: f for f in (curves, cloud, heart, sun, house, grid, waves, dots, flower, crossed, blob, lines)}
+TRAIN_FAMILIES = {f.__name__: f for f in (curves, cloud, heart, sun, house, grid, waves, dots, flower, crossed, blob, lines,
+                                           polygons, concentric, stick_figure, tree, fish)}
 EVAL_FAMILIES = {f.__name__: f for f in (scribble, face, star, spiral, hatching, tick, arrow)}
 FAMILIES = {**TRAIN_FAMILIES, **EVAL_FAMILIES}
 

@@ -250,25 +250,48 @@ def main(argv=None):
     parser.add_argument("--version", default=None, help=f"version to record (default: keep the folder's, else {DEFAULT_VERSION})")
     args = parser.parse_args(argv)
 
+    from handwriting.refusal import RefusalPolicy
     from handwriting.runtime import KerasRuntime
 
     folder = Path(args.model_dir) if args.model_dir else model_folder.bundled_folder(args.task)
     runtime = KerasRuntime(folder / KERAS_FILE)
+    policy = RefusalPolicy.load(folder)
     previous = model_folder.read_metrics(folder)
     started = time.time()
-    results = EVALUATORS[args.task](runtime, args.data_dir)
+    results = EVALUATORS[args.task](characters_only(runtime, policy), args.data_dir)
+    refusal = None
+    if policy != RefusalPolicy.never():
+        from training.evaluate_refusal import measure
+
+        refusal = {"policy": {"none_unit": policy.none_unit, "none_threshold": policy.none_threshold,
+                              "min_confidence": policy.min_confidence, **policy.details},
+                   **measure(args.task, runtime, policy, args.data_dir)}
     write_metrics(folder, args.task, results, args.version or previous.get("version", DEFAULT_VERSION),
-                  time.time() - started)
+                  time.time() - started, refusal)
     for name, result in results.items():
         extra = f"  case-insensitive {result['case_insensitive_accuracy']:.2%}" if "case_insensitive_accuracy" in result else ""
         print(f"{name:>14}: accuracy {result['accuracy']:.4%}  top-3 {result['top3_accuracy']:.4%}{extra}  (n={result['n']})")
         for kind, g in result.get("groups", {}).items():
             print(f"{'':>16}{kind}: {g['accuracy']:.2%}, case-insensitive {g['case_insensitive_accuracy']:.2%}, top-3 {g['top3_accuracy']:.2%} (n={g['n']})")
+    if refusal:
+        from training.evaluate_refusal import summary_line
+
+        print("refusal (\"?\"): " + summary_line(refusal))
     print(f"wrote {folder / METRICS_FILE} and {folder / CARD_FILE}")
 
 
-def write_metrics(folder: Path, task: str, results: dict[str, dict], version: str, seconds: float) -> dict:
-    """Write a model folder's `metrics.json`, confusion matrices and model card from measured results."""
+def characters_only(runtime, policy):
+    """The runtime as a plain N-class model: a model with a none unit loses it (its accuracy, top 3 and
+    confusion are over the task's characters; its refusals are measured apart)."""
+    if not policy.none_unit:
+        return runtime
+    return lambda batch: runtime(batch)[:, :-1]
+
+
+def write_metrics(folder: Path, task: str, results: dict[str, dict], version: str, seconds: float,
+                  refusal: dict | None = None) -> dict:
+    """Write a model folder's `metrics.json`, confusion matrices and model card from measured results
+    (and, for a model that answers "?", its refusal figures from `training.evaluate_refusal`)."""
     labels = labels_for(task)
     for name, result in results.items():
         save_confusion_png(np.array(result["confusion"]), labels, f"{task}: {name} ({result['accuracy']:.2%})",
@@ -283,6 +306,8 @@ def write_metrics(folder: Path, task: str, results: dict[str, dict], version: st
         "evaluation_seconds": round(seconds, 1),
         "results": results,
     }
+    if refusal:
+        metrics["refusal"] = refusal
     metrics["headline"] = model_card.headline(metrics)
     model_folder.write_metrics(folder, metrics)
     (folder / CARD_FILE).write_text(model_card.render(metrics, training))

@@ -34,6 +34,7 @@ EVAL_DOODLES = 2100  # 300 per held-out family
 EVAL_DOODLE_SEED = 7
 CACHE = Path("data") / "refusal_eval"
 REAL_REFUSAL_BUDGET = 0.005  # validation real characters a calibrated policy may refuse (target: 1% on new data)
+METHODS = ("none@0.5", "none", "confidence", "both")
 
 
 @dataclass
@@ -181,11 +182,17 @@ def calibrate(val_probs: np.ndarray, val_real: np.ndarray, method: str, none_uni
     return policy
 
 
-def validation_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(x float32, is_real) of the folder's validation.npz (training data kept aside by its training script)."""
+def validation_split(folder: Path, task: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x float32, y) of `folder`'s validation.npz (training data kept aside by its training script), y in
+    the task's labels with len(labels) meaning "none"."""
     with np.load(Path(folder) / "validation.npz") as f:
-        x, y = f["x"], f["y"]
-    return x.astype(np.float32) / 255.0, y
+        head_format = "y_alt" in f.files
+    if head_format:  # training.refusal_head's split, in the "all" order
+        from training.refusal_head import validation_for
+
+        return validation_for(task, Path(folder))
+    with np.load(Path(folder) / "validation.npz") as f:
+        return f["x"].astype(np.float32) / 255.0, f["y"].astype(np.int64)
 
 
 def summary_line(result: dict) -> str:
@@ -199,7 +206,13 @@ def main(argv=None):
     parser.add_argument("task", choices=["digits", "letters", "all"])
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--validation", default=None, help="folder holding the validation.npz to calibrate on "
+                        "(default: the model folder)")
     parser.add_argument("--methods", action="store_true", help="compare refusal rules, each calibrated on validation.npz")
+    parser.add_argument("--calibrate", default=None, choices=list(METHODS),
+                        help="calibrate this rule on validation.npz and write the model folder's refusal.json")
+    parser.add_argument("--budget", type=float, default=REAL_REFUSAL_BUDGET,
+                        help="share of validation real characters a calibrated rule may refuse")
     parser.add_argument("--json", default=None, help="write the measurements here")
     args = parser.parse_args(argv)
 
@@ -211,16 +224,19 @@ def main(argv=None):
     none_unit = runtime.num_classes == n + 1
     reals, negatives = real_sets(args.task, args.data_dir), negative_sets(args.task, args.data_dir)
     results = {}
-    if args.methods:
-        x, y = validation_split(folder)
+    methods = [args.calibrate] if args.calibrate else (
+        [m for m in METHODS if none_unit or m == "confidence"] if args.methods else [])
+    if methods:
+        x, y = validation_split(Path(args.validation) if args.validation else folder, args.task)
         probs = predict_all(runtime, x)
-        is_real = y < n
-        for method in (["none@0.5", "none", "confidence", "both"] if none_unit else ["confidence"]):
-            policy = calibrate(probs, is_real, method, none_unit)
+        for method in methods:
+            policy = calibrate(probs, (y >= 0) & (y < n), method, none_unit, args.budget)
             results[method] = measure(args.task, runtime, policy, args.data_dir, reals=reals, negatives=negatives)
-            results[method]["policy"] = {"none_threshold": policy.none_threshold, "min_confidence": policy.min_confidence,
-                                         **policy.details}
+            results[method]["policy"] = {"none_unit": policy.none_unit, "none_threshold": policy.none_threshold,
+                                         "min_confidence": policy.min_confidence, **policy.details}
             print(f"{method}: {summary_line(results[method])}")
+            if args.calibrate:
+                print(f"wrote {policy.save(folder)}")
     else:
         policy = RefusalPolicy.load(folder)
         results["policy"] = measure(args.task, runtime, policy, args.data_dir, reals=reals, negatives=negatives)

@@ -136,14 +136,14 @@ def assemble(head_run: Path, task: str, base: Path, out: Path) -> Path:
 
 
 def validation_for(task: str, head_run: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The head's validation split for `task`: (x float32, y in the task's labels, -1 for none; images of
-    other tasks' characters left out)."""
+    """The head's validation split for `task`: (x float32, y in the task's labels, len(labels) for none;
+    images of other tasks' characters left out)."""
     with np.load(head_run / "validation.npz") as f:
         x, y, y_alt = f["x"], f["y"], f["y_alt"]
     labels = labels_for(task)
     index = np.array([labels.index(c) if c in labels else -2 for c in ALL])
-    mapped = np.where(y >= 0, index[np.maximum(y, 0)], -1)
-    mapped_alt = np.where(y_alt >= 0, index[np.maximum(y_alt, 0)], -1)
+    mapped = np.where(y >= 0, index[np.maximum(y, 0)], len(labels))
+    mapped_alt = np.where(y_alt >= 0, index[np.maximum(y_alt, 0)], len(labels))
     keep = (mapped != -2) & (mapped_alt != -2)
     return x[keep].astype(np.float32) / 255.0, mapped[keep]
 
