@@ -42,7 +42,7 @@ def _features_and_logits(network):
     return keras.Model(network.inputs, [features, out])
 
 
-def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int = 24000):
+def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int = 34000):
     """(x, is_none) for training and for validation (uint8 images): the EMNIST cache's training part and
     MNIST (minus the digits task's MNIST validation split) against training-family doodles."""
     from training.emnist_cache import load
