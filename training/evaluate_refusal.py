@@ -28,7 +28,7 @@ import numpy as np
 from handwriting.labels import labels_for
 from handwriting.model_folder import KERAS_FILE
 from handwriting.refusal import RefusalPolicy, refused_mask
-from training.evaluate import EvalSet, predict_all
+from training.eval_sets import EvalSet, predict_all
 
 EVAL_DOODLES = 2100  # 300 per held-out family
 EVAL_DOODLE_SEED = 7
@@ -62,9 +62,9 @@ def _cached(name: str, make):
 
 def real_sets(task: str, data_dir=None) -> list[EvalSet]:
     """The task's real characters: the sets of `training.evaluate` (cached), plus MNIST test uploaded."""
-    from training import evaluate
+    from training import eval_sets as evaluate
     from training.data import load_mnist
-    from training.evaluate import preprocess_all
+    from training.eval_sets import preprocess_all
 
     def pack(sets):
         return {**{f"{s.name}__x": s.x for s in sets}, **{f"{s.name}__y": s.y for s in sets},
@@ -91,7 +91,7 @@ def real_sets(task: str, data_dir=None) -> list[EvalSet]:
 def negative_sets(task: str, data_dir=None, cache=None) -> list[NegativeSet]:
     """Held-out doodle families (every task) and, for digits, letters that look like no digit."""
     from training import doodles
-    from training.train_refusal import NEGATIVE_LETTERS, doodles as doodle_cache
+    from training.none_data import NEGATIVE_LETTERS, doodles as doodle_cache
 
     x, fam = doodle_cache("eval", EVAL_DOODLES, EVAL_DOODLE_SEED)
     sets = [NegativeSet("doodles", x.astype(np.float32) / 255.0, fam, list(doodles.EVAL_FAMILIES),
@@ -100,7 +100,7 @@ def negative_sets(task: str, data_dir=None, cache=None) -> list[NegativeSet]:
     if task != "digits":
         return sets
     from training.data import load_hw62_paths
-    from training.evaluate import preprocess_all
+    from training.eval_sets import preprocess_all
 
     def make():
         photos = [(p, c) for p, c in load_hw62_paths(data_dir) if c in NEGATIVE_LETTERS]
@@ -112,7 +112,7 @@ def negative_sets(task: str, data_dir=None, cache=None) -> list[NegativeSet]:
                             f"{len(photos['x']):,} hw62_dev photos of letters that look like no digit "
                             f"({''.join(NEGATIVE_LETTERS)}), evaluation only"))
     from training.emnist_cache import load
-    from training.train_refusal import negative_letter_mask
+    from training.none_data import negative_letter_mask
 
     data = load(cache)
     keep = negative_letter_mask(data) & data["validation"]

@@ -65,6 +65,18 @@ def fit(model, x: np.ndarray, y: np.ndarray, settings: FitSettings, sample_weigh
                      shuffle=False, verbose=1 if sys.stdout.isatty() else 2)  # the dataset shuffles itself
 
 
+def class_weights(y: np.ndarray, n_classes: int, power: float = 1.0) -> np.ndarray:
+    """Per-image weights count^-power, scaled to mean 1: power 1 makes every class count as much.
+
+    Training with them gives the posterior of a model whose logits were corrected by `power` x log(prior),
+    so fine-tuning keeps the prior correction baked into the base model (training.train_emnist)."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    w = np.zeros(n_classes)
+    w[counts > 0] = counts[counts > 0] ** -power
+    w = w[y]
+    return (w / w.mean()).astype(np.float32)
+
+
 def machine() -> str:
     """Where a fit ran, for its record: CPU count and architecture (figures come from records, not from prose)."""
     return f"{os.cpu_count()} CPUs, {platform.machine()}"

@@ -203,7 +203,7 @@ def _reproduce_emnist(metrics: dict, training: dict) -> str:
         head = training["none_unit"]
         method = (metrics.get("refusal") or {}).get("policy", {}).get("method", "none")
         lines[-1:-1] = [f"cp -r models/{metrics['task']} runs/base_{metrics['task']}   # the network above, before its none unit",
-                        f"python -m training.refusal_head train --base runs/base_all --out runs/none_head",
+                        "python -m training.refusal_head train --base runs/base_all --out runs/none_head",
                         f"python -m training.refusal_head assemble runs/none_head --task {metrics['task']} "
                         f"--base runs/base_{metrics['task']} --out models/{metrics['task']}",
                         f"python -m training.evaluate_refusal {metrics['task']} --model-dir models/{metrics['task']} "

@@ -46,7 +46,7 @@ def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int =
     """(x, is_none) for training and for validation (uint8 images): the EMNIST cache's training part and
     MNIST (minus the digits task's MNIST validation split) against training-family doodles."""
     from training.emnist_cache import load
-    from training.train_refusal import MNIST_VALIDATION, doodles
+    from training.none_data import MNIST_VALIDATION, doodles
 
     data = load(cache)
     rng = np.random.default_rng(seed)
@@ -70,7 +70,7 @@ def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int =
 
 def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None) -> Path:
     import keras
-    from keras import ops
+
 
     keras.utils.set_random_seed(seed)
     network = keras.saving.load_model(base / KERAS_FILE, compile=False)

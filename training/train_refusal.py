@@ -29,37 +29,9 @@ import numpy as np
 from handwriting.labels import labels_for
 from handwriting.model_folder import KERAS_FILE, write_training
 
+from training.none_data import MNIST_VALIDATION, NEGATIVE_LETTERS, doodles, negative_letter_mask  # noqa: F401
+
 ALL = labels_for("all")
-# Letters that look like no digit (the issue's list): the digits task's "none" negatives from EMNIST's training part.
-NEGATIVE_LETTERS = tuple("AEFHKMNPRTWXYaefhkmnrtwx")
-MNIST_VALIDATION = 5000
-DOODLE_CACHE = Path("data") / "doodles"
-
-
-def doodles(families: str | tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Generated doodles of "train" or "eval" families (or the named families), cached in data/doodles
-    (they take a minute to draw); the family index is in the order of the families drawn."""
-    from handwriting.config import PROJECT_DIR
-    from training import doodles as d
-
-    chosen = (d.TRAIN_FAMILIES if families == "train" else d.EVAL_FAMILIES if families == "eval"
-              else {name: d.FAMILIES[name] for name in families})
-    key = "-".join(chosen)
-    path = PROJECT_DIR / DOODLE_CACHE / f"{key}_{n}_{seed}.npz"
-    if path.exists():
-        with np.load(path) as f:
-            return f["x"], f["family"]
-    x, fam = d.doodle_images(chosen, n, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, x=x, family=fam)
-    return x, fam
-
-
-def negative_letter_mask(data: dict) -> np.ndarray:
-    """EMNIST images of `NEGATIVE_LETTERS` (case-merged ones only when both cases are in the list)."""
-    wanted = np.array([c in NEGATIVE_LETTERS for c in ALL])
-    y, y_alt = data["y"].astype(np.int64), data["y_alt"].astype(np.int64)
-    return (data["source"] < 2) & wanted[y] & wanted[y_alt]
 
 
 def digits_data(cache=None, seed: int = 0, emnist_digits: int | None = None, doodle_n: int = 24000):
@@ -134,7 +106,7 @@ def train_characters(base: Path, out: Path, epochs: int, batch_size: int, learni
     from handwriting.model import build_model
     from training.augment import writer_augmenter
     from training.fit import fit, fit_summary
-    from training.retrain import class_weights
+    from training.fit import class_weights
     from training.train import TrainSettings
 
     keras.utils.set_random_seed(seed)
