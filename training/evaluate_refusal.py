@@ -209,8 +209,9 @@ def main(argv=None):
     parser.add_argument("--validation", default=None, help="folder holding the validation.npz to calibrate on "
                         "(default: the model folder)")
     parser.add_argument("--methods", action="store_true", help="compare refusal rules, each calibrated on validation.npz")
-    parser.add_argument("--calibrate", default=None, choices=list(METHODS),
-                        help="calibrate this rule on validation.npz and write the model folder's refusal.json")
+    parser.add_argument("--calibrate", default=None, choices=[*METHODS, "best"],
+                        help="calibrate this rule on validation.npz and write the model folder's refusal.json; "
+                        "best: the rule that refuses most of the validation negatives within the same budget")
     parser.add_argument("--budget", type=float, default=REAL_REFUSAL_BUDGET,
                         help="share of validation real characters a calibrated rule may refuse")
     parser.add_argument("--json", default=None, help="write the measurements here")
@@ -229,6 +230,12 @@ def main(argv=None):
     if methods:
         x, y = validation_split(Path(args.validation) if args.validation else folder, args.task)
         probs = predict_all(runtime, x)
+        if args.calibrate == "best":  # chosen on the validation split only, never on the evaluation sets
+            candidates = {m: calibrate(probs, (y >= 0) & (y < n), m, none_unit, args.budget)
+                          for m in METHODS if m != "none@0.5" and (none_unit or m == "confidence")}
+            methods = [max(candidates, key=lambda m: candidates[m].details["calibration"]["validation_negative_refused"])]
+            print("validation negatives refused: " + ", ".join(
+                f"{m} {p.details['calibration']['validation_negative_refused']:.2%}" for m, p in candidates.items()))
         for method in methods:
             policy = calibrate(probs, (y >= 0) & (y < n), method, none_unit, args.budget)
             results[method] = measure(args.task, runtime, policy, args.data_dir, reals=reals, negatives=negatives)

@@ -29,15 +29,25 @@ ALL = labels_for("all")
 HEAD_UNITS = 128
 
 
-def _features_and_logits(network):
-    """A Keras model: image -> (the last hidden features, the character logits before the softmax)."""
+def _features_and_logits(network, rich: bool = False):
+    """A Keras model: image -> (the last hidden features, the character logits before the softmax).
+
+    `rich` adds the average and the maximum over the image of two earlier blocks' activations (after the
+    first and the last strided block): how strokes look locally, not only what character they make."""
     import keras
 
     last = network.layers[-1]
-    features = network.layers[-2].output
+    hidden = network.layers[-2].output
+    features = hidden
+    if rich:
+        blocks = [layer.output for layer in network.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        pooled = [hidden]
+        for block in (blocks[1], blocks[-1]):
+            pooled += [keras.layers.GlobalAveragePooling2D()(block), keras.layers.GlobalMaxPooling2D()(block)]
+        features = keras.layers.Concatenate(name="none_features")(pooled)
     kernel, bias = last.get_weights()
     logits = keras.layers.Dense(kernel.shape[1], name="character_logits")
-    out = logits(features)
+    out = logits(hidden)
     logits.set_weights([kernel, bias])
     return keras.Model(network.inputs, [features, out])
 
@@ -68,15 +78,27 @@ def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int =
     return x, none, xv, yv, yv_alt, description
 
 
-def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None) -> Path:
+def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, rich: bool = False,
+          augmented: bool = False) -> Path:
     import keras
-
 
     keras.utils.set_random_seed(seed)
     network = keras.saving.load_model(base / KERAS_FILE, compile=False)
-    extractor = _features_and_logits(network)
+    extractor = _features_and_logits(network, rich)
     x, none, xv, yv, yv_alt, description = head_data(cache, seed)
     started = time.time()
+    if augmented:  # one more copy of every character as other hands and formats make it (thin, blurred, slanted)
+        import tensorflow as tf
+
+        from training.augment import writer_augmenter
+
+        augment = writer_augmenter(seed=seed)
+        real = x[~none]
+        copies = np.concatenate([np.asarray(augment(tf.constant(real[i:i + 1024], tf.float32)[..., None] / 255.0,
+                                                    training=True))[..., 0] for i in range(0, len(real), 1024)])
+        x = np.concatenate([x, np.clip(np.rint(copies * 255), 0, 255).astype(np.uint8)])
+        none = np.concatenate([none, np.zeros(len(copies), bool)])
+        description += f", plus one writer-augmented copy of each character ({len(copies):,}, training.augment)"
     f, logits = extractor.predict(x.astype(np.float32)[..., None] / 255.0, batch_size=512, verbose=0)
     print(f"features of {len(x):,} images in {time.time() - started:.0f} s")
     log_z = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
@@ -98,7 +120,10 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None) ->
     np.savez_compressed(out / "validation.npz", x=xv, y=yv, y_alt=yv_alt)
     (out / "head_record.json").write_text(json.dumps({
         "base": str(base), "base_training": read_training(base).get("trained_at"), "data": description,
-        "head": f"Dense({HEAD_UNITS}, relu) -> Dense(1) on the base network's last features, trained {epochs} epochs "
+        "rich_features": rich,
+        "head": f"Dense({HEAD_UNITS}, relu) -> Dense(1) on the base network's last features"
+                + (" and the average and maximum of two earlier blocks' activations" if rich else "")
+                + f", trained {epochs} epochs "
                 "(Adam 1e-3, balanced binary cross-entropy of the none unit's probability in the N+1 softmax)",
         "training_seconds": round(seconds, 1), "seed": seed}, indent=2) + "\n")
     print(f"saved {out / 'none_head.keras'} ({seconds:.0f} s)")
@@ -111,7 +136,8 @@ def assembled(base: Path, head_run: Path):
 
     network = keras.saving.load_model(base / KERAS_FILE, compile=False)
     head = keras.saving.load_model(head_run / "none_head.keras", compile=False)
-    extractor = _features_and_logits(network)
+    rich = json.loads((head_run / "head_record.json").read_text()).get("rich_features", False)
+    extractor = _features_and_logits(network, rich)
     features, logits = extractor.outputs
     none = head(features)
     out = keras.layers.Softmax(name="probabilities")(keras.layers.Concatenate(name="logits_and_none")([logits, none]))
@@ -157,6 +183,8 @@ def main(argv=None):
     t.add_argument("--epochs", type=int, default=20)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--cache", default=None)
+    t.add_argument("--rich", action="store_true", help="also pool two earlier blocks' activations into the head's input")
+    t.add_argument("--augmented", action="store_true", help="add a writer-augmented copy of every character")
     a = sub.add_parser("assemble")
     a.add_argument("run")
     a.add_argument("--task", choices=["letters", "all"], required=True)
@@ -164,7 +192,7 @@ def main(argv=None):
     a.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.command == "train":
-        train(Path(args.base), Path(args.out), args.epochs, args.seed, args.cache)
+        train(Path(args.base), Path(args.out), args.epochs, args.seed, args.cache, args.rich, args.augmented)
     else:
         run = Path(args.run)
         base = Path(args.base) if args.base else Path(json.loads((run / "head_record.json").read_text())["base"])
