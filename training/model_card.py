@@ -201,14 +201,16 @@ def _reproduce_emnist(metrics: dict, training: dict) -> str:
              f"python -m training.evaluate {metrics['task']} --data-dir ../shared/datasets --version {metrics['version']}"]
     if training.get("none_unit"):  # the frozen network plus its none head (training.refusal_head)
         head = training["none_unit"]
+        task = metrics["task"]
         method = (metrics.get("refusal") or {}).get("policy", {}).get("method", "none")
-        lines[-1:-1] = [f"cp -r models/{metrics['task']} runs/base_{metrics['task']}   # the network above, before its none unit",
-                        "python -m training.refusal_head train --base runs/base_all --out runs/none_head",
-                        f"python -m training.refusal_head assemble runs/none_head --task {metrics['task']} "
-                        f"--base runs/base_{metrics['task']} --out models/{metrics['task']}",
-                        f"python -m training.evaluate_refusal {metrics['task']} --model-dir models/{metrics['task']} "
-                        f"--validation runs/none_head --calibrate {method}"]
-        del head
+        run = head.get("out", "runs/none_head")
+        flags = (" --rich" if head.get("rich_features") else "") + (" --augmented" if head.get("augmented") else "")
+        lines[-1:-1] = [f"cp -r models/{task} runs/base_{task}   # the network above, before its none unit",
+                        f"python -m training.refusal_head train --base runs/base_all --out {run}{flags}",
+                        f"python -m training.refusal_head assemble {run} --task {task} --base runs/base_{task} "
+                        f"--out models/{task}",
+                        f"python -m training.evaluate_refusal {task} --model-dir models/{task} --validation {run} "
+                        f"--calibrate {method}"]
     return "Reproduce:\n\n```\n" + "\n".join(lines) + "\n```"
 
 

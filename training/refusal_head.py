@@ -29,6 +29,13 @@ ALL = labels_for("all")
 HEAD_UNITS = 128
 
 
+def _members(network) -> list:
+    """The member networks of an averaged ensemble (training.ensemble); [] for a single network."""
+    import keras
+
+    return [layer for layer in network.layers if isinstance(layer, keras.Model)]
+
+
 def _features_and_logits(network, rich: bool = False):
     """A Keras model: image -> (the last hidden features, the character logits before the softmax).
 
@@ -36,6 +43,24 @@ def _features_and_logits(network, rich: bool = False):
     first and the last strided block): how strokes look locally, not only what character they make."""
     import keras
 
+    members = _members(network)
+    if members:  # an averaged ensemble (training.ensemble): every member's features, and its mean probabilities
+        inputs = keras.Input(network.inputs[0].shape[1:])
+        parts, probabilities = [], []
+        for member in members:  # each member's layers applied in turn: one flat graph that saves and loads
+            x, blocks = inputs, []
+            for layer in member.layers[:-1]:
+                x = layer(x)
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    blocks.append(x)
+            pooled = [x]
+            if rich:
+                for block in (blocks[1], blocks[-1]):
+                    pooled += [keras.layers.GlobalAveragePooling2D()(block), keras.layers.GlobalMaxPooling2D()(block)]
+            parts += pooled
+            probabilities.append(member.layers[-1](x))
+        features = keras.layers.Concatenate(name="members_features")(parts)
+        return keras.Model(inputs, [features, keras.layers.Average(name="mean_probabilities")(probabilities)])
     last = network.layers[-1]
     hidden = network.layers[-2].output
     features = hidden
@@ -52,40 +77,47 @@ def _features_and_logits(network, rich: bool = False):
     return keras.Model(network.inputs, [features, out])
 
 
-def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int = 34000):
+def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int = 34000, task: str = "all"):
     """(x, is_none) for training and for validation (uint8 images): the EMNIST cache's training part and
-    MNIST (minus the digits task's MNIST validation split) against training-family doodles."""
+    MNIST (minus the digits task's MNIST validation split) against training-family doodles. For digits the
+    characters are digits only, and the EMNIST letters that look like no digit are "none" too."""
     from training.emnist_cache import load
-    from training.none_data import MNIST_VALIDATION, doodles
+    from training.none_data import MNIST_VALIDATION, doodles, negative_letter_mask
 
     data = load(cache)
     rng = np.random.default_rng(seed)
     src, val = data["source"], data["validation"]
     mnist = np.flatnonzero(src == 2)
     mnist_val = rng.choice(mnist, MNIST_VALIDATION, replace=False)  # the same draw as train_refusal.digits_data
-    train_pool = np.setdiff1d(np.flatnonzero(~val), mnist_val)
+    real = np.ones(len(src), bool) if task != "digits" else data["y"] < 10
+    train_pool = np.setdiff1d(np.flatnonzero(~val & real), mnist_val)
     pick = rng.choice(train_pool, min(positives, len(train_pool)), replace=False)
     dx, _ = doodles("train", doodle_n, seed)
     dvx, _ = doodles("train", doodle_n // 8, seed + 1000)
-    x = np.concatenate([data["x"][pick], dx])
-    none = np.concatenate([np.zeros(len(pick), bool), np.ones(len(dx), bool)])
-    val_idx = np.concatenate([np.flatnonzero(val), mnist_val])
+    letters = negative_letter_mask(data) if task == "digits" else np.zeros(len(src), bool)
+    lx = data["x"][letters & ~val]
+    x = np.concatenate([data["x"][pick], dx, lx])
+    none = np.concatenate([np.zeros(len(pick), bool), np.ones(len(dx) + len(lx), bool)])
+    val_idx = np.concatenate([np.flatnonzero(val & (real | letters)), mnist_val])
     xv = np.concatenate([data["x"][val_idx], dvx])
-    yv = np.concatenate([data["y"][val_idx].astype(np.int64), np.full(len(dvx), -1)])  # -1: none ("all" order)
-    yv_alt = np.concatenate([data["y_alt"][val_idx].astype(np.int64), np.full(len(dvx), -1)])
-    description = (f"{len(pick):,} images of EMNIST's training part and MNIST's training digits (seeded draw) against "
-                   f"{len(dx):,} generated doodles of the training families (training.doodles.TRAIN_FAMILIES)")
+    as_none = np.concatenate([letters[val_idx], np.ones(len(dvx), bool)])
+    yv = np.where(as_none, -1, np.concatenate([data["y"][val_idx].astype(np.int64), np.zeros(len(dvx), np.int64)]))
+    yv_alt = np.where(as_none, -1, np.concatenate([data["y_alt"][val_idx].astype(np.int64), np.zeros(len(dvx), np.int64)]))
+    description = (f"{len(pick):,} {'digits' if task == 'digits' else 'images'} of EMNIST's training part and MNIST's "
+                   f"training digits (seeded draw) against {len(dx):,} generated doodles of the training families "
+                   "(training.doodles.TRAIN_FAMILIES)"
+                   + (f" and {len(lx):,} EMNIST letters that look like no digit (training part)" if len(lx) else ""))
     return x, none, xv, yv, yv_alt, description
 
 
 def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, rich: bool = False,
-          augmented: bool = False) -> Path:
+          augmented: bool = False, task: str = "all") -> Path:
     import keras
 
     keras.utils.set_random_seed(seed)
     network = keras.saving.load_model(base / KERAS_FILE, compile=False)
     extractor = _features_and_logits(network, rich)
-    x, none, xv, yv, yv_alt, description = head_data(cache, seed)
+    x, none, xv, yv, yv_alt, description = head_data(cache, seed, task=task)
     started = time.time()
     if augmented:  # one more copy of every character as other hands and formats make it (thin, blurred, slanted)
         import tensorflow as tf
@@ -100,6 +132,8 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
         none = np.concatenate([none, np.zeros(len(copies), bool)])
         description += f", plus one writer-augmented copy of each character ({len(copies):,}, training.augment)"
     f, logits = extractor.predict(x.astype(np.float32)[..., None] / 255.0, batch_size=512, verbose=0)
+    if _members(network):  # mean probabilities: their logs are logits
+        logits = np.log(np.maximum(logits, 1e-12))
     print(f"features of {len(x):,} images in {time.time() - started:.0f} s")
     log_z = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
 
@@ -120,7 +154,7 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
     np.savez_compressed(out / "validation.npz", x=xv, y=yv, y_alt=yv_alt)
     (out / "head_record.json").write_text(json.dumps({
         "base": str(base), "base_training": read_training(base).get("trained_at"), "data": description,
-        "rich_features": rich,
+        "task": task, "rich_features": rich, "augmented": augmented, "epochs": epochs, "out": str(out),
         "head": f"Dense({HEAD_UNITS}, relu) -> Dense(1) on the base network's last features"
                 + (" and the average and maximum of two earlier blocks' activations" if rich else "")
                 + f", trained {epochs} epochs "
@@ -140,6 +174,11 @@ def assembled(base: Path, head_run: Path):
     extractor = _features_and_logits(network, rich)
     features, logits = extractor.outputs
     none = head(features)
+    if _members(network):  # softmax([log p, none]) without a log layer: [p * sigmoid(-none), sigmoid(none)]
+        p_none = keras.layers.Activation("sigmoid", name="none_probability")(none)
+        keep = keras.layers.Rescaling(-1.0, offset=1.0, name="character_share")(p_none)
+        out = keras.layers.Concatenate(name="probabilities")([keras.layers.Multiply()([logits, keep]), p_none])
+        return keras.Model(extractor.inputs, out, name=f"{network.name}_with_none")
     out = keras.layers.Softmax(name="probabilities")(keras.layers.Concatenate(name="logits_and_none")([logits, none]))
     return keras.Model(network.inputs, out, name=f"{network.name}_with_none")
 
@@ -185,14 +224,16 @@ def main(argv=None):
     t.add_argument("--cache", default=None)
     t.add_argument("--rich", action="store_true", help="also pool two earlier blocks' activations into the head's input")
     t.add_argument("--augmented", action="store_true", help="add a writer-augmented copy of every character")
+    t.add_argument("--task", default="all", choices=["digits", "all"], help="whose characters are real (digits: "
+                   "the digits only, and letters that look like no digit are none too)")
     a = sub.add_parser("assemble")
     a.add_argument("run")
-    a.add_argument("--task", choices=["letters", "all"], required=True)
+    a.add_argument("--task", choices=["digits", "letters", "all"], required=True)
     a.add_argument("--base", default=None, help="the task's base folder (default: the run's base)")
     a.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.command == "train":
-        train(Path(args.base), Path(args.out), args.epochs, args.seed, args.cache, args.rich, args.augmented)
+        train(Path(args.base), Path(args.out), args.epochs, args.seed, args.cache, args.rich, args.augmented, args.task)
     else:
         run = Path(args.run)
         base = Path(args.base) if args.base else Path(json.loads((run / "head_record.json").read_text())["base"])
