@@ -154,6 +154,9 @@ def _reproduce(metrics: dict, training: dict) -> str:
              f"--out-dir runs/{task}_s{m['settings']['seed']}" for m in training["members"]]
     seeds = " ".join(f"runs/{task}_s{m['settings']['seed']}" for m in training["members"])
     lines.append(f"python -m training.ensemble {task} {seeds} --out models/{task}")
+    lines += _none_head_lines(metrics, training)
+    if training.get("none_unit"):
+        lines.append(f"python -m training.evaluate {task} --data-dir ../shared/datasets --version {metrics['version']}")
     return "Reproduce (each member also writes its own card; the last step evaluates and writes this one):\n\n```\n" + "\n".join(lines) + "\n```"
 
 
@@ -175,6 +178,23 @@ def _reproduce_characters(metrics: dict, training: dict) -> str:
     else:
         lines.append(f"cp -r runs/{task}_s{members[0]['settings']['seed']}/. models/{task}/")
     return "Reproduce (the evaluation that writes this card runs at the end of each step):\n\n```\n" + "\n".join(lines) + "\n```"
+
+
+def _none_head_lines(metrics: dict, training: dict) -> list[str]:
+    """The steps that give a trained network its "none" unit (training.refusal_head) and calibrate it."""
+    head = training.get("none_unit")
+    if not head or "head" not in head:
+        return []
+    task = metrics["task"]
+    method = (metrics.get("refusal") or {}).get("policy", {}).get("method", "none")
+    run = head.get("out", "runs/none_head")
+    base = "runs/base_digits" if task == "digits" else "runs/base_all"
+    flags = (" --rich" if head.get("rich_features") else "") + (" --augmented" if head.get("augmented") else "") + (
+        " --task digits" if task == "digits" else "")
+    return [f"cp -r models/{task} runs/base_{task}   # the network above, before its none unit",
+            f"python -m training.refusal_head train --base {base} --out {run}{flags}",
+            f"python -m training.refusal_head assemble {run} --task {task} --base runs/base_{task} --out models/{task}",
+            f"python -m training.evaluate_refusal {task} --model-dir models/{task} --validation {run} --calibrate {method}"]
 
 
 def _train_command(s: dict, out: str) -> str:
@@ -199,18 +219,7 @@ def _reproduce_emnist(metrics: dict, training: dict) -> str:
              f"python -m training.train_emnist assemble {run} --task {metrics['task']} --prior-power "
              f"{training.get('prior_power', 1):g} --out models/{metrics['task']}",
              f"python -m training.evaluate {metrics['task']} --data-dir ../shared/datasets --version {metrics['version']}"]
-    if training.get("none_unit"):  # the frozen network plus its none head (training.refusal_head)
-        head = training["none_unit"]
-        task = metrics["task"]
-        method = (metrics.get("refusal") or {}).get("policy", {}).get("method", "none")
-        run = head.get("out", "runs/none_head")
-        flags = (" --rich" if head.get("rich_features") else "") + (" --augmented" if head.get("augmented") else "")
-        lines[-1:-1] = [f"cp -r models/{task} runs/base_{task}   # the network above, before its none unit",
-                        f"python -m training.refusal_head train --base runs/base_all --out {run}{flags}",
-                        f"python -m training.refusal_head assemble {run} --task {task} --base runs/base_{task} "
-                        f"--out models/{task}",
-                        f"python -m training.evaluate_refusal {task} --model-dir models/{task} --validation {run} "
-                        f"--calibrate {method}"]
+    lines[-1:-1] = _none_head_lines(metrics, training)
     return "Reproduce:\n\n```\n" + "\n".join(lines) + "\n```"
 
 
@@ -375,6 +384,16 @@ Measured by `python -m training.evaluate_refusal {metrics['task']} --model-dir m
 """
 
 
+def _none_head_text(training: dict) -> str:
+    """What the none unit adds to the architecture (training.refusal_head), when the model has one."""
+    head = training.get("none_unit")
+    if not head or "head" not in head:
+        return ""
+    return (f"\nThe \"none\" output unit (`training.refusal_head`): {head['head']}. The network itself is frozen: its "
+            "character outputs keep their order and their ratios, so the answer among the characters, the top 3 and "
+            f"the accuracy above are the network's own. Learnt from: {head['data']}.\n")
+
+
 def _machine(training: dict) -> str:
     """" on <machine>" as the training record has it (`training.fit.machine`); nothing when it was not recorded."""
     machine = training.get("machine") or (training.get("members") or [{}])[0].get("machine")
@@ -425,7 +444,7 @@ Measured by `python -m training.evaluate {metrics['task']}` on {metrics['evaluat
 {ARCHITECTURE}
 
 This is the baseline architecture of the original design; any later change must beat it on these sets.
-
+{_none_head_text(training)}
 ## Training
 
 {training_text}
