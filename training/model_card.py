@@ -191,7 +191,9 @@ def _none_head_lines(metrics: dict, training: dict) -> list[str]:
     base = "runs/base_digits" if task == "digits" else "runs/base_all"
     flags = (" --rich" if head.get("rich_features") else "") + (" --augmented" if head.get("augmented") else "") + (
         " --task digits" if task == "digits" else "")
-    return [f"cp -r models/{task} runs/base_{task}   # the network above, before its none unit",
+    copies = [f"cp -r models/{t} runs/base_{t}   # the network above, before its none unit" for t in
+              dict.fromkeys([task, "all" if task == "letters" else task])]
+    return [*copies,
             f"python -m training.refusal_head train --base {base} --out {run}{flags}",
             f"python -m training.refusal_head assemble {run} --task {task} --base runs/base_{task} --out models/{task}",
             f"python -m training.evaluate_refusal {task} --model-dir models/{task} --validation {run} --calibrate {method}"]
