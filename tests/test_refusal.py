@@ -41,6 +41,14 @@ def test_none_unit_above_its_threshold_answers_question_mark_and_keeps_the_top_t
     assert answer.none_probability == pytest.approx(0.6)
 
 
+def test_the_closest_characters_of_a_refused_picture_compare_among_themselves():
+    answer = decide(row({10: 0.8, 5: 0.1, 4: 0.05, 9: 0.03}, 11), DIGITS, RefusalPolicy(none_unit=True, none_threshold=0.5))
+    assert answer.refused
+    assert [(c, round(p, 3)) for c, p in answer.top_given_character()] == [("5", 0.5), ("4", 0.25), ("9", 0.15)]
+    plain = decide(row({5: 0.7}, 10), DIGITS, RefusalPolicy.never())
+    assert plain.top_given_character() == plain.top
+
+
 def test_none_unit_below_its_threshold_answers_the_character():
     policy = RefusalPolicy(none_unit=True, none_threshold=0.9)
     answer = decide(row({10: 0.6, 5: 0.3}, 11), DIGITS, policy)
