@@ -85,7 +85,12 @@ def real_sets(task: str, data_dir=None) -> list[EvalSet]:
         return unpack(_cached("real_digits", make))
     hw62 = unpack(_cached(f"real_hw62_{task}", lambda: pack([evaluate.hw62_set(task, data_dir)])))
     emnist = evaluate.emnist_validation_set(task)
-    return hw62 + ([emnist] if emnist is not None else [])
+    mnist = []
+    if task == "all":  # the digits of the 62-class task must not be refused either
+        _, test = load_mnist(data_dir)
+        mnist = [EvalSet("mnist_test", test.x.astype(np.float32) / 255.0, test.y,
+                         f"MNIST test set, {len(test.y):,} digits, as published (already 28x28)")]
+    return hw62 + ([emnist] if emnist is not None else []) + mnist
 
 
 def negative_sets(task: str, data_dir=None, cache=None) -> list[NegativeSet]:
