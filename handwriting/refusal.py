@@ -86,6 +86,14 @@ class Answer:
     def refused(self) -> bool:
         return self.label == REFUSED
 
+    def top_given_character(self) -> tuple[tuple[str, float], ...]:
+        """`top` with each probability divided by the characters' share (1 - none): how the closest characters
+        compare if the picture is one of them (what "Closest: 5 (60%), 4 (20%)" can show for a "?")."""
+        share = 1.0 - self.none_probability
+        if share <= 0.0:
+            return tuple((label, 0.0) for label, _ in self.top)
+        return tuple((label, min(1.0, p / share)) for label, p in self.top)
+
 
 def decide(probabilities: np.ndarray, labels: tuple[str, ...], policy: RefusalPolicy, k: int = 3) -> Answer:
     """The answer for one picture from the model's output row (N or N+1 probabilities, as the policy says)."""

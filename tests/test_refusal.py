@@ -41,6 +41,14 @@ def test_none_unit_above_its_threshold_answers_question_mark_and_keeps_the_top_t
     assert answer.none_probability == pytest.approx(0.6)
 
 
+def test_the_closest_characters_of_a_refused_picture_compare_among_themselves():
+    answer = decide(row({10: 0.8, 5: 0.1, 4: 0.05, 9: 0.03}, 11), DIGITS, RefusalPolicy(none_unit=True, none_threshold=0.5))
+    assert answer.refused
+    assert [(c, round(p, 3)) for c, p in answer.top_given_character()] == [("5", 0.5), ("4", 0.25), ("9", 0.15)]
+    plain = decide(row({5: 0.7}, 10), DIGITS, RefusalPolicy.never())
+    assert plain.top_given_character() == plain.top
+
+
 def test_none_unit_below_its_threshold_answers_the_character():
     policy = RefusalPolicy(none_unit=True, none_threshold=0.9)
     answer = decide(row({10: 0.6, 5: 0.3}, 11), DIGITS, policy)
@@ -103,3 +111,63 @@ def test_bundled_model_folders_decide_with_their_own_outputs():
         answer = decide(runtime(blank_stroke)[0], labels_for(task), policy)
         assert answer.label in labels_for(task) + (REFUSED,)
         assert len(answer.top) == 3
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the "none" unit learns from, and how it is added to a network
+
+
+def test_doodle_families_for_training_and_for_evaluation_never_mix_and_reach_the_model_as_sketches():
+    from training import doodles
+
+    assert not set(doodles.TRAIN_FAMILIES) & set(doodles.EVAL_FAMILIES)
+    assert set(doodles.EVAL_FAMILIES) == {"scribble", "face", "star", "spiral", "hatching", "tick", "arrow"}
+    x, family = doodles.doodle_images(doodles.EVAL_FAMILIES, 14, seed=3)
+    assert x.shape == (14, 28, 28) and x.dtype == np.uint8
+    assert sorted(set(family.tolist())) == list(range(7))
+    assert (x.reshape(14, -1).max(1) > 200).all()  # ink, white on black, as to_model_input makes it
+    assert (x[:, :2].max() < 30) and (x[:, :, :2].max() < 30)  # centred in the frame, margins empty
+
+
+def test_elastic_wobble_warps_each_image_on_its_own_inside_a_data_pipeline():
+    """Keras's RandomElasticTransform copied one image of a batch onto others inside tf.data; this one must not."""
+    import tensorflow as tf
+
+    from training.augment import ElasticWobble
+
+    images = np.zeros((8, 28, 28), np.float32)
+    for k, at in enumerate((4, 10, 16, 22)):  # each image a different bar, 6 px from the next
+        images[k, at : at + 2, 4:24] = 1.0
+        images[k + 4, 4:24, at : at + 2] = 1.0
+    wobble = ElasticWobble(strength=0.8)
+    data = tf.data.Dataset.from_tensor_slices(images).batch(8).map(lambda b: wobble(b[..., None], training=True))
+    out = next(iter(data)).numpy()[..., 0]
+    similarity = out.reshape(8, -1) @ images.reshape(8, -1).T
+    assert (similarity.argmax(1) == np.arange(8)).all()
+    assert not np.allclose(out, images)
+
+
+def test_a_none_head_leaves_the_networks_answers_among_the_characters_as_they_were(tmp_path):
+    import json
+
+    import keras
+
+    from handwriting.model import build_model
+    from training.refusal_head import HEAD_UNITS, assembled
+
+    keras.utils.set_random_seed(1)
+    base = tmp_path / "base"
+    base.mkdir()
+    network = build_model(10)
+    network.save(base / "model.keras")
+    run = tmp_path / "head"
+    run.mkdir()
+    head = keras.Sequential([keras.Input((64,)), keras.layers.Dense(HEAD_UNITS, activation="relu"), keras.layers.Dense(1)])
+    head.save(run / "none_head.keras")
+    (run / "head_record.json").write_text(json.dumps({"rich_features": False}))
+    model = assembled(base, run)
+    x = np.random.default_rng(0).random((32, 28, 28, 1)).astype(np.float32)
+    before, after = network.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert after.shape == (32, 11)
+    np.testing.assert_allclose(after.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(after[:, :10] / after[:, :10].sum(1, keepdims=True), before, rtol=1e-4, atol=1e-6)
