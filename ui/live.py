@@ -204,5 +204,20 @@ class LivePage:
         for tab, source in sources:
             tab.select(self.page_live, [source, task_input], shown, api_visibility="private", show_progress="hidden",
                        concurrency_limit=concurrency_limit, concurrency_id="recognise")
-        task_input.change(self.page_again, [self.view.last, task_input], shown, api_visibility="private",
-                          show_progress="hidden", concurrency_limit=concurrency_limit, concurrency_id="recognise")
+        task_input.input(self.page_again, [self.view.last, task_input], shown, api_visibility="private",
+                         show_progress="hidden", concurrency_limit=concurrency_limit, concurrency_id="recognise")
+
+    def examples(self, rows: list, upload, task_input, tabs: gr.Tabs, upload_tab: str) -> gr.Examples | None:
+        """Pictures to try in one click, `rows` of (path, task name, caption): each is answered as an upload
+        is (the same component, checks and handler), on the Upload sub-tab, so the answer is about the picture
+        on screen. Never cached: an answer is a session's own (its "Is this correct?")."""
+        if not rows:
+            return None
+
+        def try_example(image, task) -> dict:
+            return {**self.page_answer(image, task), tabs: gr.Tabs(selected=upload_tab)}
+
+        return gr.Examples([[str(path), task] for path, task, _ in rows], [upload, task_input],
+                           [*self.view.outputs, tabs], fn=try_example, run_on_click=True, cache_examples=False,
+                           example_labels=[caption for _, _, caption in rows], label="Try an example",
+                           api_visibility="private")
