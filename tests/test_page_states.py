@@ -116,6 +116,23 @@ def test_the_upload_answer_never_stays_beside_the_drawing(desktop, mnist_samples
     wait_top(page, "digits", "7")
 
 
+def test_back_on_a_drawing_already_answered_nothing_is_asked_twice(desktop):
+    """Yes stored for a drawing; Upload, then Draw again: the same answer, no second question for it."""
+    page = desktop
+    stroke_on(page, "#digits-sketch canvas", SEVEN)
+    wait_top(page, "digits", "7")
+    page.click("#digits-feedback-yes")
+    page.wait_for_function("sel => /Stored feedback/.test(document.querySelector(sel)?.textContent || '')",
+                           arg="#digits-feedback-status")
+    page.get_by_role("tab", name="Upload").click()
+    page.wait_for_function("sel => !document.querySelector(sel)", arg="#digits-label [data-testid='label-output-value']")
+    page.get_by_role("tab", name="Draw").click()
+    wait_top(page, "digits", "7")
+    page.wait_for_function("sel => /feedback is stored/.test(document.querySelector(sel)?.textContent || '')",
+                           arg="#digits-feedback-status")
+    assert not page.locator("#digits-feedback-yes").is_visible()
+
+
 def test_the_read_tab_keeps_each_input_its_own_reading(desktop):
     page = desktop
     page.get_by_role("tab", name="Read", exact=True).click()
