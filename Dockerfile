@@ -20,6 +20,7 @@ RUN pip install -r requirements.txt
 COPY app.py ./
 COPY handwriting ./handwriting
 COPY ui ./ui
+COPY examples/*.jpg ./examples/
 COPY models ./models
 
 RUN useradd --create-home app && mkdir -p /data && chown app /data

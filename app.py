@@ -12,6 +12,7 @@ quiet_third_parties()  # before gradio is imported
 
 import logging  # noqa: E402
 import threading  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
@@ -27,6 +28,13 @@ from ui.reading import reading_api, reading_tab  # noqa: E402
 from ui.recognition import model_info_markdown, recognition_api, recognition_tab  # noqa: E402
 from ui.gradio_patches import GuardedBlocks  # noqa: E402
 
+EXAMPLES = Path(__file__).resolve().parent / "examples"  # made by examples/make.py from the test fixtures
+# (file, task, caption): offered where a model serves the task
+EXAMPLE_PICTURES = {
+    "digits": [("digit-7-photo.jpg", "digits", "A photo of a 7")],
+    "letters": [("letter-R-photo.jpg", "letters", "A photo of an R")],
+    "read": [("number-2026.jpg", "digits", "A number: 2026"), ("word-hello.jpg", "letters", "A word: hello")],
+}
 PREDICT_CONCURRENCY = 16  # requests preprocessed at once; the model calls are shared by a micro-batcher
 
 
@@ -47,12 +55,13 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> GuardedBlocks:
         others = [task for task in served if task.name != "digits"]
         with gr.Tabs():
             with gr.Tab("Digits", id="digits"):
-                recognition_tab(get_task("digits"), desk, PREDICT_CONCURRENCY)
+                recognition_tab(get_task("digits"), desk, PREDICT_CONCURRENCY, examples=examples("digits", served))
             if others:  # letters, all characters, and any task registered since, where a model serves it
                 with gr.Tab("Letters", id="letters"):
-                    recognition_tab(others[0], desk, PREDICT_CONCURRENCY, choices=others)
+                    recognition_tab(others[0], desk, PREDICT_CONCURRENCY, choices=others,
+                                    examples=examples("letters", served))
             with gr.Tab("Read", id="read"):  # a whole number or word
-                reading_tab(served, desk, PREDICT_CONCURRENCY)
+                reading_tab(served, desk, PREDICT_CONCURRENCY, examples=examples("read", served))
             with gr.Tab("Game", id="game"):
                 game_tab(GameEndpoints(desk), demo, PREDICT_CONCURRENCY)
         recognition_api(PREDICT_CONCURRENCY)
@@ -62,6 +71,13 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> GuardedBlocks:
             gr.Markdown(model_info_markdown(), elem_id="model-info")
     demo.on_launch += [recorder.start, start_warm_up]
     return demo
+
+
+def examples(tab: str, served) -> list:
+    """The tab's example pictures whose task a model serves."""
+    names = {task.name for task in served}
+    return [(EXAMPLES / file, task, caption) for file, task, caption in EXAMPLE_PICTURES[tab]
+            if task in names and (EXAMPLES / file).is_file()]
 
 
 def start_warm_up() -> None:

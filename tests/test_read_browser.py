@@ -12,16 +12,16 @@ from PIL import Image
 
 from test_browser import TIMEOUT_MS, browser, four, one, seven, zero  # noqa: F401  (browser: a fixture)
 from test_reading import clear_digits, compose, number  # noqa: F401  (clear_digits: a fixture)
+from ui.reading import PAD_WIDTH  # the pad's drawing pixels across
 
 pytestmark = pytest.mark.browser
 
 PAD = "#read-sketch canvas"
 CLEAR = "#read-sketch button[aria-label='Clear canvas']"
 TEXT = "#read-text .read-text"
-PAD_WIDTH = 840  # ui/reading.py: PAD_WIDTH x PAD_HEIGHT drawing pixels
 
 # "7104" across the pad: each digit as the character pad's helpers draw it, moved right
-NUMBER = [*seven(40, 60, 120, 160), *one(300, 60, 160), *zero(470, 140, 55, 80), *four(620, 60, 120, 160)]
+NUMBER = [*seven(25, 60, 95, 160), *one(185, 60, 160), *zero(280, 140, 48, 80), *four(370, 60, 110, 160)]
 
 
 @pytest.fixture
@@ -68,12 +68,12 @@ def test_a_number_written_on_the_pad_is_read_boxed_and_confirmed(read_tab):
     picture = page.locator("#read-boxes img")
     picture.wait_for()
     shown = picture.bounding_box()
-    picture.click(position={"x": shown["width"] * 320 / PAD_WIDTH, "y": shown["height"] / 2})  # on the 1
+    picture.click(position={"x": shown["width"] * 175 / PAD_WIDTH, "y": shown["height"] / 2})  # on the 1
     page.wait_for_function("sel => (document.querySelector(sel)?.textContent || '').includes('Character 2')",
                            arg="#read-alternatives")
     assert "read as **1**" not in page.locator("#read-alternatives").inner_text()  # rendered, not raw markdown
     assert "top 3" in page.locator("#read-alternatives").inner_text()
-    picture.click(position={"x": shown["width"] * 100 / PAD_WIDTH, "y": shown["height"] / 2})  # on the 7
+    picture.click(position={"x": shown["width"] * 70 / PAD_WIDTH, "y": shown["height"] / 2})  # on the 7
     page.wait_for_function("sel => (document.querySelector(sel)?.textContent || '').includes('Character 1')",
                            arg="#read-alternatives")
     assert "top 3" in page.locator("#read-alternatives").inner_text()
@@ -115,6 +115,7 @@ def test_the_phone_sized_read_tab_fits_and_reads(browser, app_url):  # noqa: F81
         page.get_by_role("tab", name="Read").click()
         box = page.locator(PAD).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] >= 300  # all of it on screen
+        assert box["height"] >= 160  # room for a finger
         draw(page, [*one(60, 60, 160), *seven(200, 60, 120, 160)])
         wait_for_text(page, "17")
     finally:

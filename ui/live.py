@@ -83,6 +83,11 @@ class LiveView:
         return [getattr(self, name) for name in own + common]
 
 
+def same_input(a, b) -> bool:
+    """Whether two inputs as the handlers receive them (a drawing's bytes, an upload's path) are the same."""
+    return isinstance(a, (bytes, str)) and type(a) is type(b) and a == b
+
+
 class LivePage:
     """The handlers of a live tab: answer (on a button, an upload, or after each stroke), clear, Yes, Send.
 
@@ -128,6 +133,25 @@ class LivePage:
         if is_empty(drawing):
             return self.forget()
         return self.page_answer(drawing, task)
+
+    def page_source(self, value, task, last: Pending | None, earlier: Pending | None) -> dict:
+        """A Draw/Upload sub-tab shown: its input's own answer. The answer an unchanged input had comes back as
+        it was (stored feedback stays stored, so nothing is asked twice); another input is answered anew, an
+        empty one shows none. `earlier` keeps the answer of the sub-tab left (the output `self.earlier`)."""
+        for kept, other in ((last, earlier), (earlier, last)):
+            if isinstance(kept, Pending) and same_input(kept.image, value) and kept.task.name == task:
+                return {**self.restore(kept), self.earlier: other}
+        left = last if isinstance(last, Pending) else earlier
+        if is_empty(value):
+            return {**self.forget(), self.earlier: left}
+        return {**self.page_answer(value, task), self.earlier: left}
+
+    def restore(self, pending: Pending) -> dict:
+        """`pending` on screen again, with its question, or the word that its feedback is stored."""
+        v, stored = self.view, pending.stored_id
+        return {**self.shown(pending), v.last: pending, v.ask: gr.update(visible=not stored),
+                v.correction: gr.update(visible=False),
+                v.status: f"This {self.noun}'s feedback is stored (record {stored})." if stored else ""}
 
     def page_again(self, pending: Pending | None, task) -> dict:
         """Another task (character set): the input on screen answered again at once, or nothing when none is."""
@@ -201,8 +225,25 @@ class LivePage:
         quick = dict(api_visibility="private", show_progress="hidden", queue=False)
         for upload in uploads:
             upload.clear(self.forget, None, shown, **quick)
+        self.earlier = gr.State(None)
         for tab, source in sources:
-            tab.select(self.page_live, [source, task_input], shown, api_visibility="private", show_progress="hidden",
-                       concurrency_limit=concurrency_limit, concurrency_id="recognise")
-        task_input.change(self.page_again, [self.view.last, task_input], shown, api_visibility="private",
-                          show_progress="hidden", concurrency_limit=concurrency_limit, concurrency_id="recognise")
+            tab.select(self.page_source, [source, task_input, self.view.last, self.earlier], [*shown, self.earlier],
+                       api_visibility="private", show_progress="hidden", concurrency_limit=concurrency_limit,
+                       concurrency_id="recognise")
+        task_input.input(self.page_again, [self.view.last, task_input], shown, api_visibility="private",
+                         show_progress="hidden", concurrency_limit=concurrency_limit, concurrency_id="recognise")
+
+    def examples(self, rows: list, upload, task_input, tabs: gr.Tabs, upload_tab: str) -> gr.Examples | None:
+        """Pictures to try in one click, `rows` of (path, task name, caption): each is answered as an upload
+        is (the same component, checks and handler), on the Upload sub-tab, so the answer is about the picture
+        on screen. Never cached: an answer is a session's own (its "Is this correct?")."""
+        if not rows:
+            return None
+
+        def try_example(image, task) -> dict:
+            return {**self.page_answer(image, task), tabs: gr.Tabs(selected=upload_tab)}
+
+        return gr.Examples([[str(path), task] for path, task, _ in rows], [upload, task_input],
+                           [*self.view.outputs, tabs], fn=try_example, run_on_click=True, cache_examples=False,
+                           example_labels=[caption for _, _, caption in rows], label="Try an example",
+                           api_visibility="private")

@@ -20,7 +20,7 @@ from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload
 from ui.live import AnswerControls, LivePage, LiveView, Pending
 from ui.recognition import task_names
 
-PAD_WIDTH, PAD_HEIGHT = 560, 280  # the Read tab's pad: two character pads side by side, tall enough for a finger on a phone
+PAD_WIDTH, PAD_HEIGHT = 504, 280  # the Read tab's pad: wide for a word, tall enough for a finger on a phone
 SURE, UNSURE = "#16a34a", "#d97706"  # box colours
 DISPLAY_SIDE = 840  # longest side of the picture shown with the boxes (wider than the pad)
 
@@ -191,10 +191,11 @@ class ReadingPage(LivePage):
         return "" if index is None else alternatives_markdown(pending.answer.characters[index], index)
 
 
-def reading_tab(tasks: list[Task], desk, concurrency_limit: int) -> ReadingPage:
-    """The Read tab: write a number or a word on a wide pad (read after every stroke) or upload a picture."""
+def reading_tab(tasks: list[Task], desk, concurrency_limit: int, examples: list | None = None) -> ReadingPage:
+    """The Read tab: write a number or a word on a wide pad (read after every stroke) or upload a picture;
+    `examples`: pictures to try, (path, task name, caption)."""
     task_input = gr.Radio([(t.choice, t.name) for t in tasks], value=tasks[0].name, label="Read", elem_id="read-task")
-    with gr.Tabs():
+    with gr.Tabs() as sources:
         with gr.Tab("Draw", id="read-draw-tab") as draw_tab:
             sketch = DrawingCanvas(elem_id="read-sketch", width=PAD_WIDTH, height=PAD_HEIGHT, max_height=320,
                                    pen_fits_writing=True)
@@ -219,5 +220,6 @@ def reading_tab(tasks: list[Task], desk, concurrency_limit: int) -> ReadingPage:
                 sources=[(draw_tab, sketch), (upload_tab, upload)])
     boxes.select(page.show_alternatives, [view.last], alternatives, api_visibility="private", show_progress="hidden",
                  queue=False)
+    page.examples(examples or [], upload, task_input, sources, "read-upload-tab")
     page.wire(controls, concurrency_limit)
     return page

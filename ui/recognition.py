@@ -181,8 +181,10 @@ class RecognitionPage(LivePage):
                                 confidence=prediction.confidence, model_version=prediction.model_version, source="app")
 
 
-def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task] | None = None) -> RecognitionPage:
-    """Draw / Upload inputs, Predict buttons, the top-3 Label and "Is this correct?" for one task.
+def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task] | None = None,
+                    examples: list | None = None) -> RecognitionPage:
+    """Draw / Upload inputs, Predict buttons, the top-3 Label and "Is this correct?" for one task; `examples`:
+    pictures to try, (path, task name, caption).
 
     With `choices` the visitor picks the task among them (else a hidden dropdown fixes it). Every listener
     is private: API callers use `/predict`, `/predict_sketch`, `/predict_batch` and `/feedback`.
@@ -195,7 +197,7 @@ def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task
         task_input = gr.Dropdown([name], value=name, label="task", visible=False)
     with gr.Row(equal_height=False):
         with gr.Column():
-            with gr.Tabs():
+            with gr.Tabs() as sources:
                 with gr.Tab("Draw", id=f"{name}-draw-tab") as draw_tab:
                     sketch = DrawingCanvas(elem_id=f"{name}-sketch")  # recognised after every stroke
                     draw_button = gr.Button("Predict", variant="primary", elem_id=f"{name}-predict-draw")
@@ -214,6 +216,7 @@ def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task
     page = RecognitionPage(view, desk)
     page.listen(task_input, sketch, [(draw_button, sketch), (upload_button, upload)], [upload], concurrency_limit,
                 sources=[(draw_tab, sketch), (upload_tab, upload)])
+    page.examples(examples or [], upload, task_input, sources, f"{name}-upload-tab")
     page.wire(controls, concurrency_limit)
     return page
 

@@ -3,7 +3,8 @@
     python app.py &                                     # or any running copy of the page
     python docs/screenshots/take.py http://127.0.0.1:7860/
 
-Headless Debian chromium through Playwright, as the browser tests; writes <tab>-<width>.png beside this file.
+Headless Debian chromium through Playwright, as the browser tests; writes <tab>-<width>.png beside this file
+(and <tab>-1280-full.png, the whole page, for Digits and Read).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def main(url: str) -> None:
                 page.wait_for_timeout(400)
                 page.evaluate("() => window.scrollTo(0, 0)")
                 page.screenshot(path=str(HERE / f"{tab.lower()}-{options['viewport']['width']}.png"))
+                if not touch and tab in ("Digits", "Read"):  # the whole tab: the examples are under the answer
+                    page.screenshot(path=str(HERE / f"{tab.lower()}-{options['viewport']['width']}-full.png"), full_page=True)
                 if tab == "Game":
                     page.click("#game-end")
             context.close()
