@@ -29,10 +29,9 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
-def default_data_dir() -> Path:
+def default_data_dir(persistent: Path = Path("/data")) -> Path:
     """Where the SQLite files and kept uploads live: a Space's persistent storage (/data) when it is
     mounted and writable (the container's own folder is lost on every restart), else ./data."""
-    persistent = Path("/data")
     if persistent.is_dir() and os.access(persistent, os.W_OK | os.X_OK):
         return persistent / "handwriting"
     return PROJECT_DIR / "data"
