@@ -120,6 +120,9 @@ class Settings:
     # appear in the page's high-score table (off: a script cannot top the table people see).
     game_rounds_per_client: int = field(default_factory=lambda: _env_int("HANDWRITING_GAME_ROUNDS_PER_CLIENT", 10))
     game_api_scores: bool = field(default_factory=lambda: os.environ.get("HANDWRITING_GAME_API_SCORES", "") == "1")
+    # rounds one client address keeps in a day's high-score table of each mode, its best (0: no limit; a
+    # classroom behind one address: raise it)
+    game_table_per_client: int = field(default_factory=lambda: _env_int("HANDWRITING_GAME_TABLE_PER_CLIENT", 1))
     sheets: SheetsSettings = field(default_factory=SheetsSettings)
     hub: HubSettings = field(default_factory=HubSettings)
 

@@ -22,6 +22,7 @@ os.environ["HANDWRITING_STORE_DIR"] = _STORE
 # that (the caps and the page-only table have tests of their own, with their own Game).
 os.environ["HANDWRITING_GAME_ROUNDS_PER_CLIENT"] = "1000"
 os.environ["HANDWRITING_GAME_API_SCORES"] = "1"
+os.environ["HANDWRITING_GAME_TABLE_PER_CLIENT"] = "0"  # every round in the table, not one per address a day
 for _name in ("GOOGLE_SHEETS_KEY", "GOOGLE_SERVICE_ACCOUNT_FILE", "GOOGLE_SERVICE_ACCOUNT_JSON", "HANDWRITING_SHEETS_ENDPOINT"):
     os.environ.pop(_name, None)
 

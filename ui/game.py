@@ -16,6 +16,7 @@ import numpy as np
 
 from handwriting.config import settings
 from handwriting.game import MAX_NAME, MODES, ROUND_LENGTHS, Game, GameError, HighScores, RoundOverError, available_modes
+from handwriting.game.rules import JUDGED_FROM, MIN_ANSWER_S, MIN_SPREAD
 from handwriting.labels import TASK_TITLES, unambiguous_name
 from handwriting.recognizer import get_recognizer
 from ui.errors import USER_ERRORS, errors_as_gr_error
@@ -62,7 +63,8 @@ class GameEndpoints:
         self.desk = desk
         if game is None:
             cfg = settings()
-            scores = HighScores(desk.recorder.folder, shown=("page", "api") if cfg.game_api_scores else ("page",))
+            scores = HighScores(desk.recorder.folder, shown=("page", "api") if cfg.game_api_scores else ("page",),
+                                per_client=cfg.game_table_per_client)
             game = Game(scores, keep=self._keep, rounds_per_client=cfg.game_rounds_per_client)
         self.game = game
 
@@ -176,7 +178,8 @@ class GameView:
 
 
 class GamePage:
-    """The Game tab's handlers: each answers with {component: value} for what changes."""
+    """The Game tab's handlers: each answers with {component: value} for what changes, or `gr.skip()` when
+    nothing does (Gradio takes an empty dict for one value and rejects it as too few)."""
 
     def __init__(self, view: GameView, endpoints: GameEndpoints):
         self.v = view
@@ -210,13 +213,13 @@ class GamePage:
         """After each stroke: once the model sees the target, the drawing counts, the next target shows and
         the pad clears; until then (and for an empty pad) nothing changes, without a word."""
         if not round_id or is_empty(sketch):
-            return {}
+            return gr.skip()
         try:
             result = self.game.submit(round_id, sketch, live=True)
         except ERRORS:  # a speck, a round just over: the tick or Submit says so
-            return {}
+            return gr.skip()
         if result["verdict"] is None:
-            return {}
+            return gr.skip()
         return self._shown(result, round_id)
 
     def page_skip(self, round_id):
@@ -228,7 +231,7 @@ class GamePage:
             self.game.end(round_id)
         except ERRORS as exc:
             gr.Warning(str(exc))
-            return {}
+            return gr.skip()
         return self._finished(round_id)
 
     def page_tick(self, round_id):
@@ -255,7 +258,7 @@ class GamePage:
             return self._finished(round_id)
         except ERRORS as exc:  # a blank canvas, no round: the target and the drawing stay
             gr.Warning(str(exc))
-            return {}
+            return gr.skip()
         return self._shown(result, round_id)
 
     def _shown(self, result, round_id):
@@ -338,6 +341,8 @@ def report_markdown(mode: str, summary: dict) -> str:
     lines.append(" · ".join(facts))
     if summary["high_score_rank"]:
         lines.append(f"Number **{summary['high_score_rank']}** in the {TASK_TITLES[mode].lower()} high scores.")
+    elif summary.get("held_back"):
+        lines.append(f"Held back from the high scores: {summary['held_back']}.")
     if summary["kept_for_training"]:
         lines.append(f"{summary['kept_for_training']} drawings kept to train better models: thank you!")
     lines.append("The drawings the model got wrong are below, with what it saw." if summary["misses"]
@@ -353,6 +358,21 @@ def misses_html(rnd) -> str:
                          f"{unambiguous_name(attempt.predicted)} ({attempt.predicted_confidence:.0%})")
         for attempt in rnd.misses if attempt.image is not None)
     return (f"<div class='game-misses'><h4>What the model saw instead</h4>{figures}</div>") if figures else ""
+
+
+def table_rules_markdown(per_client: int) -> str:
+    """The high-score table's fair-play limits, said on the page next to it (`per_client`: rounds one
+    address keeps in a day's table, 0 for no limit)."""
+    best = "its best round" if per_client == 1 else f"its best {per_client} rounds"
+    return " ".join(part for part in [
+        f"**Fair play.** The table is for people drawing. An answer sooner than {MIN_ANSWER_S:.1f} s after its "
+        "character appeared, or a drawing the round has already seen, scores nothing. Once a round has "
+        f"{JUDGED_FROM} scoring answers, it is held back from the table (you still see its score, and why) if "
+        f"their times varied less than {MIN_SPREAD:.0%} from one character to the next, as a program at a steady "
+        "pace does and people do not.",
+        f"Each address keeps only {best} of the day in each table." if per_client > 0 else "",
+        "A program that draws new characters with a person's pace and unevenness can still score like the "
+        "quickest person" + (", within that limit." if per_client > 0 else ".")] if part)
 
 
 def high_scores_html(mode: str, entries) -> str:
@@ -417,6 +437,8 @@ def game_tab(endpoints: GameEndpoints, demo: gr.Blocks, concurrency_limit: int) 
         report = gr.Markdown(elem_id="game-report")
         misses = gr.HTML(elem_id="game-misses")
     high_scores = gr.HTML(elem_id="game-high-scores")
+    per_client = endpoints.game.scores.per_client if endpoints.game.scores is not None else 0
+    gr.Markdown(table_rules_markdown(per_client), elem_id="game-table-rules")
     view = GameView(state=gr.State(None), timer=gr.Timer(1.0, active=False), setup=setup, play=play,
                     summary=summary, message=message, target=target, clock=clock, score=score, verdict=verdict,
                     report=report, misses=misses, high_scores=high_scores, sketch=sketch)

@@ -2,13 +2,16 @@
 
 One connection per table, WAL and a busy timeout, so several app processes can share the file. It keeps
 the best KEEP_SCORES rounds per mode and source; rounds started through the API are marked and shown apart
-from the page's table. Earlier versions kept the table inside the feedback database: its rows are copied
-over while the new table is empty (rows from before rounds were marked by source become "legacy"
+from the page's table. A client address holds at most PER_CLIENT_DAY rows per mode, source and UTC day (its
+best rounds of the day), so one address cannot fill the table; the address is kept only as a hash, to
+compare. Earlier versions kept the table inside the feedback database: its rows are copied over while the
+new table is empty (rows from before rounds were marked by source become "legacy"
 and stay off the page's table; the old mode "both" becomes "all").
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import uuid
@@ -16,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 from handwriting.game.rules import canonical_mode
 from handwriting.sqlite_file import open_shared
@@ -23,8 +27,9 @@ from handwriting.sqlite_file import open_shared
 DB_FILE = "game_scores.sqlite3"
 OLD_DB_FILE = "feedback.sqlite3"  # where the table lived before
 KEEP_SCORES = 100  # rows kept per mode and source
+PER_CLIENT_DAY = 1  # rows one client address keeps per mode, source and UTC day (0: no limit)
 
-_COLUMNS = "id, created_at, mode, name, score, right, drawn, best_streak, seconds, source"
+_COLUMNS = "id, created_at, mode, name, score, right, drawn, best_streak, seconds, source"  # as an old table has them
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS game_scores (
     id TEXT PRIMARY KEY,
@@ -40,6 +45,21 @@ CREATE TABLE IF NOT EXISTS game_scores (
 );
 CREATE INDEX IF NOT EXISTS game_scores_by_mode ON game_scores (mode, score DESC, created_at);
 """
+_CLIENT_COLUMN = "ALTER TABLE game_scores ADD COLUMN client TEXT NOT NULL DEFAULT ''"  # '' = no address known
+_CLIENT_INDEX = "CREATE INDEX IF NOT EXISTS game_scores_by_client ON game_scores (mode, source, client, created_at)"
+
+
+def client_key(address: str) -> str:
+    """What the table keeps of a client address: enough to tell two apart, not the address ('' for none)."""
+    return hashlib.sha256(f"handwriting-game:{address}".encode()).hexdigest()[:16] if address else ""
+
+
+class Entered(NamedTuple):
+    """What became of a round offered to the table: its rank (None: not shown, or not entered) and, when
+    it was not entered, why (for the player)."""
+
+    rank: int | None
+    held_back: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,10 +80,14 @@ class HighScore:
 
 class HighScores:
     """The table in `folder`. `shown` are the round sources it lists (the page's rounds; API rounds too
-    when the operator allows them)."""
+    when the operator allows them); `per_client` the rows one address keeps a day (a classroom behind one
+    address: raise it)."""
 
-    def __init__(self, folder: Path | str, shown: tuple[str, ...] = ("page",)):
+    def __init__(self, folder: Path | str, shown: tuple[str, ...] = ("page",), per_client: int = PER_CLIENT_DAY,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.folder = Path(folder)
+        self.per_client = per_client  # rounds one address keeps in a day's table of a mode (0: no limit)
+        self.now = now  # UTC; tests pass a fake to cross midnight
         self.path = self.folder / DB_FILE
         self.shown = tuple(shown)
         self._conn: sqlite3.Connection | None = None
@@ -84,29 +108,54 @@ class HighScores:
 
     def _open(self) -> sqlite3.Connection:
         conn = open_shared(self.path, _SCHEMA)
+        if "client" not in {row[1] for row in conn.execute("PRAGMA table_info(game_scores)")}:
+            try:  # a table from before the daily limit
+                conn.execute(_CLIENT_COLUMN)
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process added it first
+                    raise
+        conn.execute(_CLIENT_INDEX)
         if conn.execute("SELECT 1 FROM game_scores LIMIT 1").fetchone() is None:  # new (or never scored in)
             _copy_old_table(conn, self.folder / OLD_DB_FILE)
         return conn
 
-    def add(self, rnd) -> int | None:
-        """Enter a finished round; returns its rank in its mode's table (1 = best), None if the table
-        does not show its source. Only the best KEEP_SCORES of each mode and source are kept."""
-        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    def add(self, rnd) -> Entered:
+        """Enter a finished round, unless its client address already has `per_client` rounds as good in
+        today's table of its mode and source (a better one takes the place of its worst). Returns its rank
+        in its mode's table (1 = best; None if the table does not show its source) or why it was held back.
+        Only the best KEEP_SCORES of each mode and source are kept."""
+        now = self.now()
+        created, day = now.strftime("%Y-%m-%dT%H:%M:%SZ"), now.strftime("%Y-%m-%d")
+        client = client_key(getattr(rnd, "client", ""))
+        limited = bool(client) and self.per_client > 0
         with self._transaction() as conn:
-            conn.execute(f"INSERT INTO game_scores ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            if limited:
+                today = [row[0] for row in conn.execute(
+                    "SELECT score FROM game_scores WHERE mode = ? AND source = ? AND client = ? AND created_at >= ? "
+                    "ORDER BY score DESC", (rnd.mode, rnd.source, client, day))]
+                if len(today) >= self.per_client and today[self.per_client - 1] >= rnd.score:
+                    kept = "a round" if self.per_client == 1 else f"{self.per_client} rounds"
+                    return Entered(None, f"your address already has {kept} of {today[self.per_client - 1]} points or "
+                                         f"more in today's table (it keeps {kept} per address a day: the best)")
+            conn.execute(f"INSERT INTO game_scores ({_COLUMNS}, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (uuid.uuid4().hex, created, rnd.mode, rnd.name, rnd.score, rnd.right, len(rnd.drawn),
-                          rnd.best_streak, rnd.seconds, rnd.source))
+                          rnd.best_streak, rnd.seconds, rnd.source, client))
+            if limited:
+                conn.execute(
+                    "DELETE FROM game_scores WHERE rowid IN (SELECT rowid FROM game_scores WHERE mode = ? AND source = ? "
+                    "AND client = ? AND created_at >= ? ORDER BY score DESC, created_at, rowid LIMIT -1 OFFSET ?)",
+                    (rnd.mode, rnd.source, client, day, self.per_client))
             conn.execute(
                 "DELETE FROM game_scores WHERE mode = ? AND source = ? AND rowid NOT IN (SELECT rowid FROM "
                 "game_scores WHERE mode = ? AND source = ? ORDER BY score DESC, created_at, rowid LIMIT ?)",
                 (rnd.mode, rnd.source, rnd.mode, rnd.source, KEEP_SCORES),
             )
             if rnd.source not in self.shown:
-                return None
+                return Entered(None)
             better = conn.execute(
                 f"SELECT COUNT(*) FROM game_scores WHERE mode = ? AND score > ? AND source IN ({self._marks})",
                 (rnd.mode, rnd.score, *self.shown)).fetchone()[0]
-        return better + 1
+        return Entered(better + 1)
 
     @property
     def _marks(self) -> str:

@@ -10,7 +10,9 @@ Pure Python (no Gradio), so every rule is unit-testable with a fake clock and a 
   Rounds are forgotten a while after their deadline. Only rounds in play count against the caps: at most
   MAX_ROUNDS in all and `rounds_per_client` per client address, so one script cannot lock others out;
 - a script cannot farm points: a right answer sooner than MIN_ANSWER_S after its target appeared (no one
-  reads and draws a character that fast) or a drawing the round has already seen scores nothing.
+  reads and draws a character that fast) or a drawing the round has already seen scores nothing; nor can
+  it top the table: a round timed more evenly than people draw is held back from it (`held_back_reason`),
+  and the table keeps the best round of each client address a day (`HighScores.per_client`).
 
 Each drawing is a labelled sample (the target is known): with the player's opt-in, `Game` hands it to a
 `keep` callable (the app stores it as feedback, source "game"). Finished rounds go to `HighScores`.
@@ -46,6 +48,7 @@ from handwriting.game.rules import (
     canonical_mode,
     check_seconds,
     clean_name,
+    held_back_reason,
     points_for,
     unavailable_reason,
 )
@@ -106,6 +109,7 @@ class Round:
     attempts: list[Attempt] = field(default_factory=list)
     finished: bool = False
     high_score_rank: int | None = None
+    held_back: str | None = None  # why the round was kept off the high-score table, for the player
     seen: list = field(default_factory=list, repr=False)  # the round's drawings as model inputs, for repeats
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -151,7 +155,7 @@ class Round:
             "best_streak": self.best_streak,
             "mean_seconds_right": round(sum(right_times) / len(right_times), 2) if right_times else None,
             "kept_for_training": sum(a.stored_id is not None for a in self.attempts),
-            "high_score_rank": self.high_score_rank,
+            "high_score_rank": self.high_score_rank, "held_back": self.held_back,
             "misses": [{"target": a.target, "predicted": a.predicted, "confidence": round(a.confidence, 4),
                         "predicted_confidence": round(a.predicted_confidence, 4)} for a in self.misses],
         }
@@ -383,8 +387,12 @@ class Game:
         """Close the round (called with its lock held) and enter a scoring round in the high-score table."""
         rnd.finished = True
         if self.scores is not None and rnd.score > 0:
+            rnd.held_back = held_back_reason([a.seconds for a in rnd.attempts if a.points > 0])
+            if rnd.held_back:
+                log.info("round %s held back from the high scores: %s", rnd.id[:6], rnd.held_back)
+                return
             try:
-                rnd.high_score_rank = self.scores.add(rnd)
+                rnd.high_score_rank, rnd.held_back = self.scores.add(rnd)
             except Exception as exc:  # the table is a bonus: a storage problem must not break the game
                 log.error("the high score of round %s could not be stored: %s", rnd.id[:6], exc)
 

@@ -3,11 +3,18 @@
 A mode is the recognition task it plays ("digits", "letters", "all"). A right answer earns BASE points,
 a speed bonus and a confidence bonus (the model's probability for the target), multiplied by the streak;
 a wrong answer or a skip earns nothing and breaks the streak.
+
+The high-score table is for people drawing. Pace alone cannot tell a script from the quickest people:
+by published reaction and handwriting speeds (benchmarks/game_pace.py puts them on the page) they answer
+about as soon as MIN_ANSWER_S allows. What people cannot do is keep the same time from one character to
+the next: a round whose scoring answer times vary less than MIN_SPREAD is held back from the table (the
+player still sees the score, and why), judged once it has JUDGED_FROM scoring answers.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import unicodedata
 
 from handwriting.labels import TASK_TITLES
@@ -27,6 +34,8 @@ MIN_ANSWER_S = 0.8  # a right answer sooner than this after its target appeared 
 LIVE_CONFIDENCE = 0.6  # judged live, a drawing counts once the target (with its look-alikes) is this probable
 REPEAT_DIFFERENCE = 0.02  # mean absolute difference (0..1) below which two 28x28 drawings are the same image
 SOURCES = ("page", "api")  # where a round was started: the Game tab, or the /game_* API
+JUDGED_FROM = 20  # scoring answers before a round's evenness is judged for the table
+MIN_SPREAD = 0.08  # answer times varying less than this (standard deviation over mean) are no person's
 
 BASE = 10  # points for a right answer
 SPEED_BONUS = 10  # extra points for an answer within FAST_S, falling linearly to 0 at SLOW_S
@@ -104,3 +113,16 @@ def points_for(seconds: float, confidence: float, streak: int) -> int:
     speed = SPEED_BONUS * min(1.0, max(0.0, (SLOW_S - seconds) / (SLOW_S - FAST_S)))
     multiplier = min(STREAK_MAX, 1 + STREAK_STEP * max(0, streak - 1))
     return int(round((BASE + speed + CONFIDENCE_BONUS * min(1.0, max(0.0, confidence))) * multiplier))
+
+
+def held_back_reason(seconds: list[float]) -> str | None:
+    """Why a round whose scoring answers took `seconds` each (target shown -> drawing arrived) stays off
+    the high-score table, for the player; None when a person could have played it."""
+    if len(seconds) < JUDGED_FROM:
+        return None
+    mean = statistics.fmean(seconds)
+    spread = statistics.pstdev(seconds) / mean if mean > 0 else 0.0
+    if spread < MIN_SPREAD:
+        return (f"its {len(seconds)} scoring answers were timed evenly to within {spread:.1%} ({mean:.2f} s each "
+                f"on average): people vary more than {MIN_SPREAD:.0%} from one character to the next")
+    return None
