@@ -16,18 +16,18 @@ import threading  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from handwriting.config import settings  # noqa: E402
-from handwriting.feedback.flagging import FeedbackRecorder  # noqa: E402
-from handwriting.labels import task_choice  # noqa: E402
-from handwriting.recognizer import warm_up  # noqa: E402
+from handwriting.feedback import FeedbackRecorder  # noqa: E402
+from handwriting.models import available, warm_up  # noqa: E402
+from handwriting.service import FeedbackDesk  # noqa: E402
+from handwriting.tasks import TASKS, get_task  # noqa: E402
 from ui import style  # noqa: E402
-from ui.feedback import FeedbackDesk, feedback_api  # noqa: E402
+from ui.feedback import feedback_api  # noqa: E402
 from ui.game import GameEndpoints, game_tab  # noqa: E402
 from ui.reading import reading_api, reading_tab  # noqa: E402
-from ui.recognition import model_available, model_info_markdown, recognition_api, recognition_tab  # noqa: E402
-from ui.server import GuardedBlocks  # noqa: E402
+from ui.recognition import model_info_markdown, recognition_api, recognition_tab  # noqa: E402
+from ui.gradio_patches import GuardedBlocks  # noqa: E402
 
 PREDICT_CONCURRENCY = 16  # requests preprocessed at once; the model calls are shared by a micro-batcher
-LETTER_TASKS = ("letters", "all")  # the Letters tab's choices, where their models exist
 
 
 def build_demo(recorder: FeedbackRecorder | None = None) -> GuardedBlocks:
@@ -43,16 +43,16 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> GuardedBlocks:
             "or word in **Read**. Tell it when it is wrong: corrections are kept to train better models. Or "
             "race the clock in the **Game**."
         )
+        served = [task for task in TASKS.values() if available(task)]  # every registered task with a model
+        others = [task for task in served if task.name != "digits"]
         with gr.Tabs():
             with gr.Tab("Digits", id="digits"):
-                recognition_tab("digits", desk, PREDICT_CONCURRENCY)
-            letter_tasks = [t for t in LETTER_TASKS if model_available(t)]
-            if letter_tasks:  # shown once a letters or all-characters model is bundled or on the hub
+                recognition_tab(get_task("digits"), desk, PREDICT_CONCURRENCY)
+            if others:  # letters, all characters, and any task registered since, where a model serves it
                 with gr.Tab("Letters", id="letters"):
-                    recognition_tab(letter_tasks[0], desk, PREDICT_CONCURRENCY,
-                                    choices=[(task_choice(t), t) for t in letter_tasks])
+                    recognition_tab(others[0], desk, PREDICT_CONCURRENCY, choices=others)
             with gr.Tab("Read", id="read"):  # a whole number or word
-                reading_tab([t for t in ("digits", "letters", "all") if model_available(t)], desk, PREDICT_CONCURRENCY)
+                reading_tab(served, desk, PREDICT_CONCURRENCY)
             with gr.Tab("Game", id="game"):
                 game_tab(GameEndpoints(desk), demo, PREDICT_CONCURRENCY)
         recognition_api(PREDICT_CONCURRENCY)

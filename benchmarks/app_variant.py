@@ -56,7 +56,7 @@ def batch_function(single):
 
     from ui.errors import USER_ERRORS
     from handwriting.preprocessing import to_model_input
-    from handwriting.recognizer import get_recognizer
+    from handwriting.models import load
 
     runtime_lock = threading.Lock()  # the LiteRT interpreter is not thread-safe
 
@@ -64,7 +64,7 @@ def batch_function(single):
     def batched(images: list, tasks: list) -> list[list[dict[str, float]]]:
         try:
             xs = [to_model_input(image) for image in images]
-            recognizers = [get_recognizer(task) for task in tasks]
+            recognizers = [load(task) for task in tasks]
         except USER_ERRORS as exc:
             raise gr.Error(str(exc)) from None
         answers: list = [None] * len(xs)
@@ -74,7 +74,7 @@ def batch_function(single):
             with runtime_lock:
                 probabilities = recognizer.runtime(np.stack([xs[i] for i in rows]))
             for i, p in zip(rows, probabilities):
-                answers[i] = dict(zip(recognizer.labels, map(float, p)))
+                answers[i] = dict(zip(recognizer.task.labels, map(float, p)))
         return [answers]
 
     return batched

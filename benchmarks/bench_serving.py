@@ -72,9 +72,10 @@ from benchmarks.inputs import FIXTURES, Sample, make_samples  # noqa: E402
 from benchmarks.measure import cpu_seconds_of, machine_basics, machine_load, rss_mb_of, save_result, stats, time_calls  # noqa: E402
 from benchmarks.null_app import NULL_TOP_LABEL_INDEX  # noqa: E402
 from benchmarks.server import APP, NULL_APP, AppProcess  # noqa: E402
-from handwriting.labels import labels_for  # noqa: E402
+from handwriting.tasks import labels_for  # noqa: E402
 from handwriting.preprocessing import to_model_input  # noqa: E402
-from handwriting.recognizer import get_recognizer, predict  # noqa: E402
+from handwriting.models import load  # noqa: E402
+from handwriting.service import predict  # noqa: E402
 
 TASK = "digits"
 BATCH_SIZES = (1, 8, 32, 128)
@@ -174,7 +175,9 @@ def bench_runtimes(folder: Path, budget: Budget) -> dict:
     """One image through each way of running the model, and each one's agreement with eager Keras."""
     import keras
 
-    from handwriting.runtime import KERAS_FILE, LITERT_FILE, KerasRuntime, LiteRTRuntime, load_runtime
+    from handwriting.model_folder import KERAS_FILE, LITERT_FILE
+    from handwriting.runtime import LiteRTRuntime, load_runtime
+    from training.keras_runtime import KerasRuntime
 
     model = keras.saving.load_model(folder / KERAS_FILE, compile=False)
     xs = fixture_inputs()[..., None]
@@ -509,7 +512,7 @@ def run(args: argparse.Namespace) -> dict:
         "quick": args.quick,
         "budget": budget.__dict__,
     }
-    recognizer = get_recognizer(TASK)
+    recognizer = load(TASK)
     import keras
     import tensorflow as tf
 

@@ -73,7 +73,7 @@ def make_samples(folder: Path, task: str = "digits", per_class: int = 1, max_tri
 
     Returns the samples (sorted by label) and how many fixture digits were looked at.
     """
-    from handwriting.recognizer import predict
+    from handwriting.service import predict
 
     with np.load(FIXTURES) as data:
         xs, ys = data["x"], data["y"].astype(int)
@@ -94,7 +94,7 @@ def make_samples(folder: Path, task: str = "digits", per_class: int = 1, max_tri
             photo=render_photo(x, folder / f"photo_{i}.jpg", seed=i),
         )
         forms = (sample.sketch, sample.sketch_as_served, sample.png, sample.photo)
-        if all(top_label(predict(f, task)) == sample.label for f in forms):
+        if all(predict(f, task).label == sample.label for f in forms):
             found.setdefault(y, []).append(sample)
         if sum(map(len, found.values())) == 10 * per_class:
             break

@@ -4,7 +4,7 @@
 
 Everything but the model call is the real thing: `app.py` itself runs as `__main__` (same layout,
 endpoints, preprocessing, micro-batcher, queue and launch settings). Only
-`handwriting.runtime.load_runtime` is replaced, before the app is imported, by one that returns
+`load_runtime` (as `handwriting.models` calls it) is replaced, before the app is imported, by one that returns
 `NullRuntime`: constant probabilities, instantly, without loading any weights. The difference between
 the two apps' timings is therefore what the model costs a request.
 """
@@ -40,11 +40,11 @@ class NullRuntime:
         return np.broadcast_to(self._row, (len(batch), self.num_classes)).copy()
 
 
-def null_load_runtime(folder, prefer=None) -> NullRuntime:
-    """Replaces `handwriting.runtime.load_runtime`: a model folder is named after its task (models/digits)."""
-    from handwriting.labels import TASK_LABELS
+def null_load_runtime(folder) -> NullRuntime:
+    """Replaces the `load_runtime` that `handwriting.models` calls: a model folder is named after its task (models/digits)."""
+    from handwriting.tasks import TASKS
 
-    return NullRuntime(len(TASK_LABELS.get(Path(folder).name, TASK_LABELS["digits"])))
+    return NullRuntime(len(TASKS.get(Path(folder).name, TASKS["digits"]).labels))
 
 
 def install() -> None:
@@ -53,9 +53,9 @@ def install() -> None:
     In the game, a do-nothing model also agrees with every stroke judged live (any confidence will do), so
     the browser benchmark can time "a right stroke -> the next target" against it."""
     import handwriting.game.rounds
-    import handwriting.runtime
+    import handwriting.models
 
-    handwriting.runtime.load_runtime = null_load_runtime
+    handwriting.models.load_runtime = null_load_runtime
     handwriting.game.rounds.LIVE_CONFIDENCE = 0.0
 
 

@@ -77,7 +77,7 @@ class SheetsSettings:
 
 @dataclass(frozen=True)
 class HubSettings:
-    """Where `handwriting.store` pulls versioned weights from (the Hugging Face hub), and how long it waits.
+    """Where `handwriting.hub` pulls versioned weights from (the Hugging Face hub), and how long it waits.
 
     With no repo the bundled `models/` are served. HF_ENDPOINT and HF_HUB_CACHE are the library's own
     variables, read here at call time (the library reads them once, at import) so tests can point them

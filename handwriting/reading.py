@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handwriting import segmentation
-from handwriting.labels import LOOKALIKES, labels_for
+from handwriting.tasks import LOOKALIKES, get_task
 from handwriting.preprocessing import (
     BlankImageError,
     InvalidImageError,
@@ -33,7 +33,7 @@ from handwriting.preprocessing import (
     oriented_size,
     to_grey_at,
 )
-from handwriting.recognizer import get_recognizer
+from handwriting.models import load as get_recognizer
 
 DECODE_SIDE = 1024  # decoded pictures are reduced to this longest side first
 LINE_HEIGHT = 128  # then to this height: a character gets the pixels the single-character path gives it
@@ -89,7 +89,8 @@ def read(image, task: str = "digits", *, method: str = "components", unsure_belo
 
     One batched model call reads every character; a second is made only when a stroke group is too wide
     (touching characters) or two close neighbours may be one character, and only for those."""
-    labels = labels_for(task)
+    task = get_task(task)
+    labels = task.labels
     if method not in segmentation.METHODS:
         raise ValueError(f"Unknown segmentation method {method!r}: choose one of {segmentation.METHODS}.")
     grey, size, origin = _decoded(image)
@@ -112,7 +113,7 @@ def read(image, task: str = "digits", *, method: str = "components", unsure_belo
         raise InvalidImageError(_too_many(len(pieces)))
     recognizer, scores = get_recognizer(task), {}
     _score(recognizer, _first_candidates(pieces, method), line, ink, scores)
-    margin = SPLIT_MARGIN[task]
+    margin = task.split_margin
     _score(recognizer, _second_candidates(pieces, method, scores, line, margin), line, ink, scores)
     chosen = _choose(pieces, scores, line, method, margin)
     if len(chosen) > MAX_CHARACTERS:

@@ -117,3 +117,8 @@ def unambiguous_name(char: str) -> str:
     if char.islower():
         return f"lowercase {char}"
     return char
+
+
+def labels_for(task) -> tuple[str, ...]:
+    """A task's labels, for scripts that take a task's name (training, evaluation)."""
+    return get_task(task).labels

@@ -165,8 +165,9 @@ def letter_files(tmp_path_factory):
 
 @pytest.mark.parametrize("task", TASKS)
 def test_every_bundled_task_answers_with_its_own_labels(client, files, letter_files, task):
-    from handwriting.labels import labels_for
-    from handwriting.store import ModelUnavailableError, resolve_model
+    from handwriting.tasks import labels_for
+    from handwriting.models import ModelUnavailableError
+    from handwriting.models import resolve as resolve_model
 
     try:
         resolve_model(task)

@@ -288,10 +288,10 @@ def test_empty_canvas_shows_an_error_then_a_drawing_works(page):
 
 def _clear_mnist_digit(samples, label: int) -> np.ndarray:
     """The fixture's `label` digit the library recognises most surely (the test is about the browser path)."""
-    from handwriting.recognizer import predict as library_predict
+    from handwriting import predict as library_predict
 
     x, y = samples
-    scored = [(library_predict(255 - x[i])[str(label)], i) for i in np.flatnonzero(y == label)[:8]]
+    scored = [(library_predict(255 - x[i]).as_dict()[str(label)], i) for i in np.flatnonzero(y == label)[:8]]
     confidence, best = max(scored)
     assert confidence > 0.5, f"the model recognises none of the fixture's {label}s"
     return x[best]

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from training.emnist import load_emnist_byclass, read_idx
 
 BYCLASS = labels_for("all")  # EMNIST ByClass order: 0-9, A-Z, a-z

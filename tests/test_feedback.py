@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -22,15 +23,18 @@ from PIL import Image
 
 import imagegen
 import rawapi
-from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError, open_store
+from handwriting.feedback import (FeedbackRecorder, FeedbackStorageError, InvalidFeedbackError, LocalSink, OutboxSink,
+                                  make_read_feedback, make_record, open_store, request_fingerprint)
 from handwriting.feedback.database import ORIGINALS_DIR
-from handwriting.feedback.flagging import FeedbackRecorder
-from handwriting.labels import UnknownTaskError, labels_for
+from handwriting.feedback.sender import Failure
+from handwriting.tasks import UnknownTaskError, labels_for
 from handwriting.preprocessing import BlankImageError, InvalidImageError, to_model_input
-from handwriting.recognizer import get_recognizer, predict
+from handwriting.models import load as get_recognizer
+from handwriting.service import predict
+from handwriting.tasks import get_task
 from training import feedback as feedback_cli
 from training.feedback_file import TrainingSet, load_training_file, save_training_file
-from ui.feedback import FeedbackDesk
+from handwriting.service import FeedbackDesk
 from ui.recognition import recognition_tab
 
 ID = re.compile(r"record ([0-9a-f]{32})")
@@ -65,7 +69,7 @@ def recorder(tmp_path):
 def page_for(recorder, task: str = "digits"):
     """A recognition tab's handlers, on a page of their own."""
     with gr.Blocks():
-        return recognition_tab(task, FeedbackDesk(recorder), concurrency_limit=4)
+        return recognition_tab(get_task(task), FeedbackDesk(recorder), concurrency_limit=4)
 
 
 def same_pixels(a, b) -> bool:
@@ -84,14 +88,14 @@ def originals(folder) -> list:
 def test_a_correction_is_stored_with_what_retraining_needs(recorder, images):
     path, label = digits(images)[0]
     wrong = str((int(label) + 1) % 10)
-    record = FeedbackDesk(recorder).store(path, "digits", wrong, label, source="api")
+    record = FeedbackDesk(recorder).submit(path, "digits", wrong, label, source="api")
 
     stored = recorder.store.get(record.id)
     assert stored == record
     assert (stored.task, stored.predicted, stored.correct, stored.source) == ("digits", wrong, label, "api")
     assert stored.was_correct is False
     assert stored.model_version == get_recognizer("digits").record.version
-    assert stored.confidence == pytest.approx(predict(path)[wrong], abs=1e-5)  # the model's own figure
+    assert stored.confidence == pytest.approx(predict(path).as_dict()[wrong], abs=1e-5)  # the model's own figure
     expected = np.round(to_model_input(path) * 255).astype(np.uint8)
     assert np.array_equal(stored.pixels(), expected)
     assert len(stored.image_png_b64) < 1500  # fits a sheet cell many times over
@@ -103,15 +107,47 @@ def test_a_correction_is_stored_with_what_retraining_needs(recorder, images):
     assert record.id in text and f"the right answer is {label}" in text
 
 
+def test_a_record_is_made_from_a_task_and_each_label_is_checked_once(monkeypatch):
+    from handwriting.feedback import record as record_module
+
+    checked = []
+    real = record_module.check_label
+    monkeypatch.setattr(record_module, "check_label", lambda label, task, role="correct": checked.append(role) or
+                        real(label, task, role))
+    pixels = np.arange(28 * 28, dtype=np.uint16).reshape(28, 28).astype(np.uint8)
+    digits_task = get_task("digits")
+    record = make_record(pixels, digits_task, " 3", "8", confidence={"3": 0.75, "8": 0.25}, model_version=7)
+    assert checked == ["predicted", "correct"]  # once each
+    assert (record.task, record.predicted, record.correct, record.model_version) == ("digits", "3", "8", "7")
+    assert record.confidence == 0.75  # picked for the label once it was checked
+    assert np.array_equal(record.pixels(), pixels)  # uint8 pixels are stored as they are
+    with pytest.raises(InvalidFeedbackError, match="'B' is not a label of the digits task"):
+        make_record(pixels, digits_task, "B", "8", confidence={"B": 0.9}, model_version="v")
+
+    checked.clear()
+    characters = [(pixels, "2", 0.9, (0, 0, 5, 5)), (pixels, "6", 0.8, (6, 0, 9, 5))]
+    read, records = make_read_feedback(digits_task, "26", "28", characters, model_version="v", read_as="26")
+    assert checked == ["predicted", "predicted"]  # the labels read, once each; the texts by check_text, once
+    assert [(r.predicted, r.correct) for r in records] == [("2", "2"), ("6", "8")] and read.matched
+    with pytest.raises(InvalidFeedbackError, match="reads as '25', not '26'"):
+        make_read_feedback(digits_task, "26", "28", characters, model_version="v", read_as="25")
+
+
+def test_a_key_is_looked_up_with_the_labels_as_sent():
+    """The API looks its idempotency key up before it checks the labels: spaces around them do not count."""
+    assert request_fingerprint(None, get_task("digits"), " 7 ", "7") == request_fingerprint(None, "digits", "7", "7")
+    assert request_fingerprint(None, "digits", "7", "1") != request_fingerprint(None, "digits", "7", "7")
+
+
 def test_the_page_handlers_store_confirmations_and_corrections_once(recorder, images):
     ui = page_for(recorder)
     v = ui.view
     sketch = {"background": None, "layers": [], "composite": images["canvas.png"]}
-    out = ui.page_predict(sketch, "digits")
+    out = ui.page_answer(sketch, "digits")
     label, last = out[v.label], out[v.last]
     predicted, confidence = max(label.items(), key=lambda kv: kv[1])
     assert out[v.ask]["visible"] is True and out[v.correction]["visible"] is False and out[v.status] == ""
-    assert (last["predicted"], last["confidence"]) == (predicted, confidence)  # what the model said, kept here
+    assert (last.said, last.answer.confidence) == (predicted, confidence)  # what the model said, kept here
 
     out = ui.confirm(last)
     last, status = out[v.last], out[v.status]
@@ -122,7 +158,7 @@ def test_the_page_handlers_store_confirmations_and_corrections_once(recorder, im
     assert same_pixels(recorder.folder / record.original_file, images["canvas.png"])
     assert "already stored" in ui.confirm(last)[v.status]  # a second click stores nothing more
 
-    last = ui.page_predict(sketch, "digits")[v.last]
+    last = ui.page_answer(sketch, "digits")[v.last]
     for choice, message in ((None, "Choose the right answer"), ("B", "'B' is not a label of the digits task")):
         out = ui.correct(last, choice)  # said in the status line; the controls stay usable
         assert out[v.status].startswith("**Not stored:**") and message in out[v.status] and list(out) == [v.status]
@@ -139,10 +175,10 @@ def test_an_error_clears_the_prediction_the_buttons_answer(recorder, images):
     no click can store "the model was right" for a picture no longer on screen."""
     ui = page_for(recorder)
     v = ui.view
-    out = ui.page_predict(images["canvas.png"], "digits")
+    out = ui.page_answer(images["canvas.png"], "digits")
     assert out[v.label] and out[v.last] and out[v.ask]["visible"] is True
     blank = {"background": None, "layers": [], "composite": None}
-    out = ui.page_predict(blank, "digits")
+    out = ui.page_answer(blank, "digits")
     assert out[v.label] is None and out[v.last] is None and out[v.ask]["visible"] is False
     assert out[v.correction]["visible"] is False and "canvas is empty" in out[v.status] and out[v.hint] == ""
     assert "Predict something first" in ui.confirm(out[v.last])[v.status] and recorder.store.count() == 0
@@ -171,23 +207,25 @@ def test_bad_feedback_is_refused_and_nothing_is_stored(recorder, images, case, i
     elif image in images:
         image = images[image]
     with pytest.raises(error, match=message):
-        FeedbackDesk(recorder).store(image, task, predicted, correct)
+        FeedbackDesk(recorder).submit(image, task, predicted, correct)
     assert recorder.store.count() == 0 and originals(recorder.folder) == []
-    FeedbackDesk(recorder).store(digits(images)[1][0], "digits", "1", "1")  # and the next good one is stored
+    FeedbackDesk(recorder).submit(digits(images)[1][0], "digits", "1", "1")  # and the next good one is stored
     assert recorder.store.count() == 1
 
 
 def test_a_failed_write_leaves_nothing_half_stored(recorder, images):
-    class BrokenDisk:  # a sink whose write fails after the record row went in, inside the same transaction
-        def flag(self, flag_data, flag_option=None, username=None):
+    class BrokenDisk(LocalSink):  # a sink whose write fails after the record row went in, in the same transaction
+        name = "broken"
+
+        def accept(self, store, record):
             raise sqlite3.OperationalError("disk I/O error")
 
     recorder.start().sinks.append(BrokenDisk())
     with pytest.raises(FeedbackStorageError, match="could not be stored"):
-        FeedbackDesk(recorder).store(digits(images)[0][0], "digits", "3", "5")
+        FeedbackDesk(recorder).submit(digits(images)[0][0], "digits", "3", "5")
     assert recorder.store.count() == 0 and originals(recorder.folder) == []
     recorder.sinks.pop()
-    record = FeedbackDesk(recorder).store(digits(images)[0][0], "digits", "3", "5")
+    record = FeedbackDesk(recorder).submit(digits(images)[0][0], "digits", "3", "5")
     assert recorder.store.records() == [record]
 
 
@@ -195,7 +233,7 @@ def test_an_unwritable_store_gives_a_clear_error(tmp_path, images):
     (tmp_path / "taken").write_text("a file where the data folder should be")
     rec = FeedbackRecorder(tmp_path / "taken")  # the app still starts
     with pytest.raises(FeedbackStorageError, match="could not be stored on the server"):
-        FeedbackDesk(rec).store(digits(images)[0][0], "digits", "3", "3")
+        FeedbackDesk(rec).submit(digits(images)[0][0], "digits", "3", "3")
 
 
 WRITER_SCRIPT = textwrap.dedent(
@@ -242,6 +280,65 @@ def test_processes_that_create_the_store_at_the_same_moment_all_open_it(tmp_path
 
 
 # ---------------------------------------------------------------------------------------------------
+# Any remote sink: a destination and a few lines, the outbox and the sender are shared
+
+
+class Shelf:
+    """An in-memory remote end whose first write lands but answers with a timeout."""
+
+    name = place = where = "shelf"
+
+    def __init__(self):
+        self.copies: dict[str, int] = {}
+        self.fail_next = [TimeoutError("no answer")]
+
+    def connect(self):
+        pass
+
+    def landed(self, ids):
+        return set(ids) & set(self.copies)
+
+    def send(self, records):
+        for record in records:
+            self.copies[record.id] = self.copies.get(record.id, 0) + 1
+        if self.fail_next:
+            raise self.fail_next.pop()
+
+    def describe(self, exc):
+        return Failure(str(exc), maybe_applied=True)
+
+
+class ShelfSink(OutboxSink):
+    name, title, place = "shelf", "Shelf", "the shelf"
+
+    def __init__(self, shelf):
+        super().__init__(types.SimpleNamespace(batch_size=3, writes_per_minute=60000, timeout_s=0.05,
+                                               retry_base_s=0.01, retry_max_s=0.05, idle_poll_s=0.05))
+        self.shelf = shelf
+
+    def destination(self):
+        return self.shelf
+
+
+def test_a_new_remote_sink_gets_the_outbox_and_the_senders_care(tmp_path):
+    """A write that landed despite an unclear answer is found, not sent again; every record arrives once."""
+    shelf = Shelf()
+    recorder = FeedbackRecorder(tmp_path, [ShelfSink(shelf)]).start()
+    records = [recorder.submit(make_record(np.full((28, 28), i, np.uint8), get_task("digits"), "1", str(i % 10),
+                                           confidence=0.5, model_version="v")) for i in range(7)]
+    deadline = time.monotonic() + 20
+    while recorder.store.waiting("shelf") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert shelf.copies == {r.id: 1 for r in records}
+    sender = recorder.sink("shelf").sender
+    assert sender.stats["already_there"] >= 1 and sender.stats["failures"] == 1 and sender.state == "ok"
+    assert recorder.store.outbox_counts("shelf") == {"waiting": 0, "in_doubt": 0, "parked": 0, "delivered": 7}
+    assert recorder.store.records() == sorted(records, key=lambda r: (r.created_at, r.id))
+    assert "being copied to the shelf" in recorder.confirmation(records[0])
+    recorder.close()
+
+
+# ---------------------------------------------------------------------------------------------------
 # The training file
 
 
@@ -250,7 +347,7 @@ def test_export_writes_the_training_file(tmp_path, images, capsys):
     sent = []
     for i, (path, label) in enumerate(digits(images)):
         predicted = label if i % 3 else str((int(label) + 4) % 10)
-        sent.append(FeedbackDesk(rec).store(path, "digits", predicted, label, confidence=0.5, model_version="v",
+        sent.append(FeedbackDesk(rec).submit(path, "digits", predicted, label, confidence=0.5, model_version="v",
                                source="app" if i % 2 else "api"))
 
     out = tmp_path / "train.npz"

@@ -27,7 +27,7 @@ from handwriting import game as game_module
 from handwriting.feedback import open_store
 from handwriting.game import Game, GameError, HighScores, ModeUnavailableError, RoundNotFoundError, RoundOverError
 from handwriting.game.rules import GRACE_S, KEEP_S, MAX_NAME, MIN_ANSWER_S, clean_name, points_for
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.preprocessing import BlankImageError
 from ui.game import GameEndpoints, game_tab, high_scores_html
 
@@ -224,10 +224,10 @@ def test_names_are_cleaned_but_markup_stays_text():
 
 
 def test_unavailable_modes_get_a_clear_message(tmp_path, monkeypatch):
-    from handwriting import store as model_store
+    from handwriting.config import PROJECT_DIR
 
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "digits").symlink_to(model_store.PROJECT_DIR / "models" / "digits")
+    (tmp_path / "models" / "digits").symlink_to(PROJECT_DIR / "models" / "digits")
     monkeypatch.setenv("HANDWRITING_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("HANDWRITING_MODEL_REPO", raising=False)
     assert game_module.available_modes() == ["digits"]
@@ -282,7 +282,7 @@ def test_the_high_score_table_escapes_names(store):
 def test_opted_in_drawings_are_kept_with_the_target_as_their_label(store):
     kept = []
     game, _ = make_game(store, keep=lambda image, x, task, predicted, target, confidence: kept.append(
-        (image, task, predicted, target, confidence)) or f"id{len(kept)}")
+        (image, task.name, predicted, target, confidence)) or f"id{len(kept)}")
     yes = game.start("digits", 30, opt_in=True)
     no = game.start("digits", 30, opt_in=False)
     right = game.submit(yes["round_id"], yes["target"])
@@ -368,7 +368,7 @@ class Canvases(dict):
 @pytest.fixture(scope="module")
 def canvases(tmp_path_factory, mnist_samples) -> Canvases:
     """For each digit: the fixture drawings (as canvas PNGs) the served model is more than 90% sure of."""
-    from handwriting.recognizer import predict
+    from handwriting import predict
 
     x, y = mnist_samples
     folder = tmp_path_factory.mktemp("game-canvases")
@@ -376,7 +376,7 @@ def canvases(tmp_path_factory, mnist_samples) -> Canvases:
     for i in range(len(y)):
         label = str(y[i])
         canvas = imagegen.canvas_rgba(x[i])
-        p = predict(canvas)[label]
+        p = predict(canvas).as_dict()[label]
         if p > 0.9:
             path = folder / f"{label}_{i}.png"
             path.write_bytes(imagegen.encode(canvas))
@@ -542,7 +542,7 @@ def test_the_review_shows_each_miss_as_the_model_saw_it_and_nothing_without_miss
     """The end-of-round review used a gallery that stretched each 84x84 miss to ~593 px and showed an empty
     frame without misses: now plain pictures at 84 px, captioned in words, and nothing at all when none."""
     from ui.game import misses_html
-    from handwriting.labels import unambiguous_name
+    from handwriting.tasks import unambiguous_name
 
     pictures = {"1": np.eye(28) * 255, "7": np.fliplr(np.eye(28)) * 255}
 

@@ -286,7 +286,7 @@ def test_page_listeners_cannot_store_a_prediction_the_model_did_not_make(http):
 # D8: an API flood does not evict a visitor -------------------------------------------------------------
 
 def test_stateless_sessions_go_before_a_visitors():
-    from ui.server import VisitorsFirstStateHolder
+    from ui.gradio_patches import VisitorsFirstStateHolder
 
     holder = VisitorsFirstStateHolder()
     holder.capacity = 3
@@ -306,12 +306,12 @@ def test_stateless_sessions_go_before_a_visitors():
 def test_a_visitors_prediction_survives_1100_api_calls(http, seven):
     import app
     from handwriting.config import settings
-    from ui.server import VisitorsFirstStateHolder
+    from ui.gradio_patches import VisitorsFirstStateHolder
 
     assert type(app.demo.state_holder) is VisitorsFirstStateHolder
     session = uuid.uuid4().hex
     upload = rawapi.upload(*http, seven.read_bytes())
-    predicted = rawapi.queue_call(*http, fn_index("page_predict", "ImageUpload"), [upload, "digits"], session)
+    predicted = rawapi.queue_call(*http, fn_index("page_answer", "ImageUpload"), [upload, "digits"], session)
     assert predicted[0]["label"] == "7"
     for _ in range(settings().max_sessions + 100):
         call(http, "model_info")
@@ -369,12 +369,12 @@ def test_a_retried_feedback_call_with_the_same_key_stores_once(http, seven):
 def test_concurrent_retries_with_one_key_store_once(tmp_path, seven):
     from concurrent.futures import ThreadPoolExecutor
 
-    from handwriting.feedback.flagging import FeedbackRecorder
-    from ui.feedback import FeedbackDesk
+    from handwriting.feedback import FeedbackRecorder
+    from handwriting.service import FeedbackDesk
 
     recorder = FeedbackRecorder(tmp_path)
     with ThreadPoolExecutor(8) as pool:
-        records = list(pool.map(lambda _: FeedbackDesk(recorder).store(str(seven), "digits", "7", "7", confidence=0.9,
+        records = list(pool.map(lambda _: FeedbackDesk(recorder).submit(str(seven), "digits", "7", "7", confidence=0.9,
                                                           model_version="1", request_key="k1"), range(8)))
     assert len({r.id for r in records}) == 1 and recorder.store.count() == 1
     assert len(list((tmp_path / "feedback_originals").glob("*/*"))) == 1  # the losers' copies removed
@@ -382,11 +382,11 @@ def test_concurrent_retries_with_one_key_store_once(tmp_path, seven):
 
 
 def test_an_orphan_original_left_by_a_crash_is_removed_at_start(tmp_path, seven):
-    from handwriting.feedback.flagging import FeedbackRecorder
-    from ui.feedback import FeedbackDesk
+    from handwriting.feedback import FeedbackRecorder
+    from handwriting.service import FeedbackDesk
 
     recorder = FeedbackRecorder(tmp_path)
-    kept = FeedbackDesk(recorder).store(str(seven), "digits", "7", "7", confidence=0.9, model_version="1")
+    kept = FeedbackDesk(recorder).submit(str(seven), "digits", "7", "7", confidence=0.9, model_version="1")
     orphan = tmp_path / "feedback_originals" / "ab" / f"ab{'0' * 30}.png"
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"crashed before its record")
@@ -419,7 +419,7 @@ def test_a_flood_of_sessions_holding_state_locks_no_visitor_out(http, seven, mni
     with httpx.Client(timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.2")) as elsewhere:
         visitor = uuid.uuid4().hex
         upload = rawapi.upload(elsewhere, url, seven.read_bytes())
-        assert rawapi.queue_call(elsewhere, url, fn_index("page_predict", "ImageUpload"), [upload, "digits"],
+        assert rawapi.queue_call(elsewhere, url, fn_index("page_answer", "ImageUpload"), [upload, "digits"],
                                  visitor)[0]["label"] == "7"
 
         def flood(_):
@@ -435,7 +435,7 @@ def test_a_flood_of_sessions_holding_state_locks_no_visitor_out(http, seven, mni
 
 
 def test_one_address_keeps_only_its_budget_of_sessions():
-    from ui.server import VisitorsFirstStateHolder
+    from ui.gradio_patches import VisitorsFirstStateHolder
 
     holder = VisitorsFirstStateHolder()
     holder.capacity, holder.per_client = 50, 10
@@ -541,7 +541,7 @@ def test_a_huge_value_is_echoed_cut_short_and_logged_in_one_line(http, seven, ca
 
 
 def test_an_address_over_its_budget_loses_its_stateless_sessions_first():
-    from ui.server import VisitorsFirstStateHolder
+    from ui.gradio_patches import VisitorsFirstStateHolder
 
     holder = VisitorsFirstStateHolder()
     holder.capacity, holder.per_client = 50, 10

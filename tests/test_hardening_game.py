@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from handwriting.game import Game, HighScores
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.preprocessing import BlankImageError
 from test_browser import browser, page  # noqa: F401  (fixtures: headless chromium on the launched app)
 from ui.game import GameEndpoints, game_tab

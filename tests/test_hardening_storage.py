@@ -18,8 +18,8 @@ import imagegen
 import rawapi
 from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError
 from handwriting.feedback.database import DB_FILE, ORIGINALS_DIR
-from handwriting.feedback.flagging import FeedbackRecorder
-from ui.feedback import FeedbackDesk
+from handwriting.feedback import FeedbackRecorder
+from handwriting.service import FeedbackDesk
 
 MB = 2**20
 
@@ -55,7 +55,7 @@ def recorder_with(monkeypatch, folder: Path, **env) -> FeedbackRecorder:
 
 
 def store(desk, path, correct="7", key=None, predicted="7"):
-    return desk.store(str(path), "digits", predicted, correct, confidence=0.9, model_version="1", request_key=key)
+    return desk.submit(str(path), "digits", predicted, correct, confidence=0.9, model_version="1", request_key=key)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def test_a_key_reused_with_another_request_is_refused_and_the_same_request_answe
         with pytest.raises(InvalidFeedbackError, match="Idempotency-Key was already used for another request"):
             store(desk, image, correct, key="key-1", predicted=predicted)
     with pytest.raises(InvalidFeedbackError, match="already used for another request"):
-        desk.store(str(first_image), "letters", "A", "A", confidence=0.9, model_version="1", request_key="key-1")
+        desk.submit(str(first_image), "letters", "A", "A", confidence=0.9, model_version="1", request_key="key-1")
     assert store(desk, first_image, "7", key="key-1") == first  # a true retry answers with the first record
     assert recorder.store.count() == 1
     recorder.store.close()
@@ -177,5 +177,5 @@ def test_an_unopenable_store_with_a_key_tells_the_client_nothing_of_the_server(t
     assert str(tmp_path) not in message and "sqlite" not in message.lower() and "unable to open" not in message
     assert str(folder) in caplog.text  # the operator still learns where and why
     with pytest.raises(FeedbackStorageError) as raised:
-        desk.store(str(image), "digits", "7", "7", confidence=0.9, model_version="1", request_key="retry-2")
+        desk.submit(str(image), "digits", "7", "7", confidence=0.9, model_version="1", request_key="retry-2")
     assert str(tmp_path) not in str(raised.value)

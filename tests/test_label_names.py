@@ -2,7 +2,7 @@
 
 import pytest
 
-from handwriting.labels import LOOKALIKES, labels_for, unambiguous_name
+from handwriting.tasks import LOOKALIKES, labels_for, unambiguous_name
 
 
 def test_names_say_capital_lowercase_or_digit():

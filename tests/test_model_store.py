@@ -14,7 +14,7 @@ import pytest
 from huggingface_hub import constants
 
 import tiny_models
-from handwriting import store
+from handwriting import models as store
 from hub_standin import HubStandIn
 
 REPO = "team/handwriting-models"
@@ -36,9 +36,9 @@ def hub_env(hub, tmp_path, monkeypatch):
     monkeypatch.setenv("HANDWRITING_MODEL_REPO", REPO)
     monkeypatch.delenv("HANDWRITING_MODEL_REVISION", raising=False)
     tiny_models.write_folder(tmp_path / "models" / "digits", version="0.9.0")
-    store.forget_resolved()
+    store.forget()
     yield monkeypatch
-    store.forget_resolved()
+    store.forget()
 
 
 def publish_two_versions(hub: HubStandIn) -> tuple[str, str]:
@@ -51,8 +51,8 @@ def publish_two_versions(hub: HubStandIn) -> tuple[str, str]:
 
 
 def resolve_again():
-    store.forget_resolved()
-    return store.resolve_model("digits")
+    store.forget()
+    return store.resolve("digits")
 
 
 @pytest.mark.slow
@@ -73,7 +73,7 @@ def test_pinned_revision_is_downloaded_and_served(hub, hub_env, tmp_path):
     assert resolve_again().version == "1.0.0"
 
     # what was downloaded is what gets served: the recognizer runs it
-    from handwriting.recognizer import Recognizer
+    from handwriting.models import Model as Recognizer
 
     probs = Recognizer(record).probabilities(np.zeros((28, 28), np.float32))
     assert probs.shape == (10,) and abs(float(probs.sum()) - 1) < 1e-4
@@ -153,8 +153,8 @@ def test_downloaded_weights_are_verified_before_they_are_trusted(hub, hub_env, w
 def test_the_hub_serves_model_tflite_in_litert(hub, hub_env):
     publish_two_versions(hub)
     record = resolve_again()
-    assert (record.origin, record.version) == ("hub", "1.0.1") and record.litert.is_file()
-    from handwriting.recognizer import Recognizer
+    assert (record.origin, record.version) == ("hub", "1.0.1") and (record.folder / "model.tflite").is_file()
+    from handwriting.models import Model as Recognizer
 
     assert Recognizer(record).runtime.name == "litert"
 
@@ -178,16 +178,16 @@ def test_a_hub_folder_without_a_current_model_tflite_is_refused(hub, hub_env, ca
 
 def test_forget_resolved_reloads_a_task_already_loaded(hub, hub_env):
     """The recognizer cache follows the store's decision: after forget_resolved the new version answers."""
-    from handwriting.recognizer import get_recognizer
+    from handwriting.models import load as get_recognizer
     from handwriting.runtime import load_runtime
 
     publish_two_versions(hub)
     hub_env.setenv("HANDWRITING_MODEL_REVISION", "digits-v1.0.0")
-    store.forget_resolved()
+    store.forget()
     assert get_recognizer("digits").record.version == "1.0.0"
 
     hub_env.setenv("HANDWRITING_MODEL_REVISION", "digits-v1.0.1")
-    store.forget_resolved()
+    store.forget()
     recognizer = get_recognizer("digits")
     assert recognizer.record.version == "1.0.1"
     x = np.random.default_rng(0).random((28, 28), np.float32)
@@ -210,14 +210,14 @@ def test_the_decision_is_made_once(hub, hub_env):
     resolve_again()
     asked = len(hub.requests)
     for _ in range(3):
-        store.resolve_model("digits")
+        store.resolve("digits")
     assert len(hub.requests) == asked
 
 
 def test_model_info_says_what_each_task_serves(hub, hub_env):
     first, _ = publish_two_versions(hub)
     hub_env.setenv("HANDWRITING_MODEL_REVISION", "digits-v1.0.0")
-    store.forget_resolved()
+    store.forget()
     info = json.loads(json.dumps(store.model_info()))  # JSON-able as it is
     digits = info["digits"]
     assert digits["available"] and digits["version"] == "1.0.0" and digits["origin"] == "hub"

@@ -9,7 +9,7 @@ from huggingface_hub import constants, metadata_load
 from huggingface_hub.errors import HfHubHTTPError
 
 import tiny_models
-from handwriting import store
+from handwriting import models as store
 from hub_standin import HubStandIn
 from training import publish
 
@@ -25,7 +25,7 @@ def hub(tmp_path, monkeypatch):
         monkeypatch.setenv("HF_TOKEN", TOKEN)
         monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
         yield stand_in
-    store.forget_resolved()
+    store.forget()
 
 
 @pytest.fixture(params=["xet client installed", "HF_HUB_DISABLE_XET=1"])
@@ -71,8 +71,8 @@ def test_what_is_published_is_what_the_app_serves_next(hub, tmp_path, monkeypatc
     monkeypatch.setenv("HANDWRITING_MODEL_REPO", REPO)
     for revision, expected in [("digits-v1.0.0", first), ("main", second)]:
         monkeypatch.setenv("HANDWRITING_MODEL_REVISION", revision)
-        store.forget_resolved()
-        record = store.resolve_model("digits")
+        store.forget()
+        record = store.resolve("digits")
         assert (record.origin, record.version, record.commit) == ("hub", expected["version"], expected["commit"])
 
 
@@ -142,8 +142,8 @@ def test_publish_always_uploads_a_current_model_tflite(hub, tmp_path, monkeypatc
 
     monkeypatch.setenv("HANDWRITING_MODELS_DIR", str(tmp_path / "no-bundled-models"))
     monkeypatch.setenv("HANDWRITING_MODEL_REPO", REPO)
-    store.forget_resolved()
-    record = store.resolve_model("digits")  # the hub's copy serves, in LiteRT
+    store.forget()
+    record = store.resolve("digits")  # the hub's copy serves, in LiteRT
     from handwriting.runtime import load_runtime
 
     assert (record.origin, record.version) == ("hub", "1.0.0") and load_runtime(record.folder).name == "litert"

@@ -106,17 +106,18 @@ def test_the_read_tab_shows_a_large_photo_reduced_with_its_boxes_and_a_click_fin
     photo): the tab draws the boxes itself, on the picture reduced by the shared decoding."""
     import gradio as gr
 
-    from handwriting.feedback.flagging import FeedbackRecorder
-    from ui.feedback import FeedbackDesk
+    from handwriting.feedback import FeedbackRecorder
+    from handwriting.service import FeedbackDesk
+    from handwriting.tasks import get_task
     from ui.reading import DISPLAY_SIDE, clicked, reading_tab
 
     line, truth = compose(number(clear_digits, "2026", np.random.default_rng(5)), [25, 30, 20], height=400, canvas_h=1000)
     with gr.Blocks():
-        page = reading_tab(["digits"], FeedbackDesk(FeedbackRecorder("/nonexistent-store")), concurrency_limit=2)
-    out = page.page_read(line, "digits")
+        page = reading_tab([get_task("digits")], FeedbackDesk(FeedbackRecorder("/nonexistent-store")), concurrency_limit=2)
+    out = page.page_answer(line, "digits")
     v, scale = page.view, DISPLAY_SIDE / line.shape[1]
-    assert out[v.last]["text"] == "2026" and max(out[v.boxes].size) == DISPLAY_SIDE
-    shown = [c["shown_box"] for c in out[v.last]["characters"]]
+    assert out[v.last].said == "2026" and max(out[v.boxes].size) == DISPLAY_SIDE
+    shown = out[v.last].shown_boxes
     assert all(overlap(s, [round(t * scale) for t in box]) > 0.5 for s, box in zip(shown, truth))
     centres = [((x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale) for x0, y0, x1, y1 in truth]
     assert [clicked(shown, x, y) for x, y in centres] == [0, 1, 2, 3]

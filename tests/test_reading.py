@@ -7,10 +7,11 @@ import pytest
 from PIL import Image, ImageDraw
 
 import imagegen
-from handwriting import BlankImageError, InvalidImageError, get_recognizer, predict, top_k
+from handwriting import BlankImageError, InvalidImageError, predict
+from handwriting.models import load as get_recognizer
 from handwriting import preprocessing
 from handwriting.reading import MAX_CHARACTERS, _in_context, read
-from handwriting.labels import LOOKALIKES, labels_for
+from handwriting.tasks import LOOKALIKES, labels_for
 
 
 def glyph(digit: np.ndarray, height: int) -> np.ndarray:
@@ -43,7 +44,7 @@ def clear_digits(mnist_samples):
     x, y = mnist_samples
     by_label: dict[int, list[np.ndarray]] = {}
     for image, label in zip(x, y):
-        if top_k(predict(imagegen.dark_on_white(image), "digits"), 1)[0][0] == str(label):
+        if predict(imagegen.dark_on_white(image), "digits").label == str(label):
             by_label.setdefault(int(label), []).append(image)
     return by_label
 

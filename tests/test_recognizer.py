@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 import imagegen
-from handwriting import ModelUnavailableError, UnknownTaskError, get_recognizer, predict, top_k
+from handwriting import ModelUnavailableError, UnknownTaskError, load, predict
 from handwriting.batching import MicroBatcher
 
 
 def test_bundled_model_reads_mnist_fixture_digits(mnist_samples):
     x, y = mnist_samples
-    recognizer = get_recognizer("digits")
+    recognizer = load("digits")
     probs = recognizer.runtime(x.astype(np.float32) / 255.0)
     assert (probs.argmax(1) == y).mean() >= 0.98
 
@@ -25,22 +25,25 @@ def test_predict_recognises_user_style_inputs(mnist_samples):
     x, y = mnist_samples
     forms = [imagegen.canvas_rgba, imagegen.photo, lambda d: imagegen.encode(imagegen.dark_on_white(d))]
     for make in forms:
-        hits = [top_k(predict(make(digit), "digits"), 1)[0][0] == str(label) for digit, label in zip(x[::4], y[::4])]
+        hits = [predict(make(digit), "digits").label == str(label) for digit, label in zip(x[::4], y[::4])]
         assert np.mean(hits) >= 0.9, make
 
 
 def test_predict_returns_every_label_with_probabilities(mnist_samples):
-    result = predict(mnist_samples[0][0], "digits")
+    prediction = predict(mnist_samples[0][0], "digits")
+    result = prediction.as_dict()
     assert set(result) == set("0123456789")
     assert sum(result.values()) == pytest.approx(1.0, abs=1e-4)
-    assert top_k(result, 3)[0][1] >= top_k(result, 3)[1][1] >= top_k(result, 3)[2][1]
+    (first, p1), (_, p2), (_, p3) = prediction.top(3)
+    assert p1 >= p2 >= p3 and (first, p1) == (prediction.label, prediction.confidence)
+    assert prediction.model_input.shape == (28, 28) and prediction.task.name == "digits"
 
 
 def test_bundled_model_serves_with_litert_matching_keras(mnist_samples):
-    from handwriting.runtime import KerasRuntime
     from training.export import TOLERANCE, check_inputs
+    from training.keras_runtime import KerasRuntime
 
-    recognizer = get_recognizer("digits")
+    recognizer = load("digits")
     assert recognizer.runtime.name == "litert"  # models/digits/model.tflite is current
     keras_runtime = KerasRuntime(recognizer.record.weights)
     batch = np.concatenate([mnist_samples[0][:64].astype(np.float32) / 255.0, check_inputs()])
@@ -51,25 +54,28 @@ def test_stale_litert_file_is_not_served(tmp_path):
     import json
     import shutil
 
-    from handwriting.runtime import load_runtime
+    from handwriting.runtime import RuntimeUnavailableError, load_runtime
+    from training.keras_runtime import load_any
 
-    bundled = get_recognizer("digits").record.folder
+    bundled = load("digits").record.folder
     for name in ("model.keras", "model.tflite", "model.tflite.json"):
         shutil.copy(bundled / name, tmp_path / name)
     assert load_runtime(tmp_path).name == "litert"
     # model.keras replaced after the conversion (as a retrain would): its hash no longer matches
     (tmp_path / "model.tflite.json").write_text(json.dumps({"keras_sha256": "0" * 64}))
-    assert load_runtime(tmp_path).name == "keras"
+    with pytest.raises(RuntimeUnavailableError, match="stale.*python -m training.export"):
+        load_runtime(tmp_path)
+    assert load_any(tmp_path).name == "keras"  # training still evaluates the weights themselves
 
 
 def test_unknown_task_and_missing_model(tmp_path, monkeypatch):
     with pytest.raises(UnknownTaskError, match="Unknown task 'klingon'"):
         predict(np.zeros((28, 28)), "klingon")
     monkeypatch.setenv("HANDWRITING_MODELS_DIR", str(tmp_path))
-    from handwriting.store import resolve_model
+    from handwriting.models import resolve
 
-    with pytest.raises(ModelUnavailableError, match="letters model is not available"):
-        resolve_model("letters")
+    with pytest.raises(ModelUnavailableError, match="letters model is not available.*model.tflite is missing"):
+        resolve("letters")
 
 
 def test_micro_batcher_answers_each_caller_with_its_own_row():

@@ -14,8 +14,8 @@ import json
 import numpy as np
 import pytest
 
-from handwriting.labels import labels_for
-from handwriting.store import read_model_folder
+from handwriting.tasks import labels_for
+from handwriting.models import read_model_folder
 from training import retrain, synthetic_feedback
 
 SEVEN, ONE = labels_for("digits").index("7"), labels_for("digits").index("1")
@@ -79,7 +79,7 @@ def run(scenario, name: str, *extra: str) -> tuple[dict, object]:
 
 
 def predictions(weights, x) -> np.ndarray:
-    from handwriting.runtime import KerasRuntime
+    from training.keras_runtime import KerasRuntime
 
     return KerasRuntime(weights)(x.astype(np.float32) / 255.0).argmax(1)
 
@@ -102,7 +102,7 @@ def test_feedback_correcting_a_confusion_is_learnt_and_promoted(scenario):
     assert (predictions(promoted.weights, fresh) == SEVEN).mean() >= 0.8
 
     # the promoted folder is a complete, versioned model folder: its serving copy, its card and the comparison
-    from handwriting.runtime import litert_is_current
+    from handwriting.model_folder import litert_is_current
 
     assert litert_is_current(out / "promoted")
     assert promoted.version == "1.0.1" and promoted.metrics["results"]["feedback_heldout"]["n"] == held_out["n"]

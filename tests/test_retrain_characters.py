@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handwriting.labels import labels_for
-from handwriting.store import read_model_folder
+from handwriting.tasks import labels_for
+from handwriting.models import read_model_folder
 from training import retrain, synthetic_feedback
 
 pytestmark = pytest.mark.slow  # trains small models: minutes
@@ -87,7 +87,7 @@ def run(scenario, name: str, *extra: str):
 
 
 def predictions(weights, x) -> np.ndarray:
-    from handwriting.runtime import KerasRuntime
+    from training.keras_runtime import KerasRuntime
 
     return KerasRuntime(weights)(x.astype(np.float32) / 255.0).argmax(1)
 
@@ -156,7 +156,7 @@ def test_synthetic_renders_join_the_base_data_in_the_task_labels(tmp_path):
 
 
 def test_synthetic_feedback_for_letters_comes_from_the_cache_training_part(tmp_path):
-    from handwriting.runtime import KerasRuntime
+    from training.keras_runtime import KerasRuntime
 
     model = small_cnn(52)
     model.save(tmp_path / "model.keras")

@@ -22,11 +22,11 @@ SERVE = r"""
 import importlib.metadata, json, sys
 import numpy as np
 import app  # everything `python app.py` imports before it listens
-from handwriting import TASK_LABELS, get_recognizer, predict
+from handwriting import TASKS, load, predict
 answers = {}
-for task in TASK_LABELS:
+for task in TASKS:
     result = predict(np.pad(np.ones((12, 4), np.float32), 8), task)
-    answers[task] = {"labels": len(result), "runtime": get_recognizer(task).runtime.name}
+    answers[task] = {"labels": len(result.probabilities), "runtime": load(task).runtime.name}
 files = {name: getattr(m, "__file__", None) for name, m in list(sys.modules.items()) if "." not in name}
 print(json.dumps({"answers": answers, "modules": files}))
 """
@@ -120,37 +120,26 @@ def test_the_container_installs_requirements_txt_and_copies_what_the_app_imports
     assert "models" in copied
 
 
-def test_load_runtime_serves_litert_and_keras_only_where_it_can(tmp_path, monkeypatch, caplog):
+def test_serving_runs_only_a_current_litert_copy_and_training_the_weights(tmp_path, caplog):
     import shutil
 
     from handwriting import runtime
     from handwriting.model_folder import MODELS_DIR
+    from training.keras_runtime import load_any
 
     for name in ("model.keras", "model.tflite", "model.tflite.json"):
         shutil.copy(MODELS_DIR / "digits" / name, tmp_path / name)
-    assert runtime.load_runtime(tmp_path).name == "litert"
-    assert runtime.load_runtime(tmp_path, prefer="keras").name == "keras"  # an explicit choice
+    assert runtime.load_runtime(tmp_path).name == "litert" and load_any(tmp_path).name == "litert"
 
     (tmp_path / "model.tflite.json").write_text(json.dumps({"keras_sha256": "0" * 64}))  # stale
-    with caplog.at_level("WARNING", logger="handwriting"):
-        assert runtime.load_runtime(tmp_path).name == "keras"  # TensorFlow is installed here: Keras, and says why
-    assert "stale" in caplog.text
-    with pytest.raises(runtime.RuntimeUnavailableError, match="training.export"):
-        runtime.load_runtime(tmp_path, prefer="litert")
-
-    monkeypatch.setattr(runtime, "tensorflow_installed", lambda: False)  # a serving install
-    with pytest.raises(runtime.RuntimeUnavailableError, match="stale.*TensorFlow is not installed"):
+    with pytest.raises(runtime.RuntimeUnavailableError, match="stale.*python -m training.export"):
         runtime.load_runtime(tmp_path)
+    with caplog.at_level("WARNING", logger="training"):
+        assert load_any(tmp_path).name == "keras"  # training evaluates the weights themselves, and says why
+    assert "stale" in caplog.text
     (tmp_path / "model.tflite").unlink()
     with pytest.raises(runtime.RuntimeUnavailableError, match="missing.*python -m training.export"):
         runtime.load_runtime(tmp_path)
-
-
-def test_tensorflow_installed_is_found_without_importing_it():
-    code = "import sys; from handwriting.runtime import tensorflow_installed as t; print(t(), 'tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert out.stdout.split() == ["True", "False"], out.stderr[-2000:]
 
 
 def test_bundled_models_serve_their_current_litert_copy():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gradio.state_holder import SessionState
 
-from ui.server import LazySessionState
+from ui.gradio_patches import LazySessionState
 
 
 def test_a_lazy_session_is_gradios_session_without_building_every_config():

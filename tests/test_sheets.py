@@ -27,12 +27,13 @@ import imagegen
 import rawapi
 from conftest import ROOT, free_port
 from handwriting.config import SheetsSettings
-from handwriting.feedback.flagging import FeedbackRecorder
+from handwriting.feedback import FeedbackRecorder
 from handwriting.feedback.sheets import (
     SHEET_COLUMNS,
     SINK,
     SheetsConfigError,
     SheetsSender,
+    SheetsSink,
     load_credentials,
     read_sheet_records,
     sheet_row,
@@ -40,7 +41,7 @@ from handwriting.feedback.sheets import (
 )
 from sheets_standin import KINDS, SheetsStandIn
 from training.feedback_file import load_training_file
-from ui.feedback import FeedbackDesk
+from handwriting.service import FeedbackDesk
 from training import feedback as feedback_cli
 
 EMAIL = "feedback-writer@handwriting-tests.iam.gserviceaccount.com"
@@ -92,7 +93,7 @@ def submit(recorder, pictures, n: int, offset: int = 0) -> list:
     for i in range(offset, offset + n):
         data, label = pictures[i % len(pictures)]
         predicted = label if i % 3 else str((int(label) + 1) % 10)
-        out.append(FeedbackDesk(recorder).store(data, "digits", predicted, label, confidence=0.75, model_version="test"))
+        out.append(FeedbackDesk(recorder).submit(data, "digits", predicted, label, confidence=0.75, model_version="test"))
     return out
 
 
@@ -115,7 +116,7 @@ def recorders(tmp_path):
     made = []
 
     def make(cfg, folder=None) -> FeedbackRecorder:
-        rec = FeedbackRecorder(folder or tmp_path / "store", cfg).start()  # as the app's launch does
+        rec = FeedbackRecorder(folder or tmp_path / "store", [SheetsSink(cfg)]).start()  # as the app's launch does
         made.append(rec)
         return rec
 
@@ -187,18 +188,18 @@ def test_a_failed_append_is_retried_without_duplicates(standin, account, recorde
     assert sorted(sheet_ids(standin)) == sorted(r.id for r in records)
     assert standin.counts[f"failure_{kind}"] == 1
     landed = kind.endswith("_applied")
-    assert (recorder.sheets.sender.stats["found_in_sheet"] > 0) == landed
+    assert (recorder.sink(SINK).sender.stats["already_there"] > 0) == landed
 
 
 def test_a_record_the_api_refuses_is_set_aside_and_the_others_go_through(standin, account, recorders, pictures):
     recorder = recorders(settings_for(standin, account, batch_size=10))
-    recorder.sheets.sender.stop()  # queue everything first, so the bad record travels in a batch
+    recorder.sink(SINK).sender.stop()  # queue everything first, so the bad record travels in a batch
     good = submit(recorder, pictures, 6)
     bad = good[0].__class__(**{**vars(good[0]), "id": "f" * 32, "image_png_b64": "A" * 60_000})
     with recorder.store.transaction():  # a record too big for a cell (the app never makes one)
         recorder.store.insert(bad)
         recorder.store.enqueue(SINK, bad.id)
-    sender = recorder.sheets.sender = SheetsSender(recorder.store, recorder.sheets.cfg, None).start()
+    sender = recorder.sink(SINK).sender = SheetsSender(recorder.store, recorder.sink(SINK).cfg, None).start()
     deadline = time.monotonic() + 20
     while recorder.store.waiting(SINK) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -232,7 +233,7 @@ def test_an_outage_and_a_restart_lose_nothing(standin, account, recorders, pictu
     stored = submit(first, pictures, 15)  # storing never waits for the sheet
     assert first.store.count() == 15
     deadline = time.monotonic() + 10
-    while first.sheets.sender.state != "retrying" and time.monotonic() < deadline:
+    while first.sink(SINK).sender.state != "retrying" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "cannot be reached right now" in first.confirmation(stored[-1])
 
@@ -285,7 +286,7 @@ def test_a_crash_in_the_middle_of_a_write_duplicates_nothing(standin, account, r
     restarted = recorders(settings_for(standin, account), folder)  # takes over the dead process's lease
     wait_until_sent(restarted.store)
     assert sorted(sheet_ids(standin)) == sorted(r.id for r in records)
-    assert restarted.sheets.sender.stats["found_in_sheet"] == 12 and restarted.sheets.sender.stats["sent"] == 0
+    assert restarted.sink(SINK).sender.stats["already_there"] == 12 and restarted.sink(SINK).sender.stats["sent"] == 0
 
 
 @pytest.mark.parametrize(
@@ -333,9 +334,9 @@ def test_credentials_google_refuses_are_reported_and_records_wait(standin, accou
         recorder = recorders(settings_for(standin, stranger))
         record = submit(recorder, pictures, 1)[0]
         deadline = time.monotonic() + 10
-        while recorder.sheets.sender.state != "misconfigured" and time.monotonic() < deadline:
+        while recorder.sink(SINK).sender.state != "misconfigured" and time.monotonic() < deadline:
             time.sleep(0.05)
-    assert recorder.sheets.sender.state == "misconfigured" and standin.counts["token_refused"] >= 1
+    assert recorder.sink(SINK).sender.state == "misconfigured" and standin.counts["token_refused"] >= 1
     assert "refused the service account's credentials" in caplog.text
     assert standin.values("Sheet1") == [] and recorder.store.outbox_counts(SINK)["waiting"] == 1
     assert "refuses our writes" in recorder.confirmation(record)
@@ -388,6 +389,6 @@ def test_200_flags_through_the_app_while_the_sheet_misbehaves_then_recovers(stan
     rows = {row[0]: row for row in standin.values("feedback")[1:]}
     assert all(rows[r.id] == sheet_row(r) for r in recorder.store.records())
     assert recorder.store.outbox_counts(SINK) == {"waiting": 0, "in_doubt": 0, "parked": 0, "delivered": 200}
-    sender = recorder.sheets.sender
+    sender = recorder.sink(SINK).sender
     assert all(standin.counts[f"failure_{k}"] >= 1 for k in KINDS) and standin.counts["went_down"] == 1
-    assert sender.stats["failures"] >= len(KINDS) and sender.stats["found_in_sheet"] > 0
+    assert sender.stats["failures"] >= len(KINDS) and sender.stats["already_there"] > 0

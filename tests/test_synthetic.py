@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from handwriting.labels import LOOKALIKES, labels_for, lookalikes_of
+from handwriting.tasks import LOOKALIKES, labels_for, lookalikes_of
 from training.fonts import FontSpec, hershey_specs, load_manifest
 from training.synthetic import ALL_LABELS, generate, sample, usable_chars
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from training import emnist_cache, train_emnist
 
 ALL = labels_for("all")
@@ -95,7 +95,7 @@ def test_assembled_letters_model_is_the_62_class_posterior_conditioned_on_a_lett
 def test_assembled_model_folder_serves_through_litert(tmp_path):
     import keras
 
-    from handwriting.store import verify_model_folder
+    from handwriting.models import verify_model_folder
 
     keras.utils.set_random_seed(0)
     run = tmp_path / "run"

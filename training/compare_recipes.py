@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.model_folder import KERAS_FILE, read_metrics
 from training.config import HW62_CACHE_DIR, RECIPES_FILE
 
@@ -115,7 +115,7 @@ def main(argv=None):
     parser.add_argument("--powers", default="0,0.5,1")
     parser.add_argument("--skip-emnist", action="store_true")
     args = parser.parse_args(argv)
-    from handwriting.runtime import KerasRuntime
+    from training.keras_runtime import KerasRuntime
     from training.evaluate import predict_all
 
     sets = {t: hw62(t) for t in ("letters", "all")}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 
 FILE_PATTERN = "emnist-byclass-{split}-{kind}-ubyte.gz"
 KINDS = {"images": "images-idx3", "labels": "labels-idx1"}

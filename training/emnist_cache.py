@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from training.config import EMNIST_CACHE_ENV as CACHE_ENV  # noqa: F401  (the older name)
 from training.config import EMNIST_CACHE_FILE as CACHE_FILE
 from training.config import emnist_cache

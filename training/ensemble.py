@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.model_folder import KERAS_FILE, read_metrics, read_training, write_training
 
 
 def build_ensemble(member_paths: list[Path], num_classes: int):
     import keras
 
-    from handwriting.model import INPUT_SHAPE, build_model
+    from training.model import INPUT_SHAPE, build_model
 
     inputs = keras.Input(shape=INPUT_SHAPE)
     outputs = []

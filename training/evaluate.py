@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from handwriting import model_folder
-from handwriting.labels import LOOKALIKES, labels_for
+from handwriting.tasks import LOOKALIKES, labels_for
 from handwriting.model_folder import CARD_FILE, KERAS_FILE, METRICS_FILE
 from handwriting.preprocessing import InvalidImageError, to_model_input
 from training import model_card
@@ -250,7 +250,7 @@ def main(argv=None):
     parser.add_argument("--version", default=None, help=f"version to record (default: keep the folder's, else {DEFAULT_VERSION})")
     args = parser.parse_args(argv)
 
-    from handwriting.runtime import KerasRuntime
+    from training.keras_runtime import KerasRuntime
 
     folder = Path(args.model_dir) if args.model_dir else model_folder.bundled_folder(args.task)
     runtime = KerasRuntime(folder / KERAS_FILE)

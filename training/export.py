@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from handwriting.model_folder import KERAS_FILE, LITERT_FILE, write_litert_source
-from handwriting.runtime import KerasRuntime, LiteRTRuntime
+from handwriting.runtime import LiteRTRuntime
+from training.keras_runtime import KerasRuntime
 
 TOLERANCE = 1e-4  # largest difference in any probability that is accepted
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from handwriting.config import settings
 from handwriting.feedback import FeedbackRecord, open_store
-from handwriting.labels import TASK_LABELS
+from handwriting.tasks import TASKS
 from training.feedback_file import save_training_file, training_set
 
 
@@ -75,7 +75,7 @@ def status(args) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else settings().data_dir
     store = open_store(data_dir)
     print(f"{store.path}: {store.count()} feedback records")
-    for task in TASK_LABELS:
+    for task in TASKS:
         if n := store.count(task):
             print(f"  {task}: {n}")
     counts = store.outbox_counts(SINK)
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     common.add_argument("--data-dir", default=None, help="the store's folder (default: $HANDWRITING_STORE_DIR or ./data)")
     commands = parser.add_subparsers(dest="command", required=True)
     ex = commands.add_parser("export", parents=[common], help="write a training file")
-    ex.add_argument("--task", default="digits", choices=list(TASK_LABELS))
+    ex.add_argument("--task", default="digits", choices=list(TASKS))
     ex.add_argument("--from", dest="origin", default="local", choices=["local", "sheet"])
     ex.add_argument("--out", default=None, help="the .npz to write (default: <data dir>/feedback_<task>.npz), "
                     "or the dataset folder")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 
 if TYPE_CHECKING:
     from handwriting.feedback import FeedbackRecord

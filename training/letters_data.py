@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from training.config import SYNTHETIC_ENV, synthetic_cache  # noqa: F401  (SYNTHETIC_ENV: the older name)
 
 MNIST_SHARE = 0.5  # of each digit class in the 62-class set, real MNIST digits (the rest synthetic)

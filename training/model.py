@@ -1,6 +1,6 @@
 """The CNN architecture, exactly as the original design specifies it, and nothing else.
 
-Training settings live in `training/train.py`; serving lives in `handwriting/runtime.py`.
+Training settings live in `training/train.py`; serving runs the LiteRT copy (`handwriting/runtime.py`).
 """
 
 import keras

@@ -3,7 +3,7 @@
     HF_TOKEN=hf_... python -m training.publish --repo team/handwriting-models            # models/digits
     HF_TOKEN=hf_... python -m training.publish --repo team/handwriting-models --model-dir runs/retrain/digits-.../candidate
 
-Layout of the repo (one repo for every task; `handwriting.store` reads it at the app's start-up):
+Layout of the repo (one repo for every task; `handwriting.hub` reads it at the app's start-up):
 
     README.md              the repo's card: hub metadata (library, data sets, every task's results), a table
     digits/model.tflite    what the app serves (LiteRT, no TensorFlow), with model.tflite.json naming its source
@@ -31,10 +31,11 @@ import tempfile
 from pathlib import Path
 
 from handwriting.config import quiet_third_parties, settings
-from handwriting.labels import TASK_LABELS
+from handwriting.tasks import TASKS
 from handwriting.model_folder import (CARD_FILE, KERAS_FILE, LITERT_FILE, METRICS_FILE, bundled_folder, litert_state,
                                       read_metrics)
-from handwriting.store import verify_model_folder
+from handwriting.models import verify_model_folder
+from training.keras_runtime import KerasRuntime
 
 # Settings
 TAG_FORMAT = "{task}-v{version}"  # one tag per published version of a task
@@ -58,7 +59,7 @@ def folder_metrics(folder: Path, task: str | None = None) -> dict:
             raise PublishError(f"{folder / name} is missing: a model folder needs {KERAS_FILE}, {METRICS_FILE} and {CARD_FILE}.")
     metrics = read_metrics(folder)
     task = task or metrics.get("task")
-    if task not in TASK_LABELS or metrics.get("task") != task:
+    if task not in TASKS or metrics.get("task") != task:
         raise PublishError(f"{folder / METRICS_FILE} is for task {metrics.get('task')!r}, not {task!r}.")
     if not metrics.get("version"):
         raise PublishError(f"{folder / METRICS_FILE} has no version.")
@@ -71,11 +72,11 @@ def check_folder(folder: Path, task: str | None = None) -> dict:
     """The folder's metrics, after checking it is a complete, working model folder for its task, serving copy included."""
     metrics = folder_metrics(folder, task)
     task = metrics["task"]
-    verify_model_folder(task, folder, prefer="keras")  # the weights themselves
+    verify_model_folder(task, folder, KerasRuntime(folder / KERAS_FILE))  # the weights themselves
     state = litert_state(folder)
     if state != "current":
         raise PublishError(f"{folder / LITERT_FILE} is {state}: convert it with `python -m training.export {folder}`.")
-    verify_model_folder(task, folder, prefer="litert")  # and what the app will serve
+    verify_model_folder(task, folder)  # and what the app will serve
     return metrics
 
 
@@ -197,7 +198,7 @@ def publish(folder: Path | str, repo: str, task: str | None = None, private: boo
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", required=True, help="hub model repo id, e.g. team/handwriting-models (created if missing)")
-    parser.add_argument("--task", default="digits", choices=sorted(TASK_LABELS), help="default: digits")
+    parser.add_argument("--task", default="digits", choices=sorted(TASKS), help="default: digits")
     parser.add_argument("--model-dir", default=None, help="model folder to publish (default: models/<task>)")
     parser.add_argument("--private", action="store_true", help="create the repo private (when it does not exist yet)")
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@
     python -m training.retrain --task digits --feedback feedback.npz --publish team/handwriting-models
     python -m training.retrain --task letters --feedback letters.npz --data-dir ../shared/datasets
 
-1. The current model: the one the app serves (`handwriting.store.resolve_model`: the hub at
+1. The current model: the one the app serves (`handwriting.models.resolve`: the hub at
    HANDWRITING_MODEL_REVISION, else the bundled folder), or --base-model DIR. Any Keras model: a single
    CNN or the averaged ensemble, fine-tuned as it is.
 2. The training set, built fresh each epoch: the base data (digits: MNIST train; letters and all: the EMNIST
@@ -49,9 +49,11 @@ import numpy as np
 from tqdm import tqdm
 
 from handwriting.config import quiet_third_parties
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.model_folder import CARD_FILE, KERAS_FILE, RETRAIN_REPORT_FILE, read_training, write_training
-from handwriting.store import read_model_folder, resolve_model, verify_model_folder
+from handwriting.models import read_model_folder, verify_model_folder
+from handwriting.models import resolve as resolve_model
+from training.keras_runtime import KerasRuntime, load_any
 from training.config import RETRAIN_RUNS
 from training.feedback_file import load_training_file
 
@@ -327,7 +329,7 @@ def save_candidate_model(folder: Path, model, task: str) -> None:
     folder.mkdir(parents=True)
     model.save(folder / KERAS_FILE)
     export_litert(folder)
-    verify_model_folder(task, folder, prefer="keras")
+    verify_model_folder(task, folder, KerasRuntime(folder / KERAS_FILE))
     verify_model_folder(task, folder)
 
 
@@ -389,8 +391,6 @@ def promote(candidate: Path, destination: Path) -> None:
 def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: RetrainSettings, base_model: Path | None = None,
             promote_to: Path | None = None, publish_repo: str | None = None, command: str = "", emnist_cache=None,
             synthetic_cache=None) -> dict:
-    from handwriting.runtime import load_runtime
-
     started = time.time()
     labels = labels_for(task)
     base = (read_model_folder(task, base_model, source=f"{base_model}") if base_model else resolve_model(task))
@@ -417,7 +417,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     candidate = out / "candidate"
     save_candidate_model(candidate, model, task)
     evaluated_at = time.time()  # both as they would serve: LiteRT where its copy is current, else Keras
-    old_results, new_results, rows = compare(load_runtime(base.folder), load_runtime(candidate), sets, labels, settings)
+    old_results, new_results, rows = compare(load_any(base.folder), load_any(candidate), sets, labels, settings)
     promoted, reasons = gate(rows)
     version = next_version(base.version)
     report = {

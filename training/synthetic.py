@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from scipy import ndimage
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.preprocessing import InvalidImageError, to_model_input
 from training.config import SYNTHETIC_DIR
 from training.fonts import FontSpec, default_fonts_dir, load_manifest

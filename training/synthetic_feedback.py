@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from tqdm import tqdm
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.preprocessing import to_model_input
 
 # The default mix of a synthetic file: shares of re-drawn MNIST digits, crossed 7s and flagged 1s.
@@ -179,8 +179,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from handwriting.model_folder import KERAS_FILE
-    from handwriting.runtime import KerasRuntime
-    from handwriting.store import resolve_model
+    from training.keras_runtime import KerasRuntime
+    from handwriting.models import resolve as resolve_model
 
     weights = Path(args.model_dir) / KERAS_FILE if args.model_dir else resolve_model(args.task).weights
     if args.task == "digits":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.model_folder import KERAS_FILE, bundled_folder, write_training
 
 
@@ -63,7 +63,7 @@ def training_data(task: str, data_dir, cache=None, seed: int = 0):
 def train(task: str, data_dir, out_dir: Path, settings: TrainSettings, cache=None) -> Path:
     import keras
 
-    from handwriting.model import build_model
+    from training.model import build_model
     from training.export import export_litert
     from training.fit import fit, fit_summary
 

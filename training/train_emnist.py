@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handwriting.labels import labels_for
+from handwriting.tasks import labels_for
 from handwriting.model_folder import KERAS_FILE, write_training
 from training.fit import fit_summary
 
@@ -78,7 +78,7 @@ def build_network(width: float = 1.0):
     import keras
     from keras import layers
 
-    from handwriting.model import build_model
+    from training.model import build_model
 
     if width == 1.0:
         return build_model(len(ALL), compile=False)
@@ -202,7 +202,7 @@ def assembled(network, task: str, prior: np.ndarray | None, prior_power: float):
     """A `build_model`-shaped network for `task` from the 62-class one: last layer sliced and prior-corrected."""
     import keras
 
-    from handwriting.model import build_model
+    from training.model import build_model
 
     wanted = [ALL.index(c) for c in labels_for(task)]
     last = network.layers[-1]

@@ -10,12 +10,7 @@ import functools
 
 import gradio as gr
 
-from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError
-from handwriting.labels import UnknownTaskError
-from handwriting.preprocessing import InvalidImageError
-from handwriting.store import ModelUnavailableError
-
-USER_ERRORS = (InvalidImageError, UnknownTaskError, ModelUnavailableError, InvalidFeedbackError, FeedbackStorageError)
+from handwriting.service import USER_ERRORS
 
 
 def errors_as_gr_error(errors: tuple[type[Exception], ...]):

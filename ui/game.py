@@ -15,12 +15,13 @@ import gradio as gr
 import numpy as np
 
 from handwriting.config import settings
-from handwriting.game import MAX_NAME, MODES, ROUND_LENGTHS, Game, GameError, HighScores, RoundOverError, available_modes
+from handwriting.game import MAX_NAME, ROUND_LENGTHS, Game, GameError, HighScores, RoundOverError, available_modes
 from handwriting.game.rules import JUDGED_FROM, MIN_ANSWER_S, MIN_SPREAD
-from handwriting.labels import TASK_TITLES, unambiguous_name
-from handwriting.recognizer import get_recognizer
+from handwriting.game.rules import modes
+from handwriting.models import load
+from handwriting.tasks import TASKS, get_task, unambiguous_name
 from ui.errors import USER_ERRORS, errors_as_gr_error
-from ui.feedback import FeedbackDesk
+from handwriting.service import FeedbackDesk
 from ui.inputs import DrawingCanvas, DrawingPad, is_empty
 from ui.pictures import model_input_html
 
@@ -68,9 +69,9 @@ class GameEndpoints:
             game = Game(scores, keep=self._keep, rounds_per_client=cfg.game_rounds_per_client)
         self.game = game
 
-    def _keep(self, image, x, task: str, predicted: str, target: str, confidence: float) -> str:
-        record = self.desk.store(image, task, predicted, target, x=x, confidence=confidence,
-                                 model_version=get_recognizer(task).record.version, source="game")
+    def _keep(self, image, x, task, predicted: str, target: str, confidence: float) -> str:
+        record = self.desk.submit(image, task, predicted, target, model_input=x, confidence=confidence,
+                                  model_version=load(task).version, source="game")
         return record.id
 
     # the public API --------------------------------------------------------------------------------
@@ -290,9 +291,9 @@ class GamePage:
 def mode_choices() -> tuple[list[tuple[str, str]], str]:
     """The playable modes for the page's radio ([(title, mode)]) and a note naming those not playable yet."""
     playable = available_modes()
-    missing = [TASK_TITLES[m] for m in MODES if m not in playable]
+    missing = [get_task(m).title for m in modes() if m not in playable]
     note = f"{' and '.join(missing)}: coming soon, when their models are ready." if missing else ""
-    return [(TASK_TITLES[m], m) for m in playable], note
+    return [(get_task(m).title, m) for m in playable], note
 
 
 def target_html(target: str) -> str:
@@ -340,7 +341,7 @@ def report_markdown(mode: str, summary: dict) -> str:
         facts.append(f"{summary['mean_seconds_right']:.1f} s per right answer")
     lines.append(" · ".join(facts))
     if summary["high_score_rank"]:
-        lines.append(f"Number **{summary['high_score_rank']}** in the {TASK_TITLES[mode].lower()} high scores.")
+        lines.append(f"Number **{summary['high_score_rank']}** in the {get_task(mode).title.lower()} high scores.")
     elif summary.get("held_back"):
         lines.append(f"Held back from the high scores: {summary['held_back']}.")
     if summary["kept_for_training"]:
@@ -377,7 +378,7 @@ def table_rules_markdown(per_client: int) -> str:
 
 def high_scores_html(mode: str, entries) -> str:
     """The table of a mode's best rounds; names are escaped (a name is text, never markup)."""
-    title = f"<h3>High scores: {html.escape(TASK_TITLES.get(mode, str(mode)).lower())}</h3>"
+    title = f"<h3>High scores: {html.escape(TASKS[mode].title.lower() if mode in TASKS else str(mode))}</h3>"
     if not entries:
         return title + "<p>No scores yet: be the first!</p>"
     rows = "".join(

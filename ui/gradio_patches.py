@@ -1,4 +1,10 @@
-"""What the app changes in Gradio's own request handling: refusals said in one line, visitors' sessions kept.
+"""Every change the app makes to Gradio's internals, in one place, for the Gradio version it was written for
+(`WRITTEN_FOR`; `check_gradio_version` says so in the log at launch, and tests/test_gradio_patches.py fails
+on any other version: each patch below must then be checked against the new Gradio's code).
+
+Patched: `Blocks.preprocess_data` and `Blocks.process_api` (overridden in `GuardedBlocks`),
+`SessionState.__init__` (copied in `LazySessionState`) and `gradio.routes.StateHolder` (replaced by
+`VisitorsFirstStateHolder` at launch).
 
 Gradio checks and converts each input before our functions see it (`Blocks.preprocess_data`); a file
 path outside its cache or a value of the wrong shape fails there with a 25-line traceback in the log and
@@ -28,6 +34,7 @@ warming the model) when the server starts, not when the module is imported.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 from collections import Counter
 from copy import copy
@@ -44,6 +51,18 @@ from ui.body_limit import BodyLimit
 from ui.inputs import NOT_AN_UPLOAD, refuse
 
 MAX_ECHO = 200  # characters of a refused value that a message repeats
+WRITTEN_FOR = "6.31.0"  # the Gradio version these patches were written for and tested on
+
+log = logging.getLogger("handwriting")
+
+
+def check_gradio_version() -> bool:
+    """Whether the installed Gradio is the one these patches were written for; a warning if not."""
+    if gr.__version__ == WRITTEN_FOR:
+        return True
+    log.warning("Gradio %s is installed, but ui/gradio_patches.py was written for %s: check each patch against it",
+                gr.__version__, WRITTEN_FOR)
+    return False
 
 
 class GuardedBlocks(gr.Blocks):
@@ -55,6 +74,7 @@ class GuardedBlocks(gr.Blocks):
         self.on_launch: list = []
 
     def launch(self, *args, **kwargs):
+        check_gradio_version()
         keep_visitors_first()  # before Gradio builds its StateHolder
         app_kwargs = dict(kwargs.get("app_kwargs") or {})
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(BodyLimit, limits=body_limits())]

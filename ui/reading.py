@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 from PIL import Image, ImageDraw
 
-from handwriting.labels import TASK_LABELS, task_choice
+from handwriting import service
 from handwriting.preprocessing import image_size, oriented_size, to_grey_at
-from handwriting.reading import Reading, read
-from handwriting.recognizer import get_recognizer
-from ui.errors import USER_ERRORS, user_errors
-from ui.feedback import AnswerControls, FeedbackDesk
-from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, is_empty
+from handwriting.reading import Reading
+from handwriting.tasks import Task
+from ui.errors import user_errors
+from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload
+from ui.live import AnswerControls, LivePage, LiveView, Pending
+from ui.recognition import task_names
 
 PAD_WIDTH, PAD_HEIGHT = 840, 280  # the Read tab's pad: three character pads side by side
 SURE, UNSURE = "#16a34a", "#d97706"  # box colours
@@ -38,7 +39,7 @@ def read_image(image, task: str = "digits") -> dict:
         {"text", "characters": [{"box": [x0, y0, x1, y1] in the image's pixels, "label", "confidence",
         "top3": [{"label", "confidence"}, ...], "unsure"}, ...]}, left to right.
     """
-    return read(image, task).as_json()
+    return service.read(image, task).as_json()
 
 
 @user_errors
@@ -51,7 +52,7 @@ def read_sketch(sketch, task: str = "digits") -> dict:
     Returns:
         the same as /read, boxes in the sketch's pixels.
     """
-    return read(sketch, task).as_json()
+    return service.read(sketch, task).as_json()
 
 
 def reading_api(concurrency_limit: int) -> None:
@@ -59,7 +60,7 @@ def reading_api(concurrency_limit: int) -> None:
     with gr.Column(visible=False):
         image = ImageUpload(label="image", type="filepath", sources=["upload"])
         sketch = DrawingPad(label="sketch", type="numpy", image_mode="RGBA", layers=False, transforms=())
-        task = gr.Dropdown(list(TASK_LABELS), value="digits", label="task")
+        task = gr.Dropdown(task_names(), value="digits", label="task")
         reading = gr.JSON(label="reading")
         from_image, from_sketch = gr.Button("Read image"), gr.Button("Read sketch")
     shared = dict(concurrency_limit=concurrency_limit, concurrency_id="recognise")
@@ -129,11 +130,11 @@ def details_html(reading: Reading) -> str:
             f"</tr></thead><tbody>{rows}</tbody></table>")
 
 
-def alternatives_markdown(character: dict, index: int) -> str:
+def alternatives_markdown(character, index: int) -> str:
     """One character's alternatives, as shown when its box is clicked."""
-    top = ", ".join(f"**{label}** {p:.0%}" for label, p in character["top3"])
-    unsure = " The reader is not sure of it." if character["unsure"] else ""
-    return f"Character {index + 1}: read as **{character['label']}**.{unsure} Its top 3: {top}."
+    top = ", ".join(f"**{label}** {p:.0%}" for label, p in character.top3)
+    unsure = " The reader is not sure of it." if character.unsure else ""
+    return f"Character {index + 1}: read as **{character.label}**.{unsure} Its top 3: {top}."
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -141,80 +142,58 @@ def alternatives_markdown(character: dict, index: int) -> str:
 
 
 @dataclass
-class ReadingView:
+class ReadingView(LiveView):
     """What the Read tab's handlers update."""
 
-    text: gr.HTML
-    boxes: gr.Image  # the picture, each character boxed; a click on one shows its alternatives
-    details: gr.HTML
-    alternatives: gr.Markdown
-    last: gr.State  # the reading the buttons answer, made and kept on the server
-    ask: gr.Column
-    correction: gr.Row
-    right: gr.Textbox
-    status: gr.Markdown
-
-    @property
-    def outputs(self) -> list:
-        return [getattr(self, f.name) for f in fields(self)]
+    text: gr.HTML = None
+    boxes: gr.Image = None  # the picture, each character boxed; a click on one shows its alternatives
+    details: gr.HTML = None
+    alternatives: gr.Markdown = None
 
 
-class ReadingPage:
+@dataclass
+class ReadPending(Pending):
+    """A reading on screen, with where each character's box is drawn on the picture shown."""
+
+    shown_boxes: list = None
+
+
+class ReadingPage(LivePage):
     """The Read tab's handlers: Read (and live after each stroke), a box's alternatives, and feedback."""
 
-    def __init__(self, view: ReadingView, desk: FeedbackDesk):
-        self.view = view
-        self.desk = desk
+    verb, noun, failed = "Read", "reading", "Not read"
+    give = "Write what it says first."
+    pending_type = ReadPending
 
-    def page_read(self, image, task) -> dict:
+    def answer(self, image, task: Task) -> Reading:
+        return service.read(image, task)
+
+    def shown(self, pending: ReadPending) -> dict:
+        v, reading = self.view, pending.answer
+        picture, pending.shown_boxes = boxed_picture(pending.image, reading)
+        return {v.text: text_html(reading), v.boxes: picture, v.details: details_html(reading), v.alternatives: "",
+                v.right: gr.update(value=reading.text)}
+
+    def cleared(self) -> dict:
         v = self.view
-        try:
-            reading = read(image, task)
-            version = get_recognizer(task).record.version
-        except USER_ERRORS as exc:
-            return {**self.forget(), v.status: f"**Not read:** {exc}"}
-        picture, shown = boxed_picture(image, reading)
-        last = {"task": task, "text": reading.text, "image": image, "model_version": version, "stored_id": None,
-                "characters": [{"label": c.label, "confidence": c.confidence, "top3": c.top3, "unsure": c.unsure,
-                                "box": c.box, "x": c.model_input, "shown_box": box} for c, box in zip(reading.characters, shown)]}
-        return {v.text: text_html(reading), v.boxes: picture,
-                v.details: details_html(reading), v.alternatives: "", v.last: last, v.ask: gr.update(visible=True),
-                v.correction: gr.update(visible=False), v.right: gr.update(value=reading.text), v.status: ""}
+        return {v.text: "", v.boxes: None, v.details: "", v.alternatives: ""}
 
-    def page_live(self, drawing, task) -> dict:
-        """After each stroke: read what is there; an empty pad clears the reading."""
-        if is_empty(drawing):
-            return self.forget()
-        return self.page_read(drawing, task)
+    def store(self, pending: Pending, correct: str):
+        return self.desk.submit_read(pending.image, pending.task, pending.said, correct, read_as=pending.answer,
+                                     source="app")
 
-    def forget(self) -> dict:
-        v = self.view
-        return {v.text: "", v.boxes: None, v.details: "", v.alternatives: "", v.last: None,
-                v.ask: gr.update(visible=False), v.correction: gr.update(visible=False), v.status: ""}
-
-    def show_alternatives(self, last, evt: gr.SelectData) -> str:
+    def show_alternatives(self, pending, evt: gr.SelectData) -> str:
         """A click on the picture: the alternatives of the character clicked."""
         point = evt.index if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
-        if not last or point is None:
+        if not isinstance(pending, ReadPending) or point is None:
             return ""
-        index = clicked([c["shown_box"] for c in last["characters"]], *point)
-        return "" if index is None else alternatives_markdown(last["characters"][index], index)
-
-    def confirm(self, last) -> dict:
-        return self._answer(last, last["text"] if last else None)
-
-    def correct(self, last, text) -> dict:
-        return self._answer(last, text)
-
-    def _answer(self, last, correct) -> dict:
-        return self.desk.answer(self.view, last, lambda: self.desk.store_read(
-            last["image"], last["task"], last["text"], correct, source="app", characters=last["characters"],
-            model_version=last["model_version"]), "Read", "reading")
+        index = clicked(pending.shown_boxes, *point)
+        return "" if index is None else alternatives_markdown(pending.answer.characters[index], index)
 
 
-def reading_tab(tasks: list[str], desk: FeedbackDesk, concurrency_limit: int) -> ReadingPage:
+def reading_tab(tasks: list[Task], desk, concurrency_limit: int) -> ReadingPage:
     """The Read tab: write a number or a word on a wide pad (read after every stroke) or upload a picture."""
-    task_input = gr.Radio([(task_choice(t), t) for t in tasks], value=tasks[0], label="Read", elem_id="read-task")
+    task_input = gr.Radio([(t.choice, t.name) for t in tasks], value=tasks[0].name, label="Read", elem_id="read-task")
     with gr.Tabs():
         with gr.Tab("Draw", id="read-draw-tab"):
             sketch = DrawingCanvas(elem_id="read-sketch", width=PAD_WIDTH, height=PAD_HEIGHT)
@@ -230,23 +209,13 @@ def reading_tab(tasks: list[str], desk: FeedbackDesk, concurrency_limit: int) ->
             alternatives = gr.Markdown(elem_id="read-alternatives")
         with gr.Column(scale=2):
             details = gr.HTML(elem_id="read-details")
-            answer = AnswerControls.build("read", lambda: gr.Textbox(label="What it says", elem_id="read-feedback-text",
-                                                                      max_lines=1))
-    view = ReadingView(text=text, boxes=boxes, details=details, alternatives=alternatives, last=gr.State(None),
-                       ask=answer.ask, correction=answer.correction, right=answer.right, status=answer.status)
+            controls = AnswerControls.build("read", lambda: gr.Textbox(label="What it says", elem_id="read-feedback-text",
+                                                                        max_lines=1))
+    view = ReadingView(last=gr.State(None), ask=controls.ask, correction=controls.correction, right=controls.right,
+                       status=controls.status, text=text, boxes=boxes, details=details, alternatives=alternatives)
     page = ReadingPage(view, desk)
-
-    shown = view.outputs
-    reading = dict(fn=page.page_read, outputs=shown, api_visibility="private", concurrency_limit=concurrency_limit,
-                   concurrency_id="recognise")
-    draw_button.click(inputs=[sketch, task_input], **reading)
-    upload_button.click(inputs=[upload, task_input], **reading)
-    upload.upload(inputs=[upload, task_input], **reading)
-    sketch.change(page.page_live, [sketch, task_input], shown, api_visibility="private", show_progress="hidden",
-                  trigger_mode="always_last", concurrency_limit=concurrency_limit, concurrency_id="recognise")
-    quick = dict(api_visibility="private", show_progress="hidden", queue=False)
-    for cleared in (upload.clear, task_input.change):
-        cleared(page.forget, None, shown, **quick)
-    boxes.select(page.show_alternatives, [view.last], alternatives, **quick)
-    answer.wire(view.last, page.confirm, page.correct, concurrency_limit)
+    page.listen(task_input, sketch, [(draw_button, sketch), (upload_button, upload)], [upload], concurrency_limit)
+    boxes.select(page.show_alternatives, [view.last], alternatives, api_visibility="private", show_progress="hidden",
+                 queue=False)
+    page.wire(controls, concurrency_limit)
     return page

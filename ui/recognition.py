@@ -6,16 +6,15 @@ handlers answer by component (a dict), so adding a component to the tab never sh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import gradio as gr
 
-from handwriting import store
-from handwriting.labels import TASK_LABELS, labels_for, lookalikes_of, unambiguous_name
-from handwriting.recognizer import get_recognizer, predict, predict_each, predict_with_input, top_k
-from ui.errors import USER_ERRORS, user_errors
-from ui.feedback import AnswerControls, FeedbackDesk
-from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, ImageUploads, is_empty
+from handwriting import models, service
+from handwriting.tasks import TASKS, Task, unambiguous_name
+from ui.errors import user_errors
+from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, ImageUploads
+from ui.live import AnswerControls, LivePage, LiveView, Pending
 from ui.pictures import model_input_html
 
 # ---------------------------------------------------------------------------------------------------
@@ -32,7 +31,7 @@ def predict_image(image, task: str = "digits") -> dict[str, float]:
     Returns:
         the three most likely characters with their confidences.
     """
-    return predict(image, task)
+    return service.predict(image, task).as_json()
 
 
 @user_errors
@@ -46,7 +45,7 @@ def predict_sketch(sketch, task: str = "digits") -> dict[str, float]:
     Returns:
         the three most likely characters with their confidences.
     """
-    return predict(sketch, task)
+    return service.predict(sketch, task).as_json()
 
 
 @user_errors
@@ -60,14 +59,8 @@ def predict_batch(images: list[str], task: str = "digits") -> list[dict]:
         one entry per image, in order: {"label", "confidences"} (the three most likely characters, as
         /predict gives them), or {"error": why} for an image that cannot be read; the others are unaffected.
     """
-    return [label_value(answer) if isinstance(answer, dict) else {"error": str(answer)}
-            for answer in predict_each(images, task)]
-
-
-def label_value(probabilities: dict[str, float], k: int = 3) -> dict:
-    """{label: probability} as a gr.Label(num_top_classes=k) sends it: the top label and the top k."""
-    best = top_k(probabilities, k)
-    return {"label": best[0][0], "confidences": [{"label": label, "confidence": p} for label, p in best]}
+    return [answer.as_json() if isinstance(answer, service.Prediction) else {"error": str(answer)}
+            for answer in service.predict_many(images, task)]
 
 
 def model_info() -> dict:
@@ -78,22 +71,22 @@ def model_info() -> dict:
         {task: {"version", "source", "repo", "revision", "commit", "headline", ...}}; a task with no
         model has {"available": false, "error": ...}.
     """
-    return store.model_info()
+    return service.model_info()
 
 
 def model_info_markdown() -> str:
     """One line per task saying which model version serves it and where it came from."""
     lines = []
-    for task, info in store.model_info().items():
+    for task, info in service.model_info().items():
         if info.get("available", True):
             figures = info.get("headline") or ""
             lines.append(f"- **{task}**: model `{info['version']}` from {info['source']}" + (f" · {figures}" if figures else ""))
     return "\n".join(lines) or "No model is available."
 
 
-def model_available(task: str) -> bool:
-    """Whether a model serves `task` (bundled or from the hub)."""
-    return store.model_info([task])[task].get("available", True)
+def task_names() -> list[str]:
+    """The tasks an endpoint accepts: every registered one (a task without a model says so when asked)."""
+    return list(TASKS)
 
 
 def recognition_api(concurrency_limit: int) -> None:
@@ -103,7 +96,7 @@ def recognition_api(concurrency_limit: int) -> None:
     with gr.Column(visible=False):
         image = ImageUpload(label="image", type="filepath", sources=["upload"])
         sketch = DrawingPad(label="sketch", type="numpy", image_mode="RGBA", layers=False, transforms=())
-        task = gr.Dropdown(list(TASK_LABELS), value="digits", label="task")
+        task = gr.Dropdown(task_names(), value="digits", label="task")
         label = gr.Label(num_top_classes=3, label="prediction")
         from_image, from_sketch = gr.Button("Predict image"), gr.Button("Predict sketch")
         images = ImageUploads(label="images")
@@ -121,14 +114,10 @@ def recognition_api(concurrency_limit: int) -> None:
 # The page
 
 
-def lookalike_hint(label, task: str) -> str:
-    """A plain note when the top answer has look-alikes in this task (o/O/0, l/I/1, s/S, ...).
-
-    `label` is the Label's value as an input: {character: confidence}."""
-    if not isinstance(label, dict) or not label:
-        return ""
-    top = str(max(label.items(), key=lambda kv: kv[1])[0])
-    others = [c for c in lookalikes_of(top) if c in labels_for(task)]
+def lookalike_hint(prediction: service.Prediction) -> str:
+    """A plain note when the top answer has look-alikes in its task (o/O/0, l/I/1, s/S, ...)."""
+    top = prediction.label
+    others = prediction.task.lookalikes_of(top)
     if not others:
         return ""
     names = " or ".join(f"**{unambiguous_name(c)}**" for c in others)  # the page's font draws I and l alike
@@ -138,123 +127,71 @@ def lookalike_hint(label, task: str) -> str:
 
 
 @dataclass
-class RecognitionView:
+class RecognitionView(LiveView):
     """What a recognition tab's handlers update."""
 
-    label: gr.Label
-    last: gr.State  # the prediction the buttons answer, made and kept on the server
-    ask: gr.Column  # "Is this correct?"
-    correction: gr.Row  # the list of labels and Send
-    right: gr.Dropdown
-    status: gr.Markdown
-    hint: gr.Markdown  # look-alike characters, said plainly
-    seen: gr.HTML  # the 28x28 picture the model was given
-
-    @property
-    def outputs(self) -> list:
-        return [getattr(self, f.name) for f in fields(self)]
+    label: gr.Label = None
+    hint: gr.Markdown = None  # look-alike characters, said plainly
+    seen: gr.HTML = None  # the 28x28 picture the model was given
 
 
-class RecognitionPage:
-    """The handlers of one recognition tab: Predict (and live after each stroke) and "Is this correct?".
+class RecognitionPage(LivePage):
+    """The handlers of one recognition tab: Predict (and live after each stroke) and "Is this correct?"."""
 
-    The page's prediction is made and kept on the server (the session's `gr.State`: task, label,
-    confidence, model version, the input and what the model saw); Yes and Send only say which label is
-    right, so no request can make the store keep a prediction the model did not make. Any error or new
-    input clears it: feedback is only ever stored for the drawing whose prediction is on screen.
-    """
+    def answer(self, image, task: Task) -> service.Prediction:
+        return service.predict(image, task)
 
-    def __init__(self, view: RecognitionView, desk: FeedbackDesk):
-        self.view = view
-        self.desk = desk
+    def shown(self, pending: Pending) -> dict:
+        v, prediction = self.view, pending.answer
+        return {v.label: prediction.as_dict(), v.right: gr.update(choices=list(prediction.task.labels), value=None),
+                v.hint: lookalike_hint(prediction), v.seen: model_input_html(prediction.model_input)}
 
-    def page_predict(self, image, task) -> dict:
-        """The page's Predict (and upload): the top-3, what the model saw, the look-alike note, and "Is
-        this correct?" for it. A problem with the input is said in the status line under the answer (a
-        toast would cover the page's top on a phone) and clears the previous prediction and its buttons."""
+    def cleared(self) -> dict:
         v = self.view
-        try:
-            probabilities, x = predict_with_input(image, task)
-            version = get_recognizer(task).record.version
-        except USER_ERRORS as exc:
-            return {**self.forget(), v.status: f"**Not recognised:** {exc}"}
-        predicted, confidence = max(probabilities.items(), key=lambda kv: kv[1])
-        last = {"task": task, "predicted": predicted, "confidence": float(confidence), "model_version": version,
-                "image": image, "x": x, "stored_id": None}
-        return {v.label: probabilities, v.last: last, v.ask: gr.update(visible=True),
-                v.correction: gr.update(visible=False), v.right: gr.update(choices=list(labels_for(task)), value=None),
-                v.status: "", v.hint: lookalike_hint(probabilities, task), v.seen: model_input_html(x)}
+        return {v.label: None, v.right: gr.update(value=None), v.hint: "", v.seen: ""}
 
-    def page_live(self, drawing, task) -> dict:
-        """After each stroke on the pad (and when it is cleared): the same as Predict; an empty pad just
-        clears the prediction."""
-        if is_empty(drawing):
-            return self.forget()
-        return self.page_predict(drawing, task)
-
-    def forget(self) -> dict:
-        """A new or cleared input: the prediction on screen no longer describes it."""
-        v = self.view
-        return {v.label: None, v.last: None, v.ask: gr.update(visible=False), v.correction: gr.update(visible=False),
-                v.right: gr.update(value=None), v.status: "", v.hint: "", v.seen: ""}
-
-    def confirm(self, last) -> dict:
-        """Yes: store the prediction as confirmed."""
-        return self._answer(last, last["predicted"] if last else None)
-
-    def correct(self, last, right) -> dict:
-        """Send: store the correction chosen from the task's labels."""
-        if last and not right:
-            return {self.view.status: "**Not stored:** Choose the right answer from the list first."}
-        return self._answer(last, right)
-
-    def _answer(self, last, correct) -> dict:
-        return self.desk.answer(self.view, last, lambda: self.desk.store(
-            last["image"], last["task"], last["predicted"], correct, x=last.get("x"), confidence=last["confidence"],
-            model_version=last["model_version"], source="app"), "Predict", "prediction")
+    def store(self, pending: Pending, correct: str):
+        prediction = pending.answer
+        return self.desk.submit(pending.image, pending.task, pending.said, correct, model_input=prediction.model_input,
+                                confidence=prediction.confidence, model_version=prediction.model_version, source="app")
 
 
-def recognition_tab(task: str, desk: FeedbackDesk, concurrency_limit: int, choices=None) -> RecognitionPage:
+def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task] | None = None) -> RecognitionPage:
     """Draw / Upload inputs, Predict buttons, the top-3 Label and "Is this correct?" for one task.
 
     With `choices` the visitor picks the task among them (else a hidden dropdown fixes it). Every listener
     is private: API callers use `/predict`, `/predict_sketch`, `/predict_batch` and `/feedback`.
     """
+    name = task.name
     if choices:
-        task_input = gr.Radio(choices, value=task, label="Recognise", elem_id=f"{task}-task")
+        task_input = gr.Radio([(t.choice, t.name) for t in choices], value=name, label="Recognise",
+                              elem_id=f"{name}-task")
     else:
-        task_input = gr.Dropdown(list(TASK_LABELS), value=task, label="task", visible=False)
+        task_input = gr.Dropdown([name], value=name, label="task", visible=False)
     with gr.Row(equal_height=False):
         with gr.Column():
             with gr.Tabs():
-                with gr.Tab("Draw", id=f"{task}-draw-tab"):
-                    sketch = DrawingCanvas(elem_id=f"{task}-sketch")  # recognised after every stroke
-                    draw_button = gr.Button("Predict", variant="primary", elem_id=f"{task}-predict-draw")
-                with gr.Tab("Upload", id=f"{task}-upload-tab"):
+                with gr.Tab("Draw", id=f"{name}-draw-tab"):
+                    sketch = DrawingCanvas(elem_id=f"{name}-sketch")  # recognised after every stroke
+                    draw_button = gr.Button("Predict", variant="primary", elem_id=f"{name}-predict-draw")
+                with gr.Tab("Upload", id=f"{name}-upload-tab"):
                     upload = ImageUpload(label="Upload", type="filepath", sources=["upload", "clipboard"],
-                                         elem_id=f"{task}-upload")
-                    upload_button = gr.Button("Predict", variant="primary", elem_id=f"{task}-predict-upload")
+                                         elem_id=f"{name}-upload")
+                    upload_button = gr.Button("Predict", variant="primary", elem_id=f"{name}-predict-upload")
         with gr.Column():
-            label = gr.Label(num_top_classes=3, label="Prediction", elem_id=f"{task}-label")
-            seen = gr.HTML(elem_id=f"{task}-seen")
-            hint = gr.Markdown(elem_id=f"{task}-hint")
-            answer = AnswerControls.build(task, lambda: gr.Dropdown(
-                list(labels_for(task)), value=None, label="The right answer", elem_id=f"{task}-feedback-label"))
-    view = RecognitionView(label=label, last=gr.State(None), ask=answer.ask, correction=answer.correction,
-                           right=answer.right, status=answer.status, hint=hint, seen=seen)
+            label = gr.Label(num_top_classes=3, label="Prediction", elem_id=f"{name}-label")
+            seen = gr.HTML(elem_id=f"{name}-seen")
+            hint = gr.Markdown(elem_id=f"{name}-hint")
+            controls = AnswerControls.build(name, lambda: gr.Dropdown(
+                list(task.labels), value=None, label="The right answer", elem_id=f"{name}-feedback-label"))
+    view = RecognitionView(last=gr.State(None), ask=controls.ask, correction=controls.correction, right=controls.right,
+                           status=controls.status, label=label, hint=hint, seen=seen)
     page = RecognitionPage(view, desk)
-
-    shown = view.outputs
-    predicting = dict(fn=page.page_predict, outputs=shown, api_visibility="private",
-                      concurrency_limit=concurrency_limit, concurrency_id="recognise")
-    draw_button.click(inputs=[sketch, task_input], **predicting)
-    upload_button.click(inputs=[upload, task_input], **predicting)
-    upload.upload(inputs=[upload, task_input], **predicting)
-    # Live: every stroke (and a clear) is judged; while one is judged, only the newest drawing waits.
-    sketch.change(page.page_live, [sketch, task_input], shown, api_visibility="private", show_progress="hidden",
-                  trigger_mode="always_last", concurrency_limit=concurrency_limit, concurrency_id="recognise")
-    quick = dict(api_visibility="private", show_progress="hidden", queue=False)
-    for cleared in (upload.clear, task_input.change):  # the prediction on screen is no longer this input's
-        cleared(page.forget, None, shown, **quick)
-    answer.wire(view.last, page.confirm, page.correct, concurrency_limit)
+    page.listen(task_input, sketch, [(draw_button, sketch), (upload_button, upload)], [upload], concurrency_limit)
+    page.wire(controls, concurrency_limit)
     return page
+
+
+def model_available(task) -> bool:
+    """Whether a model serves `task` (bundled or from the hub)."""
+    return models.available(task)

@@ -1,11 +1,10 @@
-"""The feedback database: records, the remote sinks' outbox and the senders' leases, in one SQLite file.
+"""The feedback database: records, reads, idempotency keys and kept uploads, in one SQLite file.
 
-The store is one file in the data folder, in WAL mode with a busy timeout, so concurrent requests and
-several processes can write safely; the uploads are kept beside it, once per content and within a size
-budget (the oldest go first; their records stay). Storing a record and queuing
-it for the Google Sheet (`handwriting.feedback.sheets`) happen in ONE transaction, so a crash never
-leaves a record stored but not queued, or queued but not stored. Nothing here talks to the network or
-imports Gradio (the training scripts read this module too).
+One file in the data folder, in WAL mode with a busy timeout, so concurrent requests and several
+processes can write safely; the uploads are kept beside it, once per content and within a size budget
+(the oldest go first; their records stay). The remote sinks' outbox lives in the same file
+(`handwriting.feedback.outbox`), so storing a record and queuing it is ONE transaction: a crash never
+leaves one without the other. Nothing here talks to the network (the training scripts read it too).
 """
 
 from __future__ import annotations
@@ -16,11 +15,13 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, fields
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
-from handwriting.feedback.record import FeedbackRecord, FeedbackStorageError, Original, ReadFeedback
+from handwriting.feedback.original import Original
+from handwriting.feedback.outbox import OUTBOX_SCHEMA, OutboxTables
+from handwriting.feedback.record import FeedbackRecord, FeedbackStorageError, ReadFeedback
 from handwriting.sqlite_file import open_shared
 
 DB_FILE = "feedback.sqlite3"
@@ -40,24 +41,6 @@ CREATE TABLE IF NOT EXISTS feedback (
     original_file TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS feedback_by_task ON feedback (task, created_at);
--- records waiting for a remote sink; in_doubt: a send may have landed (timeout, 5xx), check before resending
-CREATE TABLE IF NOT EXISTS outbox (
-    sink TEXT NOT NULL,
-    record_id TEXT NOT NULL REFERENCES feedback (id),
-    queued_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    in_doubt INTEGER NOT NULL DEFAULT 0,
-    parked INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (sink, record_id)
-);
-CREATE TABLE IF NOT EXISTS delivered (
-    sink TEXT NOT NULL,
-    record_id TEXT NOT NULL,
-    delivered_at REAL NOT NULL,
-    PRIMARY KEY (sink, record_id)
-);
 -- API callers' idempotency keys: a retried /feedback with the same key answers with the first record
 -- (fingerprint: what the key was used for; the same key with another request is refused)
 CREATE TABLE IF NOT EXISTS request_keys (
@@ -87,26 +70,13 @@ CREATE TABLE IF NOT EXISTS reads (
     source TEXT NOT NULL,
     original_file TEXT NOT NULL DEFAULT ''
 );
--- which process may send to a sink, so two processes sharing this file never send the same record
-CREATE TABLE IF NOT EXISTS leases (
-    name TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    expires_at REAL NOT NULL
-);
 """
 
 _RECORD_COLUMNS = [f.name for f in fields(FeedbackRecord)]
 _READ_COLUMNS = [f.name for f in fields(ReadFeedback)]
-@dataclass(frozen=True)
-class Queued:
-    """A record waiting in a sink's outbox."""
-
-    record: FeedbackRecord
-    attempts: int
-    in_doubt: bool
 
 
-class FeedbackStore:
+class FeedbackStore(OutboxTables):
     """The feedback records and the remote sinks' outbox, in one SQLite file under `folder`.
 
     One connection per store, guarded by a lock; `transaction()` nests, so several sinks writing one
@@ -125,7 +95,7 @@ class FeedbackStore:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             try:  # synchronous=FULL: a confirmed correction survives a power cut
-                conn = open_shared(self.path, _SCHEMA, "synchronous=FULL")
+                conn = open_shared(self.path, _SCHEMA + OUTBOX_SCHEMA, "synchronous=FULL")
                 _add_fingerprints(conn)
             except (OSError, sqlite3.Error) as exc:
                 raise FeedbackStorageError(f"The feedback store {self.path} cannot be opened: {exc}") from exc
@@ -326,89 +296,6 @@ class FeedbackStore:
     def count(self, task: str | None = None) -> int:
         where, params = ("WHERE task = ?", [task]) if task else ("", [])
         return self._query(f"SELECT COUNT(*) FROM feedback {where}", params)[0][0]
-
-    # the outbox --------------------------------------------------------------------------------------
-
-    def enqueue(self, sink: str, record_id: str) -> None:
-        """Queue a stored record for `sink` (no-op if it is queued or delivered already)."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO outbox (sink, record_id, queued_at) "
-                "SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM delivered WHERE sink = ? AND record_id = ?)",
-                (sink, record_id, time.time(), sink, record_id),
-            )
-
-    def due(self, sink: str, limit: int, now: float | None = None) -> list[Queued]:
-        """The oldest records whose next attempt is due, at most `limit`."""
-        cols = ", ".join(f"f.{c}" for c in _RECORD_COLUMNS)
-        rows = self._query(
-            f"SELECT {cols}, o.attempts, o.in_doubt FROM outbox o JOIN feedback f ON f.id = o.record_id "
-            "WHERE o.sink = ? AND o.parked = 0 AND o.next_attempt_at <= ? ORDER BY o.queued_at, o.rowid LIMIT ?",
-            (sink, time.time() if now is None else now, limit),
-        )
-        n = len(_RECORD_COLUMNS)
-        return [Queued(FeedbackRecord(*row[:n]), row[n], bool(row[n + 1])) for row in rows]
-
-    def next_due_in(self, sink: str) -> float | None:
-        """Seconds until the next queued record is due (0 if one is due now), None if none waits."""
-        row = self._query("SELECT MIN(next_attempt_at) FROM outbox WHERE sink = ? AND parked = 0", [sink])[0]
-        return None if row[0] is None else max(0.0, row[0] - time.time())
-
-    def mark_in_doubt(self, sink: str, ids: Sequence[str]) -> None:
-        """Before a send: from now on a crash or an unclear answer means "it may have landed"."""
-        self._update_outbox(sink, ids, "in_doubt = 1, attempts = attempts + 1")
-
-    def mark_retry(self, sink: str, ids: Sequence[str], delay: float, error: str, in_doubt: bool | None) -> None:
-        """Try again in `delay` seconds; `in_doubt=None` keeps what was known (nothing was sent this time)."""
-        self._update_outbox(sink, ids, "in_doubt = COALESCE(?, in_doubt), next_attempt_at = ?, last_error = ?",
-                            [None if in_doubt is None else int(in_doubt), time.time() + delay, error[:500]])
-
-    def park(self, sink: str, record_id: str, error: str) -> None:
-        """Stop sending a record the sink refuses outright (kept locally; `status` lists it)."""
-        self._update_outbox(sink, [record_id], "parked = 1, in_doubt = 0, last_error = ?", [error[:500]])
-
-    def mark_delivered(self, sink: str, ids: Sequence[str]) -> None:
-        with self.transaction() as conn:
-            now = time.time()
-            conn.executemany("INSERT OR IGNORE INTO delivered (sink, record_id, delivered_at) VALUES (?, ?, ?)",
-                             [(sink, i, now) for i in ids])
-            conn.executemany("DELETE FROM outbox WHERE sink = ? AND record_id = ?", [(sink, i) for i in ids])
-
-    def _update_outbox(self, sink: str, ids: Sequence[str], assignments: str, values: Sequence = ()) -> None:
-        with self.transaction() as conn:
-            conn.executemany(f"UPDATE outbox SET {assignments} WHERE sink = ? AND record_id = ?",
-                             [(*values, sink, i) for i in ids])
-
-    def outbox_counts(self, sink: str) -> dict[str, int]:
-        """{"waiting", "in_doubt", "parked", "delivered"} for a sink."""
-        waiting, in_doubt, parked = self._query(
-            "SELECT COALESCE(SUM(parked = 0), 0), COALESCE(SUM(in_doubt), 0), COALESCE(SUM(parked), 0) "
-            "FROM outbox WHERE sink = ?", [sink])[0]
-        delivered = self._query("SELECT COUNT(*) FROM delivered WHERE sink = ?", [sink])[0][0]
-        return {"waiting": waiting, "in_doubt": in_doubt, "parked": parked, "delivered": delivered}
-
-    def waiting(self, sink: str) -> int:
-        return self._query("SELECT COUNT(*) FROM outbox WHERE sink = ? AND parked = 0", [sink])[0][0]
-
-    def last_errors(self, sink: str, limit: int = 5) -> list[tuple[str, str]]:
-        return self._query("SELECT record_id, last_error FROM outbox WHERE sink = ? AND last_error != '' "
-                           "ORDER BY parked DESC, queued_at LIMIT ?", [sink, limit])
-
-    # leases ------------------------------------------------------------------------------------------
-
-    def acquire_lease(self, name: str, owner: str, seconds: float, owner_alive: Callable[[str], bool]) -> bool:
-        """Hold `name` for `seconds` unless another live owner holds it; renews one's own lease."""
-        with self.transaction() as conn:
-            row = conn.execute("SELECT owner, expires_at FROM leases WHERE name = ?", (name,)).fetchone()
-            if row and row[0] != owner and row[1] > time.time() and owner_alive(row[0]):
-                return False
-            conn.execute("INSERT OR REPLACE INTO leases (name, owner, expires_at) VALUES (?, ?, ?)",
-                         (name, owner, time.time() + seconds))
-            return True
-
-    def release_lease(self, name: str, owner: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
 
 def _add_fingerprints(conn: sqlite3.Connection) -> None:

@@ -1,9 +1,10 @@
-"""A piece of feedback: the record, the checks on what a caller sends, and the upload kept beside it.
+"""A piece of feedback: the record, the checks on what a caller sends, and what an idempotency key binds.
 
 Every "Is this correct?" answer becomes a `FeedbackRecord`: the task, the model version, what the model
 said and how sure it was, the right label, and the 28x28 model input (so retraining sees exactly what the
 model saw). The caller (the page, the API, the game) has already run the model: it passes the model input,
-the prediction, its confidence and the model version, so nothing here loads a model.
+the prediction, its confidence and the model version, so nothing here loads a model. Each label is checked
+once, where the record is made.
 """
 
 from __future__ import annotations
@@ -13,20 +14,16 @@ import hashlib
 import io
 import json
 import math
-import os
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Sequence
+from typing import Mapping
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from handwriting import preprocessing
-from handwriting.labels import labels_for
-from handwriting.preprocessing import InvalidImageError
+from handwriting.tasks import Task, get_task
 from handwriting.text import shorten
 
 SOURCES = ("app", "api", "game")  # where a record came from: the page, the API, the drawing game
@@ -44,13 +41,15 @@ class FeedbackStorageError(RuntimeError):
 class FeedbackRecord:
     id: str
     created_at: str  # UTC, ISO 8601 with a Z
-    task: str
+    task: str  # the task's name
     model_version: str
     predicted: str
     confidence: float  # the model's probability for `predicted`
     correct: str
     source: str  # one of SOURCES
-    image_png_b64: str  # the 28x28 model input, white ink on black, as a base64 PNG (~300 characters)
+    # the 28x28 model input, white ink on black, as a base64 PNG: the one encoding both the SQLite column and
+    # a sheet cell hold, made once per record
+    image_png_b64: str
     original_file: str = ""  # the upload as kept (`read_original`), relative to the data folder; kept locally
     # only, shared by every record of the same picture; "" once dropped to keep within the originals' budget
 
@@ -61,6 +60,14 @@ class FeedbackRecord:
     def pixels(self) -> np.ndarray:
         """The 28x28 uint8 image (white ink on black, MNIST convention)."""
         return decode_png(self.image_png_b64)
+
+
+def as_pixels(x) -> np.ndarray:
+    """A 28x28 model input as uint8 pixels: uint8 is taken as it is, floats in [0, 1] are scaled once."""
+    x = np.asarray(x).reshape(28, 28)
+    if x.dtype == np.uint8:
+        return x
+    return np.round(np.clip(x.astype(np.float32), 0, 1) * 255).astype(np.uint8)
 
 
 def encode_png(pixels: np.ndarray) -> str:
@@ -74,25 +81,26 @@ def decode_png(text: str) -> np.ndarray:
         return np.asarray(img.convert("L"), dtype=np.uint8)
 
 
-def check_label(label, task: str, role: str = "correct") -> str:
+def check_label(label, task: Task, role: str = "correct") -> str:
     """`label` if it is one of the task's labels; InvalidFeedbackError saying which are, otherwise."""
-    labels = labels_for(task)
+    task = get_task(task)
     if label is not None and not isinstance(label, str):
         raise InvalidFeedbackError(f"The {role} label must be text, not {type(label).__name__}.")
     text = (label or "").strip()
     if not text:
-        raise InvalidFeedbackError(f"No {role} label was given: choose one of {_label_list(labels)}.")
-    if text not in labels:
-        raise InvalidFeedbackError(f"{shorten(text)!r} is not a label of the {task} task: choose one of {_label_list(labels)}.")
+        raise InvalidFeedbackError(f"No {role} label was given: choose one of {_label_list(task.labels)}.")
+    if not task.has(text):
+        raise InvalidFeedbackError(f"{shorten(text)!r} is not a label of the {task.name} task: choose one of "
+                                   f"{_label_list(task.labels)}.")
     return text
 
 
 MAX_TEXT = 64  # characters of a read's text
 
 
-def check_text(text, task: str, role: str = "correct") -> str:
+def check_text(text, task: Task, role: str = "correct") -> str:
     """A read's text: every character one of the task's labels (no spaces); InvalidFeedbackError otherwise."""
-    labels = labels_for(task)
+    task = get_task(task)
     if text is not None and not isinstance(text, str):
         raise InvalidFeedbackError(f"The {role} text must be text, not {type(text).__name__}.")
     text = (text or "").strip()
@@ -100,11 +108,11 @@ def check_text(text, task: str, role: str = "correct") -> str:
         raise InvalidFeedbackError(f"No {role} text was given: write what the picture says.")
     if len(text) > MAX_TEXT:
         raise InvalidFeedbackError(f"The {role} text is too long ({len(text):,} characters): at most {MAX_TEXT}.")
-    strangers = sorted({c for c in text if c not in labels})
+    strangers = sorted({c for c in text if not task.has(c)})
     if strangers:
         shown = ", ".join(repr(c) for c in strangers[:5])
-        raise InvalidFeedbackError(f"The {role} text holds {shown}, not labels of the {task} task: use only "
-                                   f"{_label_list(labels)}.")
+        raise InvalidFeedbackError(f"The {role} text holds {shown}, not labels of the {task.name} task: use only "
+                                   f"{_label_list(task.labels)}.")
     return text
 
 
@@ -119,6 +127,12 @@ def check_confidence(confidence) -> float:
     return value
 
 
+def check_source(source) -> str:
+    if source not in SOURCES:
+        raise InvalidFeedbackError(f"Unknown feedback source {source!r}: one of {', '.join(SOURCES)}.")
+    return source
+
+
 REQUEST_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -131,49 +145,37 @@ def check_request_key(key) -> str | None:
     return key
 
 
-def _label_list(labels: Sequence[str]) -> str:
+def _label_list(labels) -> str:
     return ", ".join(labels) if len(labels) <= 12 else f"{', '.join(labels[:3])}, ..., {labels[-1]} ({len(labels)} labels)"
 
 
-@dataclass(frozen=True)
-class Original:
-    """The upload re-encoded for keeping beside the store (too big for a sheet cell): named by `digest`,
-    so the same picture sent many times is kept once."""
-
-    data: bytes
-    extension: str
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-ORIGINAL_JPEG_QUALITY = 90  # photos stay JPEG: a reviewer sees no difference, the file stays a few hundred KB
-
-
-def make_record(x, task: str, predicted, correct, *, confidence, model_version: str,
+def make_record(x, task: Task, predicted, correct, *, confidence: float | Mapping[str, float], model_version: str,
                 source: str = "api") -> FeedbackRecord:
-    """Validate one piece of feedback and build its record from the model input `x` (28x28, floats in
-    [0, 1], white ink on black) and what the model said of it. Nothing is stored here.
+    """Check one piece of feedback and build its record from the model input `x` (28x28: floats in [0, 1] or
+    uint8 pixels, white ink on black) and what the model said of it. Nothing is stored here.
 
-    Raises UnknownTaskError or InvalidFeedbackError, each with a message for the user.
+    `confidence` is the model's probability for `predicted`, or all its probabilities by label (a caller
+    that has not checked `predicted` yet picks from them here, after the check). A task name is looked up
+    once. Raises UnknownTaskError or InvalidFeedbackError, each with a message for the user.
     """
+    task = get_task(task)
     predicted = check_label(predicted, task, "predicted")
     correct = check_label(correct, task, "correct")
-    if source not in SOURCES:
-        raise InvalidFeedbackError(f"Unknown feedback source {source!r}: one of {', '.join(SOURCES)}.")
-    pixels = np.asarray(x, dtype=np.float32).reshape(28, 28)
-    return FeedbackRecord(
-        id=uuid.uuid4().hex,
-        created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        task=task,
-        model_version=str(model_version),
-        predicted=predicted,
-        confidence=check_confidence(confidence),
-        correct=correct,
-        source=source,
-        image_png_b64=encode_png(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8)),
-    )
+    if isinstance(confidence, Mapping):
+        confidence = confidence.get(predicted)
+    return _record(x, task, predicted, correct, check_confidence(confidence), str(model_version), check_source(source))
+
+
+def _record(x, task: Task, predicted: str, correct: str, confidence: float, model_version: str,
+            source: str) -> FeedbackRecord:
+    """A record from values already checked."""
+    return FeedbackRecord(id=uuid.uuid4().hex, created_at=_now(), task=task.name, model_version=model_version,
+                          predicted=predicted, confidence=confidence, correct=correct, source=source,
+                          image_png_b64=encode_png(as_pixels(x)))
 
 
 @dataclass(frozen=True)
@@ -197,91 +199,34 @@ class ReadFeedback:
     original_file: str = ""
 
 
-def make_read_feedback(task: str, predicted: str, correct, characters, *, model_version: str,
-                       source: str = "api") -> tuple[ReadFeedback, list[FeedbackRecord]]:
-    """Validate feedback on a read and build it, with one FeedbackRecord per character when the correction
-    matches them one to one. `characters` are (model input, label read, confidence, box) in reading order."""
+def make_read_feedback(task: Task, predicted, correct, characters, *, model_version: str, source: str = "api",
+                       read_as: str | None = None) -> tuple[ReadFeedback, list[FeedbackRecord]]:
+    """Check feedback on a read and build it, with one FeedbackRecord per character when the correction
+    matches them one to one. `characters` are (model input, label read, confidence, box) in reading order;
+    `read_as`, when the picture was read again here, is the text that reading gave: `predicted` must be it."""
+    task = get_task(task)
+    predicted = check_text(predicted, task, "predicted")
+    if read_as is not None and read_as != predicted:
+        raise InvalidFeedbackError(f"This picture reads as {shorten(read_as)!r}, not {predicted!r}: send the text "
+                                   "/read gave for it as the predicted text.")
     correct = check_text(correct, task)
-    if source not in SOURCES:
-        raise InvalidFeedbackError(f"Unknown feedback source {source!r}: one of {', '.join(SOURCES)}.")
+    source = check_source(source)
     matched = len(correct) == len(characters)
-    records = [make_record(x, task, label, right, confidence=confidence, model_version=model_version, source=source)
+    records = [_record(x, task, check_label(label, task, "predicted"), right, check_confidence(confidence),
+                       str(model_version), source)
                for (x, label, confidence, _), right in zip(characters, correct)] if matched else []
     read = ReadFeedback(
-        id=uuid.uuid4().hex, created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), task=task,
-        model_version=str(model_version), predicted=predicted, correct=correct, matched=matched,
-        boxes=json.dumps([list(map(int, box)) for *_, box in characters]),
+        id=uuid.uuid4().hex, created_at=_now(), task=task.name, model_version=str(model_version), predicted=predicted,
+        correct=correct, matched=matched, boxes=json.dumps([list(map(int, box)) for *_, box in characters]),
         record_ids=json.dumps([r.id for r in records]), source=source,
     )
     return read, records
 
 
-def request_fingerprint(original: Original | None, task: str, predicted: str, correct: str) -> str:
-    """What an idempotency key stands for: the picture's content, the task and both labels (or texts). A key
-    reused with another request is refused by comparing these."""
-    parts = [original.digest if original is not None else "", task, predicted, correct]
+def request_fingerprint(original, task, predicted, correct) -> str:
+    """What an idempotency key stands for: the picture's content (`original`: an `Original` or None), the task
+    and both labels (or texts). A key reused with another request is refused by comparing these. Labels count as sent, spaces trimmed, so a
+    caller may look a key up before checking them."""
+    parts = [original.digest if original is not None else "", *("" if v is None else str(v).strip()
+                                                                 for v in (task, predicted, correct))]
     return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
-
-
-def _file_size(image) -> int | None:
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        return len(image)
-    if isinstance(image, (str, os.PathLike)) and Path(image).is_file():
-        return Path(image).stat().st_size
-    return None
-
-
-def read_original(image, max_bytes: int | None = None, side: int = 1024) -> Original | None:
-    """What the user sent (a sketch: its composite, else its background) as it is kept: upright (EXIF
-    orientation applied), at most `side` pixels on its longest side, every metadata chunk dropped; JPEG
-    stays JPEG, anything else becomes PNG. None when it is no picture (preprocessing says why).
-    InvalidFeedbackError when the file is over `max_bytes` (checked before it is read)."""
-    if isinstance(image, dict):
-        image = image.get("composite") or image.get("background")
-    size = _file_size(image)
-    if max_bytes is not None and size is not None and size > max_bytes:
-        raise InvalidFeedbackError(
-            f"The image file is too large ({size / 2**20:.1f} MB): at most {max_bytes / 2**20:.0f} MB are accepted."
-        )
-    try:
-        img = _opened(image)
-        if img is None:
-            return None
-        return _reencoded(img, side)
-    except (InvalidImageError, OSError, ValueError, TypeError, SyntaxError, EOFError, MemoryError):
-        return None  # not a picture, or one PIL cannot write: the 28x28 is still stored
-
-
-def _opened(image) -> Image.Image | None:
-    """The upload opened with preprocessing's checks (formats, size from the header), not yet decoded."""
-    if isinstance(image, np.ndarray):
-        return Image.fromarray(image)
-    if isinstance(image, Image.Image):
-        return image
-    if isinstance(image, (bytes, bytearray, memoryview)):
-        return preprocessing._open_image(io.BytesIO(bytes(image)), draft=False)
-    if isinstance(image, (str, os.PathLike)) and Path(image).is_file():
-        return preprocessing._open_image(Path(image), draft=False)
-    return None
-
-
-def _reencoded(img: Image.Image, side: int) -> Original:
-    fmt = "JPEG" if img.format == "JPEG" else "PNG"
-    if fmt == "JPEG":
-        img.draft("RGB", (side, side))  # decodes at a reduced scale when the photo is much larger
-    if img.width * img.height > preprocessing.MAX_DECODED_PIXELS:
-        raise InvalidImageError("too large to decode")  # preprocessing refuses it, with its own message
-    with preprocessing._decode_slot(img.width * img.height):
-        turn = preprocessing._orientation(img)
-        img = preprocessing._load(img)
-        if "transparency" in img.info or img.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
-            img = img.convert("RGBA" if "transparency" in img.info or "A" in img.getbands() else "RGB")
-        if turn is not None:
-            img = img.transpose(turn)
-        if max(img.size) > side:
-            img = ImageOps.contain(img, (side, side), Image.Resampling.LANCZOS)
-        if fmt == "JPEG" and img.mode not in ("L", "RGB"):
-            img = img.convert("RGB")
-        buf = io.BytesIO()  # saved without its info: no EXIF, ICC profile, text or other chunk is carried over
-        img.save(buf, format=fmt, **({"quality": ORIGINAL_JPEG_QUALITY} if fmt == "JPEG" else {}))
-    return Original(buf.getvalue(), "jpg" if fmt == "JPEG" else "png")

@@ -1,12 +1,10 @@
-"""Copying feedback to a Google Sheet: credentials, the worksheet, and the background sender.
+"""The Google Sheets sink: credentials, the worksheet, the row codec, and what Google's errors mean.
 
-The page never waits on Google. A record is stored locally and queued in the outbox in one transaction
-(`handwriting.feedback.database`); `SheetsSender`, a background thread, appends queued records in batches with
-gspread's `Worksheet.append_rows`, keeps under the API quota (60 writes a minute per user) and backs off
-on 429s, 5xx, timeouts and outages. Nothing is lost: the outbox is on disk and survives restarts and
-crashes. Nothing is sent twice: a batch is marked "in doubt" before it is sent; when the answer is
-unclear (a timeout, a 5xx, a dropped connection, a crash) the sender reads the sheet's id column before
-sending again and skips the records that landed.
+The page never waits on Google: a record is queued in the store's outbox in the same transaction that
+stores it, and the generic `OutboxSender` (`handwriting.feedback.sender`) appends queued rows in batches
+with gspread's `Worksheet.append_rows`, under the API's write quota. This module holds only what is
+Google's: opening the worksheet, a record as a row and back, reading the id column after an unclear
+answer, and which failures are worth retrying.
 
 Credentials: a service-account JSON key, from GOOGLE_SERVICE_ACCOUNT_JSON (its content) or
 GOOGLE_SERVICE_ACCOUNT_FILE (its path); never logged. HANDWRITING_SHEETS_ENDPOINT (tests only) sends
@@ -17,14 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import random
-import socket
-import threading
-import time
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 from urllib.parse import urlsplit
 
 import gspread
@@ -35,9 +27,11 @@ from google.oauth2 import service_account
 from gspread.utils import ValueRenderOption
 
 from handwriting.config import SheetsSettings
-from handwriting.feedback.database import FeedbackStore, Queued
+from handwriting.feedback.database import FeedbackStore
 from handwriting.feedback.record import FeedbackRecord
-from handwriting.labels import labels_for
+from handwriting.feedback.sender import Failure, OutboxSender
+from handwriting.feedback.sinks import OutboxSink, SinkConfigError
+from handwriting.tasks import get_task
 
 log = logging.getLogger("handwriting.sheets")
 
@@ -53,7 +47,7 @@ SHEET_COLUMNS = (
 )
 
 
-class SheetsConfigError(RuntimeError):
+class SheetsConfigError(SinkConfigError):
     """The sheet cannot be used as configured; the message says what to fix (and holds no secret)."""
 
 
@@ -75,7 +69,7 @@ def record_from_row(row: dict[str, str]) -> FeedbackRecord:
         predicted=text["predicted"], confidence=float(text["confidence"] or "nan"), correct=text["correct"],
         source=text["source"], image_png_b64=text["image_28x28_png_base64"],
     )
-    if not record.id or record.correct not in labels_for(record.task) or record.pixels().shape != (28, 28):
+    if not record.id or not get_task(record.task).has(record.correct) or record.pixels().shape != (28, 28):
         raise ValueError(f"malformed feedback row {record.id!r}")
     return record
 
@@ -201,21 +195,11 @@ def read_sheet_records(cfg: SheetsSettings) -> tuple[list[FeedbackRecord], int]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# The background sender
-
-
-@dataclass(frozen=True)
-class Failure:
-    """What a failed step means for the records it carried."""
-
-    what: str  # for the log and `status`
-    maybe_applied: bool | None = False  # could the append have landed? None: unknown (counts as yes)
-    setup_problem: bool = False  # access, key or sheet: retried slowly until someone fixes it
-    rows_refused: bool = False  # the API rejects the rows themselves (a 4xx on the append)
-    retry_after: float | None = None  # seconds the server asked for
+# The sink: what its background sender needs to know of Google
 
 
 def describe_failure(exc: BaseException) -> Failure:
+    """What an exception from gspread, google-auth or requests means for the records it carried."""
     if isinstance(exc, gspread.exceptions.APIError):
         status = exc.response.status_code
         message = str(exc.error.get("message", ""))[:200]
@@ -242,214 +226,64 @@ def describe_failure(exc: BaseException) -> Failure:
         return Failure("Google refused the service account's credentials (see the key and the account)",
                        setup_problem=True)
     if isinstance(exc, auth_exceptions.TransportError):  # raised before the Sheets request is sent
-        return Failure("the token endpoint cannot be reached")
+        return Failure("the token endpoint cannot be reached", reconnect=True)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return Failure("the Sheets API cannot be reached (connect timeout)")
+        return Failure("the Sheets API cannot be reached (connect timeout)", reconnect=True)
     if isinstance(exc, requests.exceptions.Timeout):
         return Failure("the Sheets API did not answer in time", maybe_applied=True)
     if isinstance(exc, requests.exceptions.ConnectionError):
         refused = "NewConnectionError" in repr(exc.args[0] if exc.args else exc)  # nothing was sent
-        return Failure("the Sheets API cannot be reached" + (" (refused)" if refused else ""), maybe_applied=not refused)
+        return Failure("the Sheets API cannot be reached" + (" (refused)" if refused else ""), maybe_applied=not refused,
+                       reconnect=True)
     return Failure(f"unexpected {type(exc).__name__}", maybe_applied=None)
 
 
-def _owner_alive(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: trust its lease until it expires
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+class SheetsDestination:
+    """The feedback worksheet as a sender's `Destination`: rows appended in batches, ids read back."""
 
+    name = SINK
+    place = "the Google Sheet"
 
-_running: dict[Path, "SheetsSender"] = {}
-_running_lock = threading.Lock()
-
-
-class SheetsSender:
-    """Sends one store's queued records to the sheet, from a background thread.
-
-    `run_once()` does one step (read back ids if needed, send one batch) and says how long to wait;
-    the thread repeats it, woken early by `wake()` when a record is queued. One sender per store
-    per process (`start` hands back the running one); a lease in the store keeps a second process
-    from sending the same records.
-    """
-
-    def __init__(self, store: FeedbackStore, cfg: SheetsSettings, credentials=None):
-        self.store = store
+    def __init__(self, cfg: SheetsSettings, credentials=None):
         self.cfg = cfg
         self._credentials = credentials
         self._worksheet: gspread.Worksheet | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._failures = 0
-        self._solo = 0  # send this many records one at a time (to single out one the API refuses)
-        self._next_send = 0.0  # time.monotonic() before which no request is sent (quota pacing)
-        self._lease_until = 0.0
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
-        self.state = "starting"  # "ok", "retrying" or "misconfigured"
-        self.problem = ""
-        self.stats: Counter = Counter()  # rows sent, rows found already in the sheet, failures
+        self.where = f"Google Sheet worksheet {cfg.worksheet!r} of {cfg.key}"
 
-    # the thread ----------------------------------------------------------------------------------------
+    def connect(self) -> None:
+        self._worksheet = open_worksheet(self.cfg, self._credentials)
 
-    def start(self) -> "SheetsSender":
-        """Start sending; if this process already sends this store's records, that sender is returned."""
-        key = self.store.path.resolve()
-        with _running_lock:
-            other = _running.get(key)
-            if other is not None and other.alive:
-                if other.cfg.key != self.cfg.key or other.cfg.worksheet != self.cfg.worksheet:
-                    log.warning("this store's records already go to another sheet; not starting a second sender")
-                return other
-            _running[key] = self
-            self._thread = threading.Thread(target=self._loop, name="sheets-sender", daemon=True)
-            self._thread.start()
-        return self
+    def landed(self, ids: Sequence[str]) -> set[str]:
+        return set(map(str, self._worksheet.col_values(1)))  # the id column, header included
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def send(self, records: Sequence[FeedbackRecord]) -> None:
+        self._worksheet.append_rows([sheet_row(r) for r in records], value_input_option="RAW",
+                                    insert_data_option="INSERT_ROWS", table_range="A1")
 
-    def wake(self) -> None:
-        self._wake.set()
+    def describe(self, exc: BaseException) -> Failure:
+        return describe_failure(exc)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the current step; what is still queued stays queued, on disk."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        with _running_lock:
-            if _running.get(self.store.path.resolve()) is self:
-                del _running[self.store.path.resolve()]
-        try:
-            self.store.release_lease(SINK, self.owner)
-        except Exception:  # the store may be unusable; the lease then just expires
-            pass
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                wait = self.run_once()
-            except Exception as exc:  # a bug or the store failing: log it, keep the thread alive
-                log.exception("the Sheets sender failed a step: %s", type(exc).__name__)
-                wait = self._backoff()
-            if wait > 0:
-                self._wake.wait(wait)
-            self._wake.clear()
-        self.state = "stopped"
+class SheetsSender(OutboxSender):
+    """The background sender of one store's records to the sheet (see `OutboxSender`)."""
 
-    # one step ------------------------------------------------------------------------------------------
+    def __init__(self, store: FeedbackStore, cfg: SheetsSettings, credentials=None):
+        super().__init__(store, SheetsDestination(cfg, credentials), cfg)
 
-    def run_once(self) -> float:
-        """Send at most one batch; returns the seconds to wait before the next step."""
-        if not self._hold_lease():
-            return max(self.cfg.idle_poll_s, 1.0)
-        batch = self.store.due(SINK, 1 if self._solo else self.cfg.batch_size)
-        if not batch:
-            due_in = self.store.next_due_in(SINK)
-            return self.cfg.idle_poll_s if due_in is None else min(max(due_in, 0.01), self.cfg.idle_poll_s)
-        pause = self._next_send - time.monotonic()
-        if pause > 0:
-            return pause
-        sent = False
-        try:
-            worksheet = self._open()
-            if any(q.in_doubt for q in batch):
-                batch = self._skip_landed(worksheet, batch)
-                if not batch:
-                    return 0.0
-            self.store.mark_in_doubt(SINK, [q.record.id for q in batch])
-            sent = True
-            self._pace()
-            worksheet.append_rows([sheet_row(q.record) for q in batch], value_input_option="RAW",
-                                  insert_data_option="INSERT_ROWS", table_range="A1")
-        except Exception as exc:
-            return self._failed(batch, exc, sent)
-        self.store.mark_delivered(SINK, [q.record.id for q in batch])
-        self.stats["sent"] += len(batch)
-        self._solo = max(0, self._solo - 1)
-        self._succeeded()
-        return 0.0
 
-    def _open(self) -> gspread.Worksheet:
-        if self._worksheet is None:
-            self._pace()
-            self._worksheet = open_worksheet(self.cfg, self._credentials)
-        return self._worksheet
+class SheetsSink(OutboxSink):
+    """Every record queued for the Google Sheet (on when GOOGLE_SHEETS_KEY is set)."""
 
-    def _skip_landed(self, worksheet: gspread.Worksheet, batch: list[Queued]) -> list[Queued]:
-        """After an unclear answer: read the id column, mark what landed as delivered, keep the rest."""
-        self._pace()
-        present = set(map(str, worksheet.col_values(1)))
-        landed = [q.record.id for q in batch if q.record.id in present]
-        if landed:
-            self.store.mark_delivered(SINK, landed)
-            self.stats["found_in_sheet"] += len(landed)
-            log.info("%d feedback records had reached the sheet despite an unclear answer", len(landed))
-        self.stats["id_checks"] += 1
-        return [q for q in batch if q.record.id not in present]
+    name = SINK
+    title = "Google Sheets"
+    place = "the Google Sheet"
 
-    def _pace(self) -> None:
-        """Space requests evenly under the quota (each call books the next slot)."""
-        now = time.monotonic()
-        self._next_send = max(now, self._next_send) + 60.0 / max(self.cfg.writes_per_minute, 1e-6)
+    def __init__(self, cfg: SheetsSettings):
+        super().__init__(cfg)
 
-    def _hold_lease(self) -> bool:
-        now = time.monotonic()
-        lease_s = max(60.0, 4 * self.cfg.timeout_s + 10)
-        if now < self._lease_until - lease_s * 2 / 3:
-            return True  # renewed recently
-        if self.store.acquire_lease(SINK, self.owner, lease_s, _owner_alive):
-            self._lease_until = now + lease_s
-            return True
-        self.state, self.problem = "retrying", "another process is sending this store's feedback"
-        return False
-
-    def _succeeded(self) -> None:
-        if self.state != "ok" and self._failures:
-            log.info("feedback reaches the Google Sheet again")
-        self._failures = 0
-        self.state, self.problem = "ok", ""
-
-    def _failed(self, batch: list[Queued], exc: Exception, sent: bool) -> float:
-        """Reschedule the batch after a failure; `sent`: the append itself was attempted."""
-        failure = describe_failure(exc)
-        if failure.maybe_applied is None:
-            log.warning("unexpected error from the Sheets client", exc_info=exc)
-        ids = [q.record.id for q in batch]
-        self.stats["failures"] += 1
-        self._failures += 1
-        delay = max(self._backoff(), failure.retry_after or 0.0)
-        in_doubt = (failure.maybe_applied is not False) if sent else None  # None: nothing new is known
-        if in_doubt:
-            delay = max(delay, min(self.cfg.timeout_s, self.cfg.retry_max_s))  # let a straggler land first
-        if failure.setup_problem or isinstance(exc, (requests.exceptions.ConnectionError, auth_exceptions.TransportError)):
-            self._worksheet = None  # reopen (and recheck access) next time
-        if sent and failure.rows_refused:
-            if len(batch) > 1:  # one bad record must not hold the others back: send them one by one
-                self._solo = len(batch)
-                delay = 0.0
-            else:
-                self.store.park(SINK, ids[0], failure.what)
-                log.error("the Sheets API refuses feedback record %s; it is kept locally only: %s", ids[0], failure.what)
-                return 0.0
-        self.store.mark_retry(SINK, ids, delay, failure.what, in_doubt)
-        # one line per new problem, not per retry (a rate-limit storm must not flood the log)
-        level = logging.DEBUG if failure.what == self.problem else logging.ERROR if failure.setup_problem else logging.WARNING
-        log.log(level, "feedback not sent to the Google Sheet (%s); %d records wait, retrying in %.1f s",
-                failure.what, len(ids), delay)
-        self.state = "misconfigured" if failure.setup_problem else "retrying"
-        self.problem = failure.what
-        return 0.0
-
-    def _backoff(self) -> float:
-        """Exponential, capped, with jitter so restarted processes do not retry in step."""
-        base = min(self.cfg.retry_max_s, self.cfg.retry_base_s * 2 ** max(self._failures - 1, 0))
-        return base * random.uniform(0.5, 1.0)
+    def destination(self) -> SheetsDestination:
+        spreadsheet_key(self.cfg.key)
+        credentials = load_credentials(self.cfg)
+        log.info("the Google Sheet is written as %s (share it with this account as Editor)",
+                 credentials.service_account_email)
+        return SheetsDestination(self.cfg, credentials)

@@ -5,7 +5,6 @@ from handwriting.game.high_scores import HighScore, HighScores
 from handwriting.game.rounds import Game, Round
 from handwriting.game.rules import (
     MAX_NAME,
-    MODES,
     ROUND_LENGTHS,
     GameError,
     ModeUnavailableError,
@@ -13,9 +12,10 @@ from handwriting.game.rules import (
     RoundOverError,
     available_modes,
     canonical_mode,
+    modes,
     unavailable_reason,
 )
 
-__all__ = ["MAX_NAME", "MODES", "ROUND_LENGTHS", "Game", "GameError", "HighScore", "HighScores",
+__all__ = ["MAX_NAME", "ROUND_LENGTHS", "Game", "GameError", "HighScore", "HighScores",
            "ModeUnavailableError", "Round", "RoundNotFoundError", "RoundOverError", "available_modes",
-           "canonical_mode", "unavailable_reason"]
+           "canonical_mode", "modes", "unavailable_reason"]

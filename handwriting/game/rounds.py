@@ -50,9 +50,10 @@ from handwriting.game.rules import (
     clean_name,
     held_back_reason,
     points_for,
+    task_of,
     unavailable_reason,
 )
-from handwriting.labels import labels_for, lookalikes_of
+from handwriting.tasks import Task
 from handwriting.text import shorten
 
 log = logging.getLogger("handwriting.game")
@@ -114,8 +115,8 @@ class Round:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def task(self) -> str:
-        return self.mode  # a mode plays the task of the same name
+    def task(self) -> Task:
+        return task_of(self.mode)  # a mode plays the task of the same name
 
     def remaining(self, now: float) -> float:
         return max(0.0, self.deadline - now)
@@ -167,11 +168,10 @@ def _default_prepare(image) -> np.ndarray:
     return to_model_input(image)
 
 
-def _default_recognise(x, task: str) -> dict:
-    from handwriting.recognizer import get_recognizer
+def _default_recognise(x, task: Task) -> dict:
+    from handwriting.models import load
 
-    recognizer = get_recognizer(task)
-    return dict(zip(recognizer.labels, map(float, recognizer.probabilities(x))))
+    return dict(zip(task.labels, map(float, load(task).probabilities(x))))
 
 
 def _is_repeat(x, seen: list) -> bool:
@@ -257,7 +257,7 @@ class Game:
             x = self.prepare(image)  # may raise for a blank canvas: nothing changes
             probabilities = self.recognise(x, rnd.task)
             target = rnd.target
-            accepted = (target, *lookalikes_of(target))
+            accepted = (target, *rnd.task.lookalikes_of(target))
             confidence = float(sum(probabilities.get(c, 0.0) for c in accepted))
             if live and confidence < LIVE_CONFIDENCE:
                 attempt = None
@@ -376,7 +376,7 @@ class Game:
             raise RoundOverError(f"The round is over (final score {rnd.score}): start a new one to play again.")
 
     def _pick(self, mode: str, previous: str | None) -> str:
-        labels = [label for label in labels_for(mode) if label != previous]
+        labels = [label for label in task_of(mode).labels if label != previous]
         return self.rng.choice(labels)
 
     def _next_target(self, rnd: Round, now: float) -> None:
@@ -396,7 +396,7 @@ class Game:
             except Exception as exc:  # the table is a bonus: a storage problem must not break the game
                 log.error("the high score of round %s could not be stored: %s", rnd.id[:6], exc)
 
-    def _keep(self, image, x, task: str, predicted: str, target: str, confidence: float) -> str | None:
+    def _keep(self, image, x, task: Task, predicted: str, target: str, confidence: float) -> str | None:
         try:
             return self.keep(image, x, task, predicted, target, confidence)
         except (ValueError, RuntimeError, OSError) as exc:  # keeping is a bonus: the game goes on

@@ -17,10 +17,9 @@ import math
 import statistics
 import unicodedata
 
-from handwriting.labels import TASK_TITLES
+from handwriting.tasks import TASKS, Task, get_task
 from handwriting.text import shorten
 
-MODES = ("digits", "letters", "all")  # a mode plays the recognition task of the same name
 MODE_ALIASES = {"both": "all"}  # what the API called "all" before; still accepted
 ROUND_LENGTHS = (30, 60, 90)  # what the page offers, in seconds
 MIN_SECONDS, MAX_SECONDS = 5, 300  # what the API accepts
@@ -60,28 +59,36 @@ class ModeUnavailableError(GameError):
     """The mode's model is not available (yet)."""
 
 
+def modes() -> tuple[str, ...]:
+    """The game's modes: a mode plays the registered recognition task of the same name."""
+    return tuple(TASKS)
+
+
 def canonical_mode(mode) -> str:
     """The mode (the recognition task it plays) named by `mode`; GameError for an unknown one."""
     mode = MODE_ALIASES.get(mode, mode) if isinstance(mode, str) else mode
-    if mode not in MODES:
-        raise GameError(f"Unknown game mode {shorten(mode)!r}: choose one of {', '.join(MODES)}.")
+    if not isinstance(mode, str) or mode not in TASKS:
+        raise GameError(f"Unknown game mode {shorten(mode)!r}: choose one of {', '.join(TASKS)}.")
     return mode
+
+
+def task_of(mode: str) -> Task:
+    return get_task(canonical_mode(mode))
 
 
 def unavailable_reason(mode: str) -> str | None:
     """None if the mode can be played now, else why not (for the player). Loads no model."""
-    from handwriting.store import ModelUnavailableError, resolve_model
+    from handwriting.models import available
 
-    try:
-        resolve_model(canonical_mode(mode))
-    except ModelUnavailableError:
-        return f"{TASK_TITLES[canonical_mode(mode)]} cannot be played yet: the model for it is not ready. Play digits meanwhile."
+    task = task_of(mode)
+    if not available(task):
+        return f"{task.title} cannot be played yet: the model for it is not ready. Play digits meanwhile."
     return None
 
 
 def available_modes() -> list[str]:
     """The modes whose model can be served now."""
-    return [mode for mode in MODES if unavailable_reason(mode) is None]
+    return [mode for mode in modes() if unavailable_reason(mode) is None]
 
 
 def clean_name(name) -> str:
