@@ -123,3 +123,22 @@ def postgres_cluster():
 def database_url(postgres_cluster) -> str:
     """A fresh, empty database's URL."""
     return postgres_cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, monkeypatch) -> str:
+    """Run a storage test on each backend: the SQLite default, then a fresh PostgreSQL database named by
+    HANDWRITING_DATABASE_URL (subprocesses the test starts inherit it)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_cluster").create_database()
+        monkeypatch.setenv("HANDWRITING_DATABASE_URL", url)
+    else:
+        monkeypatch.delenv("HANDWRITING_DATABASE_URL", raising=False)
+    yield request.param
+    from handwriting.postgres import forget_databases
+
+    if request.param == "postgres":
+        from handwriting.feedback import postgres_store
+
+        postgres_store._stores.clear()
+        forget_databases()

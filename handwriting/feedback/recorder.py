@@ -52,12 +52,13 @@ class FeedbackRecorder:
     """
 
     def __init__(self, folder: Path | str, sinks: Sequence[Sink] = (), *, max_bytes: int | None = None,
-                 originals_budget: int | None = None, original_side: int = 1024):
+                 originals_budget: int | None = None, original_side: int = 1024, database_url: str | None = None):
         self.folder = Path(folder)
         self.max_bytes = max_bytes
         self.originals_budget = originals_budget
         self.original_side = original_side
-        self.store = open_store(self.folder)  # opens its file on first use
+        # the SQLite file in `folder`, or the PostgreSQL database at `database_url` (None: from the environment)
+        self.store = open_store(self.folder, database_url)  # opens nothing until first used
         sinks = list(sinks)
         self.sinks: list[Sink] = sinks if any(isinstance(s, LocalSink) for s in sinks) else [LocalSink(), *sinks]
         self._started = False
@@ -73,7 +74,7 @@ class FeedbackRecorder:
 
             sinks.append(SheetsSink(cfg.sheets))
         return cls(cfg.data_dir, sinks, max_bytes=cfg.max_file_bytes, originals_budget=cfg.originals_budget_bytes,
-                   original_side=cfg.original_side)
+                   original_side=cfg.original_side, database_url=cfg.database_url)
 
     def sink(self, name: str) -> Sink | None:
         """The sink called `name`, if there is one."""

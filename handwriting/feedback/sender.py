@@ -107,7 +107,7 @@ class OutboxSender:
 
     def start(self) -> "OutboxSender":
         """Start sending; if this process already sends this store's records there, that sender is returned."""
-        key = (self.store.path.resolve(), self.sink)
+        key = (self.store.identity, self.sink)
         with _running_lock:
             other = _running.get(key)
             if other is not None and other.alive:
@@ -133,8 +133,8 @@ class OutboxSender:
         if self._thread is not None:
             self._thread.join(timeout)
         with _running_lock:
-            if _running.get((self.store.path.resolve(), self.sink)) is self:
-                del _running[(self.store.path.resolve(), self.sink)]
+            if _running.get((self.store.identity, self.sink)) is self:
+                del _running[(self.store.identity, self.sink)]
         try:
             self.store.release_lease(self.sink, self.owner)
         except Exception:  # the store may be unusable; the lease then just expires
