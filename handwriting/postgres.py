@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 
 SCHEMES = ("postgresql", "postgres")
 CONNECT_TIMEOUT_S = 5  # a caller waits at most this long for a connection before hearing it is unavailable
+# how long the pool keeps retrying one connection (backing off) before it gives up; the next caller starts
+# a fresh attempt at once, so a database back after a long outage is used again within a request
+RECONNECT_S = 10
 POOL_SIZE = 8  # connections one process holds at most (a replica's requests share them)
 
 log = logging.getLogger("handwriting.postgres")
@@ -94,6 +97,7 @@ class Database:
         self._pool = None
         self._lock = threading.Lock()
         self._migrated: dict[str, int] = {}  # component -> version applied in this process
+        self._sweeping = threading.Event()
 
     def __repr__(self) -> str:
         return f"Database({self.where})"
@@ -105,11 +109,12 @@ class Database:
 
                 self._pool = ConnectionPool(
                     self.url, min_size=1, max_size=self.pool_size, open=False, name="handwriting",
-                    timeout=self.connect_timeout, reconnect_timeout=24 * 3600,  # keep trying while it is down
+                    timeout=self.connect_timeout, reconnect_timeout=RECONNECT_S,
                     check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
                     kwargs={"connect_timeout": max(1, int(self.connect_timeout)), "application_name": "handwriting"},
                 )
                 self._pool.open(wait=False)
+                _guard_driver_logs(self.url)
             return self._pool
 
     @contextmanager
@@ -122,9 +127,28 @@ class Database:
             with self._get_pool().connection() as conn:
                 yield conn
         except PoolTimeout:
+            self._sweep()
             raise DatabaseUnavailable(f"the database {self.where} cannot be reached") from None
         except psycopg.OperationalError as exc:
+            self._sweep()
             raise DatabaseUnavailable(f"the database {self.where} cannot be reached ({self.describe(exc)})") from None
+
+    def _sweep(self) -> None:
+        """A connection broke (a restart, a failover, a network cut): the idle ones likely broke with it.
+        Check them all now, in the background, instead of one request at a time finding them dead."""
+        pool = self._pool
+        if pool is not None and not self._sweeping.is_set():
+            self._sweeping.set()
+
+            def sweep():
+                try:
+                    pool.check()
+                except Exception:  # noqa: BLE001 (a closed pool, a server still down: the next request says)
+                    pass
+                finally:
+                    self._sweeping.clear()
+
+            threading.Thread(target=sweep, name="database-check", daemon=True).start()
 
     def transaction(self, *migrations: tuple[str, Sequence[str]]):
         """A transaction, with each (component, statements) migration applied first if this process has not
@@ -181,6 +205,28 @@ class Database:
                 self._pool.close()
                 self._pool = None
             self._migrated.clear()
+
+
+class _Scrubbed(logging.Filter):
+    """Takes a URL's secrets out of the driver's own log lines (the pool logs connection errors)."""
+
+    def __init__(self, url: str):
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub(message, self.url)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def _guard_driver_logs(url: str) -> None:
+    for name in ("psycopg", "psycopg.pool"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Scrubbed) and f.url == url for f in logger.filters):
+            logger.addFilter(_Scrubbed(url))
 
 
 _databases: dict[str, Database] = {}
