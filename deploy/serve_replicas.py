@@ -64,9 +64,9 @@ def wait_for(url: str, deadline_s: float, proc: subprocess.Popen | None = None) 
 class Replicas:
     """N app processes and nginx in front of them; `stop()` ends them all."""
 
-    def __init__(self, n: int, port: int, first_port: int | None = None, run_dir: Path | None = None,
+    def __init__(self, n: int, port: int | None, first_port: int | None = None, run_dir: Path | None = None,
                  env: dict[str, str] | None = None, log_dir: Path | None = None):
-        self.n = n
+        self.n = n  # port None: the replicas only, without nginx (tests that call each replica)
         self.port = port
         self.ports = [first_port + i for i in range(n)] if first_port else [free_port() for _ in range(n)]
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="handwriting-nginx-"))
@@ -93,7 +93,9 @@ class Replicas:
         self.apps = [self.start_replica(i) for i in range(self.n)]
         try:
             for i, proc in enumerate(self.apps):
-                wait_for(f"http://127.0.0.1:{self.ports[i]}/gradio_api/info", deadline_s, proc)
+                wait_for(self.replica_url(i) + "/gradio_api/info", deadline_s, proc)
+            if self.port is None:
+                return self
             conf = self.run_dir / "nginx.conf"
             conf.write_text(render_config(self.ports, str(self.port), self.run_dir))
             self.nginx = subprocess.Popen([NGINX, "-p", str(self.run_dir), "-e", str(self.run_dir / "error.log"), "-c", str(conf)], cwd=self.run_dir,
@@ -103,6 +105,17 @@ class Replicas:
             self.stop()
             raise
         return self
+
+    def replica_url(self, i: int) -> str:
+        return f"http://127.0.0.1:{self.ports[i]}"
+
+    def restart(self, i: int, deadline_s: float = 240) -> None:
+        """Start replica `i` again (after it stopped or was killed) on its port."""
+        if self.apps[i].poll() is None:
+            self.apps[i].terminate()
+            self.apps[i].wait(20)
+        self.apps[i] = self.start_replica(i)
+        wait_for(self.replica_url(i) + "/gradio_api/info", deadline_s, self.apps[i])
 
     def stop(self) -> None:
         procs = ([self.nginx] if self.nginx else []) + self.apps

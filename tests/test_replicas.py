@@ -1,10 +1,13 @@
-"""Replicas behind nginx (deploy/): every session meets one replica, cookie-less callers stick by address,
-and sessions spread over the replicas."""
+"""Replicas: behind nginx (deploy/), every session meets one replica, cookie-less callers stick by address
+and sessions spread over the replicas; three app processes on one PostgreSQL database store each
+acknowledged correction once (one replica killed mid-burst), honour one Idempotency-Key across replicas,
+race their outboxes to the Sheets stand-in without sending a record twice, and show one high-score table."""
 
 from __future__ import annotations
 
 import io
 import re
+import time
 from collections import defaultdict
 
 import httpx
@@ -14,6 +17,7 @@ from PIL import Image
 
 from conftest import free_port
 from rawapi import call, upload
+from test_sheets import account, key_pair  # noqa: F401 (fixtures: a service account the stand-in trusts)
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +109,141 @@ def test_gradio_client_through_nginx(replicas, mnist_samples, tmp_path):
     client = Client(replicas.url + "/", verbose=False)
     assert "hw_replica" in client.cookies
     assert client.predict(handle_file(str(path)), "digits", api_name="/predict")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Three app processes on one PostgreSQL database (no balancer: each test picks the replica it calls)
+
+ID = re.compile(r"record ([0-9a-f]{32})")
+
+
+@pytest.fixture(scope="module")
+def sheet(key_pair):
+    from sheets_standin import SheetsStandIn
+    from test_sheets import EMAIL
+
+    server = SheetsStandIn(key_pair[1], EMAIL, hang_s=1.0, lifetime_s=900)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def db_replicas(tmp_path_factory, postgres_cluster, sheet, account):
+    """Three `python app.py` processes sharing one database, copying feedback to the Sheets stand-in."""
+    import json
+
+    from deploy.serve_replicas import Replicas
+
+    url = postgres_cluster.create_database()
+    env = {"HANDWRITING_DATABASE_URL": url, "HANDWRITING_STORE_DIR": str(tmp_path_factory.mktemp("unused-store")),
+           "HF_HUB_OFFLINE": "1", "HANDWRITING_GAME_API_SCORES": "1",
+           "GOOGLE_SHEETS_KEY": sheet.spreadsheet_id, "GOOGLE_SERVICE_ACCOUNT_JSON": json.dumps(account),
+           "HANDWRITING_SHEETS_ENDPOINT": sheet.url, "HANDWRITING_SHEETS_BATCH": "5",
+           "HANDWRITING_SHEETS_TIMEOUT": "2", "HANDWRITING_SHEETS_RETRY_BASE": "0.05",
+           "HANDWRITING_SHEETS_RETRY_MAX": "0.5", "HANDWRITING_SHEETS_POLL": "0.2"}
+    run = tmp_path_factory.mktemp("replicas")
+    with Replicas(3, None, run_dir=run, env=env) as started:
+        started.database_url = url
+        yield started
+
+
+def send_feedback(base: str, png: bytes, label: str, key: str) -> str:
+    """One /feedback call with an Idempotency-Key; the stored record's id (raises if not acknowledged)."""
+    with httpx.Client(timeout=60) as http:
+        image = upload(http, base, png)
+        answer = call(http, base, "feedback", image, "digits", label, label, headers={"Idempotency-Key": key})
+    return ID.search(answer).group(1)
+
+
+def stored_ids(url: str) -> list[str]:
+    from handwriting.feedback.postgres_store import PostgresFeedbackStore
+    from handwriting.postgres import Database
+
+    db = Database(url)
+    try:
+        return [r.id for r in PostgresFeedbackStore(db).records()]
+    finally:
+        db.close()
+
+
+def test_one_key_sent_to_different_replicas_stores_one_record(db_replicas, mnist_samples):
+    x, y = mnist_samples
+    png = digit_png(x[5])
+    ids = [send_feedback(db_replicas.replica_url(i), png, str(y[5]), "same-key-everywhere") for i in (0, 1, 2, 1)]
+    assert len(set(ids)) == 1
+    assert stored_ids(db_replicas.database_url).count(ids[0]) == 1
+
+
+def test_corrections_to_three_replicas_with_one_killed_are_each_stored_once(db_replicas, mnist_samples):
+    import signal
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, y = mnist_samples
+    acknowledged, failed = [], []
+    killed = threading.Event()
+
+    def one(i):
+        if i == 40:
+            db_replicas.apps[2].send_signal(signal.SIGKILL)  # mid-burst, with requests in flight
+            killed.set()
+        try:
+            acknowledged.append(send_feedback(db_replicas.replica_url(i % 3), digit_png(x[i % 200]), str(y[i % 200]),
+                                              f"burst-{i}"))
+        except Exception:  # noqa: BLE001 (refused or cut: not acknowledged, so nothing is promised)
+            failed.append(i)
+
+    with ThreadPoolExecutor(12) as pool:
+        list(pool.map(one, range(120)))
+    assert killed.is_set() and failed  # the killed replica's share was not acknowledged
+    stored = stored_ids(db_replicas.database_url)
+    assert len(acknowledged) >= 70
+    assert all(stored.count(i) == 1 for i in acknowledged)
+    db_replicas.restart(2)
+
+
+def test_racing_outboxes_deliver_each_record_to_the_sheet_once(db_replicas, sheet):
+    from handwriting.feedback.postgres_store import PostgresFeedbackStore
+    from handwriting.postgres import Database
+
+    db = Database(db_replicas.database_url)
+    store = PostgresFeedbackStore(db)
+    try:
+        deadline = time.monotonic() + 120
+        while store.waiting("sheets") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert store.waiting("sheets") == 0, store.last_errors("sheets")
+        ids = [r.id for r in store.records()]
+    finally:
+        db.close()
+    rows = sheet.values("feedback")[1:]
+    on_sheet = [row[0] for row in rows]
+    assert sorted(on_sheet) == sorted(ids)  # every stored record, none twice
+
+
+def test_every_replica_shows_the_same_high_scores(db_replicas):
+    from dataclasses import dataclass, field
+
+    from handwriting.game.high_scores import HighScores
+
+    @dataclass
+    class Round:
+        name: str
+        score: int
+        client: str = ""
+        mode: str = "digits"
+        source: str = "page"
+        right: int = 3
+        drawn: list = field(default_factory=lambda: [1, 2, 3])
+        best_streak: int = 2
+        seconds: int = 60
+
+    scores = HighScores(".", database_url=db_replicas.database_url)
+    for i, name in enumerate(["ada", "bo", "cy"]):
+        scores.add(Round(name, 10 * (i + 1), client=f"10.0.0.{i}"))
+    tables = []
+    for i in range(3):
+        with httpx.Client(timeout=60) as http:
+            tables.append(call(http, db_replicas.replica_url(i), "game_high_scores", "digits"))
+    assert [e["name"] for e in tables[0]] == ["cy", "bo", "ada"]
+    assert tables[0] == tables[1] == tables[2]

@@ -155,6 +155,10 @@ class FeedbackStore(OutboxTables):
         with self._lock:
             return self._connection().execute(sql, tuple(params)).fetchall()
 
+    def ping(self) -> None:
+        """Raise (FeedbackStorageError or sqlite3.Error) unless the store can be read now."""
+        self._query("SELECT 1")
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

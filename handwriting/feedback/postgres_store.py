@@ -141,6 +141,10 @@ class PostgresFeedbackStore(PostgresOutbox):
         with self.transaction() as conn:
             return conn.execute(sql, tuple(params)).fetchall()
 
+    def ping(self) -> None:
+        """Raise FeedbackStorageError unless the database answers now."""
+        self._query("SELECT 1")
+
     def close(self) -> None:
         """The pool belongs to the process (handwriting.postgres.open_database); nothing to close here."""
 

@@ -36,6 +36,8 @@ class _AlreadyStored(Exception):
 
 
 STORAGE_FAILED = "Your feedback could not be stored on the server; please try again later."
+STORAGE_DOWN = ("**Corrections cannot be stored right now**: the feedback store cannot be reached. Recognition "
+                "works as usual; feedback sent meanwhile is refused, not lost silently.")
 
 
 def _storage_failed(exc: Exception) -> FeedbackStorageError:
@@ -156,6 +158,16 @@ class FeedbackRecorder:
         except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
             raise _storage_failed(exc) from None
         return read if read is not None else records[0]
+
+    def storage_note(self) -> str:
+        """For the page, asked at each load: "" when the store answers, else that corrections cannot be
+        stored (the database may be down; recognition goes on, and the note goes once it is back)."""
+        try:
+            self.store.ping()
+        except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
+            log.debug("the feedback store cannot be reached: %s", exc)
+            return STORAGE_DOWN
+        return ""
 
     def notes(self) -> str:
         """What the sinks tell the person about the copies of what they just sent."""
