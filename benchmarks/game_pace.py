@@ -86,7 +86,6 @@ def main() -> int:
     from playwright import sync_api
 
     import app
-    import test_browser
     from benchmarks.measure import save_result
     from handwriting.game import rounds
     from test_browser import CHROMIUM, CHROMIUM_ARGS, DRAWN

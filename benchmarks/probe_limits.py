@@ -26,7 +26,9 @@ Round two (issue 19):
 9. huge data: URLs: 4 concurrent /predict whose image is a data: URL of a PNG plus 100 MB;
 10. a remote file: /predict of a FileData whose path is an http:// URL (to a closed loopback port);
 11. a 10 MB task string, and a task outside the choices: how long the message is;
-12. twenty /feedback calls reusing one 9.8 MB PNG upload (a digit plus a large ancillary chunk): store growth.
+12. twenty /feedback calls reusing one 9.8 MB PNG upload (a digit plus a large ancillary chunk): store growth;
+13. the Game tab's own listeners: 20 misses, Clears and empty Submits (tracebacks logged); a script answering
+    every 0.81 s for 90 s with rotated fixture digits, then again from the same address (where the table puts it).
 Last, the number of tracebacks in the server's log over the whole run.
 
 Writes benchmarks/results/probe_limits.json (or --out).
@@ -38,6 +40,7 @@ import argparse
 import base64
 import datetime
 import json
+import re
 import sys
 import tempfile
 import threading
@@ -351,6 +354,80 @@ def feedback_flood(app, calls: int = 20) -> dict:
             "errors": sorted({str(v) for kind, v in answers if kind != "ok"})[:3]}
 
 
+PAGE_SCRIPT_S = 0.81  # the issue's scripted player: one answer this long after each target appeared
+
+
+def game_listeners(client, url: str, *names: str) -> list[int | None]:
+    """The ids of the Game tab's listeners named `names` (other tabs have listeners of the same names):
+    those whose outputs hold the game's target."""
+    config = client.get(f"{url}/config").json()
+    target = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "game-target")
+    found = {dep.get("api_name"): dep["id"] for dep in config["dependencies"] if target in dep.get("outputs", [])}
+    return [next((i for api, i in found.items() if api == name or str(api).rsplit("_", 1)[0] == name), None)
+            for name in names]  # Gradio numbers a name taken by another tab: page_live_3
+
+
+def page_script(app, seconds: int = 90) -> dict:
+    """A script driving the page's own listeners (one browser session): start a round, then every
+    PAGE_SCRIPT_S submit a fixture digit of the asked target, rotated a few degrees so no two images repeat;
+    its score, what the page said about the table, and whether the page's table shows it."""
+    client, session = new_client(), uuid.uuid4().hex
+    start, submit, end = game_listeners(client, app.url, "page_start", "page_submit", "page_end")
+    digits = np.load(FIXTURE)
+    pool = {str(d): list(digits["x"][digits["y"] == d]) for d in range(10)}
+    used = {d: 0 for d in pool}
+
+    def target_of(out) -> str | None:
+        found = re.search(r"game-target-char[^>]*>([^<]+)<", json.dumps(out))
+        return found.group(1) if found else None
+
+    def drawing(target: str) -> str:
+        n = used[target]
+        used[target] += 1
+        x = pool[target][n % len(pool[target])]
+        turned = np.asarray(Image.fromarray(x).rotate(3 * (n // len(pool[target]) + 1) * (-1) ** n, resample=Image.BILINEAR))
+        return "data:image/png;base64," + base64.b64encode(imagegen.encode(imagegen.canvas_rgba(turned))).decode()
+
+    name = f"page script {uuid.uuid4().hex[:4]}"
+    out = queue_call(client, app.url, start, ["digits", seconds, name, False, None], session)
+    target, shown, deadline, answers = target_of(out), time.monotonic(), time.monotonic() + seconds, 0
+    while target and time.monotonic() < deadline:
+        time.sleep(max(0.0, shown + PAGE_SCRIPT_S - time.monotonic()))
+        out = queue_call(client, app.url, submit, [None, drawing(target)], session)
+        target, shown, answers = target_of(out), time.monotonic(), answers + 1
+    report = json.dumps(queue_call(client, app.url, end, [None], session))
+    points = re.search(r"Round over: \*\*(\d+)\*\* points", report)
+    rank = re.search(r"Number \*\*(\d+)\*\*", report)
+    held = re.search(r"Held back from the high scores: ([^\"]*?)\.(?:\\n|\")", report)
+    right = re.search(r"(\d+) right of (\d+) drawn", report)
+    table = call(client, app.url, "game_high_scores", ["digits"])[0]
+    return {"answers_sent": answers, "score": int(points.group(1)) if points else None,
+            "right_of_drawn": right.group(0) if right else None, "page_rank": int(rank.group(1)) if rank else None,
+            "held_back": held.group(1)[:160] if held else None,
+            "in_page_table": any(e["name"] == name for e in table), "table_top_score": table[0]["score"] if table else None}
+
+
+def page_misses_log(app, misses: int = 20) -> dict:
+    """A page round of strokes that are not hits (judged live), Clear and empty Submits, through the page's
+    own listeners; the tracebacks the server logged meanwhile."""
+    client, session = new_client(), uuid.uuid4().hex
+    start, live, submit, end = game_listeners(client, app.url, "page_start", "page_live", "page_submit", "page_end")
+    digits = np.load(FIXTURE)
+    before = app.log_path.read_text(errors="replace").count("Traceback")
+    out = json.dumps(queue_call(client, app.url, start, ["digits", 60, "", False, None], session))
+    target = re.search(r"game-target-char[^>]*>([^<]+)<", out).group(1)
+    wrong = next(i for i, y in enumerate(digits["y"]) if str(y) != target and str(y) not in "17")
+    miss = "data:image/png;base64," + base64.b64encode(imagegen.encode(imagegen.canvas_rgba(digits["x"][wrong]))).decode()
+    for _ in range(misses):
+        for fn, data in ((live, [None, miss]), (live, [None, ""]), (submit, [None, ""])):  # a miss, Clear, empty Submit
+            queue_call(client, app.url, fn, data, session)
+    queue_call(client, app.url, end, [None], session)
+    time.sleep(0.5)
+    log = app.log_path.read_text(errors="replace")
+    return {"events": 3 * misses, "tracebacks_logged": log.count("Traceback") - before,
+            "not_enough_output_values": log.count("didn't return enough output values")}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose app.py is probed")
@@ -380,6 +457,9 @@ def main(argv=None) -> int:
                      ("remote_file", lambda: remote_file(app)),
                      ("echoes", lambda: echoes(app)),
                      ("feedback_flood_20x_9.8mb_upload", lambda: feedback_flood(app)),
+                     ("page_misses_log", lambda: page_misses_log(app)),
+                     ("page_script_90s", lambda: page_script(app)),
+                     ("page_script_again_same_address", lambda: page_script(app, 30)),
                      # last: on the code before the fix it locks every later caller out
                      ("session_flood_1300_holding_state", lambda: session_flood(app))]
             for name, step in steps:

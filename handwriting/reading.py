@@ -1,7 +1,7 @@
 """Read a whole number or word: a line of handwriting -> its characters, boxes and confidences.
 
     from handwriting.reading import read
-    reading = read("2026.png", task="digits")
+    reading = read("2026.png", "digits")
     reading.text                      # "2026"
     reading.as_json()["characters"]   # [{"box": [x0, y0, x1, y1], "label": "2", ...}, ...]
 
@@ -20,20 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from handwriting import segmentation
-from handwriting.tasks import LOOKALIKES, get_task
-from handwriting.preprocessing import (
-    BlankImageError,
-    InvalidImageError,
-    _grow,
-    _resize,
-    center_in_frame,
-    clean_ink,
-    image_size,
-    ink_map,
-    oriented_size,
-    to_grey_at,
-)
-from handwriting.models import load as get_recognizer
+from handwriting.decoding import BlankImageError, InvalidImageError, image_size, oriented_size, to_grey
+from handwriting.preprocessing import center_in_frame, clean_ink, grow, ink_map, resize
+from handwriting.models import load
+from handwriting.tasks import LOOKALIKES, Task, get_task
 
 DECODE_SIDE = 1024  # decoded pictures are reduced to this longest side first
 LINE_HEIGHT = 128  # then to this height: a character gets the pixels the single-character path gives it
@@ -45,15 +35,10 @@ MAX_CHARACTERS = 32
 UNSURE_BELOW = 0.6  # a character read with less confidence than this is flagged unsure
 SPECK_FRACTION = 0.002  # ink blobs under this share of a line's ink are noise (an i's dot is more)
 INK_LEVEL = 0.35  # cleaned ink above this is stroke, for the segmentation
-CHAR_SIDE = 0.45  # a piece under this share of the line height both ways is a fragment or speck (MNIST-train: 0.25-0.55 tried)
+CHAR_SIDE = 0.45  # a piece under this share of the line height both ways is a fragment or speck
 WIDTH_PENALTY = 3.0  # score lost per line height a piece is wider / narrower than a character can be
 WIDEST, NARROWEST = 1.0, 0.12  # a character's width range, in line heights
-# A cutting must beat the uncut group's log-confidence by this much. Measured (training/evaluate_reading.py,
-# tuned on MNIST-train / EMNIST compositions): the letter models are less sure of whole letters, so
-# they need a wider margin before an m or w is cut in two.
-SPLIT_MARGIN = {"digits": 2.0, "letters": 4.0, "all": 4.0}
 JOIN_MARGIN = 0.02  # two close neighbours are one character if that beats their mean log-confidence by this
-PATH_BONUS = -0.5  # best path: score per character (tuned on MNIST-train compositions: -0.5 best of -1..2)
 BLANK = "No handwriting found: the image looks blank. Write a number or a word in dark ink on a light background."
 
 
@@ -84,15 +69,46 @@ class Reading:
         return {"text": self.text, "characters": [c.as_json() for c in self.characters]}
 
 
-def read(image, task: str = "digits", *, method: str = "components", unsure_below: float = UNSURE_BELOW) -> Reading:
+def read(image, task: Task | str = "digits", *, unsure_below: float = UNSURE_BELOW) -> Reading:
     """Any input the single-character path accepts, holding a line of writing -> its Reading.
 
     One batched model call reads every character; a second is made only when a stroke group is too wide
     (touching characters) or two close neighbours may be one character, and only for those."""
     task = get_task(task)
-    labels = task.labels
-    if method not in segmentation.METHODS:
-        raise ValueError(f"Unknown segmentation method {method!r}: choose one of {segmentation.METHODS}.")
+    writing = find_writing(image)
+    pieces = character_pieces(segmentation.components(writing.line), writing.line)
+    refuse_too_many(len(pieces))  # before the model's work
+    scores = Scores(load(task), writing)
+    scores.add(pieces)
+    scores.add(_second_candidates(pieces, scores, task.split_margin))
+    return reading_of(_choose(pieces, scores, task.split_margin), scores, task, unsure_below)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finding the writing
+
+
+@dataclass
+class Writing:
+    """A line of writing found in a picture: its strokes analysed for segmentation, its cleaned ink, and
+    how its pixels map back to the input picture's (the boxes the page draws)."""
+
+    line: segmentation.Line
+    ink: np.ndarray
+    offset: tuple[int, int]  # (left, top) of the writing's box in the working-size grey
+    origin: tuple[float, float]  # where the grey's (0, 0) lies in the input's pixels
+    scale: tuple[float, float]  # input pixels per grey pixel, across and down
+
+    def input_box(self, box: tuple[int, int, int, int]) -> list[int]:
+        """A box in the writing's pixels -> the same box in the input picture's pixels."""
+        (x0, y0, x1, y1), (left, top), (ox, oy), (sx, sy) = box, self.offset, self.origin, self.scale
+        x0, x1, y0, y1 = x0 + left, x1 + left, y0 + top, y1 + top
+        return [int(np.floor(ox + x0 * sx)), int(np.floor(oy + y0 * sy)),
+                int(np.ceil(ox + x1 * sx)), int(np.ceil(oy + y1 * sy))]
+
+
+def find_writing(image) -> Writing:
+    """Decode the picture at the line's working size, find its ink and analyse its strokes."""
     grey, size, origin = _decoded(image)
     try:
         ink = clean_ink(ink_map(grey), SPECK_FRACTION)
@@ -105,31 +121,8 @@ def read(image, task: str = "digits", *, method: str = "components", unsure_belo
     # the rest works on the writing's box (3 px more than the 2 px of ink kept around strokes)
     top, left = max(0, rows[0] - 3), max(0, cols[0] - 3)
     strokes, ink = strokes[top : rows[-1] + 4, left : cols[-1] + 4], ink[top : rows[-1] + 4, left : cols[-1] + 4]
-    line = segmentation.analyse(strokes)
-    pieces = [p for p in _pieces(line, method) if _character_like(p, line)]
-    if not pieces:
-        raise InvalidImageError("Only a dot or a speck was found: write a number or a word.")
-    if len(pieces) > MAX_CHARACTERS * (2 if method == "best_path" else 1):  # before the model's work
-        raise InvalidImageError(_too_many(len(pieces)))
-    recognizer, scores = get_recognizer(task), {}
-    _score(recognizer, _first_candidates(pieces, method), line, ink, scores)
-    margin = task.split_margin
-    _score(recognizer, _second_candidates(pieces, method, scores, line, margin), line, ink, scores)
-    chosen = _choose(pieces, scores, line, method, margin)
-    if len(chosen) > MAX_CHARACTERS:
-        raise InvalidImageError(_too_many(len(chosen)))
-    probs = _in_context([scores[id(p)][0] for p in chosen], labels)
-    sx, sy = size[0] / grey.shape[1], size[1] / grey.shape[0]
-    characters = []
-    for p, pr in zip(chosen, probs):
-        (x0, y0, x1, y1), crop = scores[id(p)][1:]
-        x0, x1, y0, y1 = x0 + left, x1 + left, y0 + top, y1 + top
-        box = [int(np.floor(origin[0] + x0 * sx)), int(np.floor(origin[1] + y0 * sy)),
-               int(np.ceil(origin[0] + x1 * sx)), int(np.ceil(origin[1] + y1 * sy))]
-        order = np.argsort(pr)[::-1][:3]
-        top3 = [(labels[i], float(pr[i])) for i in order]
-        characters.append(Character(box, top3[0][0], top3[0][1], top3, top3[0][1] < unsure_below, crop))
-    return Reading("".join(c.label for c in characters), characters)
+    scale = (size[0] / grey.shape[1], size[1] / grey.shape[0])
+    return Writing(segmentation.analyse(strokes), ink, (left, top), origin, scale)
 
 
 def _decoded(image) -> tuple[np.ndarray, tuple[int, int], tuple[float, float]]:
@@ -144,7 +137,7 @@ def _decoded(image) -> tuple[np.ndarray, tuple[int, int], tuple[float, float]]:
     if size is not None and size[1] <= CANVAS_HEIGHT:  # a canvas-sized line: decode straight to the working size
         w, h = size
         side = max(1, round(max(w, h) * min(1.0, LINE_HEIGHT / h, DECODE_SIDE / w)))
-    grey = to_grey_at(image, side)
+    grey = to_grey(image, side)
     size = oriented_size(size, grey)  # EXIF may have turned it
     small = _line_size(grey)
     if grey.shape[0] <= small.shape[0] * 2:
@@ -177,21 +170,6 @@ def _writing_band(small: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, 
     return top, bottom, left, right
 
 
-def _score(recognizer, candidates: list, line, ink, scores: dict) -> None:
-    """One batched model call for the candidates not yet scored: id -> (probabilities, box, model input)."""
-    todo = [p for p in candidates if id(p) not in scores]
-    if not todo:
-        return
-    crops, boxes = zip(*(_crop(p, line, ink) for p in todo))
-    for p, pr, box, crop in zip(todo, recognizer.probabilities_many(list(crops)), boxes, crops):
-        scores[id(p)] = (pr, box, crop)
-
-
-def _too_many(n: int) -> str:
-    return (f"About {n} characters were found: at most {MAX_CHARACTERS} are read at once. "
-            "Write a shorter number or word.")
-
-
 def _checked_size(image) -> tuple[int, int] | None:
     """The input's (width, height) from its header; a strip too wide to be a line is refused undecoded."""
     size = image_size(image)
@@ -210,15 +188,15 @@ def _line_size(grey: np.ndarray) -> np.ndarray:
     scale = min(1.0, LINE_HEIGHT / h, DECODE_SIDE / w)
     if scale >= 1.0:
         return grey
-    return _resize(grey, max(1, round(w * scale)), max(1, round(h * scale)))
+    return resize(grey, max(1, round(w * scale)), max(1, round(h * scale)))
 
 
-def _pieces(line: segmentation.Line, method: str) -> list[segmentation.Piece]:
-    if method == "projection":
-        return segmentation.projection(line)
-    if method == "best_path":
-        return segmentation.atoms(line)
-    return segmentation.components(line)
+def character_pieces(pieces: list, line: segmentation.Line) -> list:
+    """The pieces that may be characters: a lone dot or speck is dropped; none left is refused."""
+    kept = [p for p in pieces if _character_like(p, line)]
+    if not kept:
+        raise InvalidImageError("Only a dot or a speck was found: write a number or a word.")
+    return kept
 
 
 def _character_like(piece: segmentation.Piece, line: segmentation.Line) -> bool:
@@ -231,28 +209,67 @@ def _character_like(piece: segmentation.Piece, line: segmentation.Line) -> bool:
     return side >= 2.0 * line.stroke and side >= CHAR_SIDE * line.height
 
 
-def _first_candidates(pieces, method: str) -> list:
-    """What the first model call scores: the pieces; for the best path every run of up to 3 atoms."""
-    if method != "best_path":
-        return list(pieces)
-    out = []
-    for i in range(len(pieces)):
-        run = pieces[i]
-        out.append(run)
-        for j in range(i + 1, min(i + 3, len(pieces))):
-            run = run.joined(pieces[j])
-            out.append(run)
-            pieces[i].children.append((j, run))
-    return out
+def refuse_too_many(n: int, limit: int = MAX_CHARACTERS) -> None:
+    if n > limit:
+        raise InvalidImageError(f"About {n} characters were found: at most {MAX_CHARACTERS} are read at once. "
+                                "Write a shorter number or word.")
 
 
-def _second_candidates(pieces, method: str, scores, line, margin: float) -> list:
+# ---------------------------------------------------------------------------------------------------
+# Scoring candidate characters with the recogniser
+
+
+class Scores:
+    """The recogniser's answers for one line's candidate pieces: probabilities, box and model input.
+
+    Each `add` is one batched model call, for the candidates not scored yet."""
+
+    def __init__(self, recognizer, writing: Writing):
+        self.recognizer, self.writing = recognizer, writing
+        self._found: dict[int, tuple] = {}  # id(piece) -> (piece, probabilities, box, model input)
+
+    def add(self, candidates: list) -> None:
+        todo = [p for p in candidates if p not in self]
+        if not todo:
+            return
+        crops, boxes = zip(*(self._crop(p) for p in todo))
+        for p, pr, box, crop in zip(todo, self.recognizer.probabilities_many(list(crops)), boxes, crops):
+            self._found[id(p)] = (p, pr, box, crop)
+
+    def __contains__(self, piece) -> bool:
+        return id(piece) in self._found
+
+    def __getitem__(self, piece) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]:
+        return self._found[id(piece)][1:]
+
+    def score(self, piece) -> float:
+        """Log-confidence, less a penalty for a width no character has."""
+        pr, box, _ = self[piece]
+        width = (box[2] - box[0]) / self.writing.line.height
+        penalty = WIDTH_PENALTY * (max(0.0, width - WIDEST) + max(0.0, NARROWEST - width))
+        return float(np.log(max(pr.max(), 1e-6))) - penalty
+
+    def _crop(self, piece) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """A piece's ink (the cleaned soft ink around its strokes) -> the 28x28 model input, and its box."""
+        line, ink = self.writing.line, self.writing.ink
+        chosen = piece.select(line)
+        ys, xs = line.ys[chosen], line.xs[chosen]
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        pad = 2
+        Y0, X0 = max(0, y0 - pad), max(0, x0 - pad)
+        Y1, X1 = min(ink.shape[0], y1 + pad), min(ink.shape[1], x1 + pad)
+        mask = np.zeros((Y1 - Y0, X1 - X0), bool)
+        mask[ys - Y0, xs - X0] = True
+        crop = ink[Y0:Y1, X0:X1] * grow(mask, pad)
+        return center_in_frame(crop), (int(x0), int(y0), int(x1), int(y1))
+
+
+def _second_candidates(pieces, scores: Scores, margin: float) -> list:
     """Cuttings and joins that could still win once the pieces are scored (a cutting must beat the
     whole by `margin` with scores <= 0, so a whole scoring above -margin keeps its cuttings unscored)."""
-    if method != "components":
-        return []
     out = []
-    whole = [_piece_score(p, scores, line) for p in pieces]
+    whole = [scores.score(p) for p in pieces]
+    line = scores.writing.line
     for i, p in enumerate(pieces):
         if whole[i] + margin < 0:
             out.extend(q for cutting in segmentation.cuttings(p, line) for q in cutting)
@@ -261,44 +278,18 @@ def _second_candidates(pieces, method: str, scores, line, margin: float) -> list
     return out
 
 
-def _crop(piece, line, ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """A piece's ink (the cleaned soft ink around its strokes) -> the 28x28 model input, and its box."""
-    chosen = piece.select(line)
-    ys, xs = line.ys[chosen], line.xs[chosen]
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    pad = 2
-    Y0, X0 = max(0, y0 - pad), max(0, x0 - pad)
-    Y1, X1 = min(ink.shape[0], y1 + pad), min(ink.shape[1], x1 + pad)
-    mask = np.zeros((Y1 - Y0, X1 - X0), bool)
-    mask[ys - Y0, xs - X0] = True
-    crop = ink[Y0:Y1, X0:X1] * _grow(mask, pad)
-    return center_in_frame(crop), (int(x0), int(y0), int(x1), int(y1))
-
-
-def _width_penalty(box, line) -> float:
-    width = (box[2] - box[0]) / line.height
-    return WIDTH_PENALTY * (max(0.0, width - WIDEST) + max(0.0, NARROWEST - width))
-
-
-def _piece_score(p, scores, line) -> float:
-    pr, box, _ = scores[id(p)]
-    return float(np.log(max(pr.max(), 1e-6))) - _width_penalty(box, line)
-
-
-def _choose(pieces, scores, line, method: str, margin: float) -> list:
-    """The characters: for each group the cutting the recogniser is most confident in (or the best path).
+def _choose(pieces, scores: Scores, margin: float) -> list:
+    """The characters: for each group the cutting the recogniser is most confident in, or a join.
 
     A cutting scores its least confident piece: cutting a character in two often gives two confident
     halves, but rarely makes every piece more confident than the whole was."""
-    if method == "best_path":
-        return _best_path(pieces, scores, line)
-    best = [_best_cutting(p, scores, line, margin) for p in pieces]
+    best = [_best_cutting(p, scores, margin) for p in pieces]
     chosen, i = [], 0
     while i < len(pieces):
         joined = pieces[i].with_next
-        if _joinable(pieces, i) and id(joined) in scores:
+        if _joinable(pieces, i) and joined in scores:
             apart = (best[i][1] + best[i + 1][1]) / 2
-            if _piece_score(joined, scores, line) > apart + JOIN_MARGIN:
+            if scores.score(joined) > apart + JOIN_MARGIN:
                 chosen.append(joined)
                 i += 2
                 continue
@@ -312,42 +303,41 @@ def _joinable(pieces, i: int) -> bool:
     return pieces[i].with_next is not None and i + 1 < len(pieces) and pieces[i].neighbour is pieces[i + 1]
 
 
-def _best_cutting(p, scores, line, margin: float) -> tuple[list, float]:
-    best, best_score = [p], _piece_score(p, scores, line)
+def _best_cutting(p, scores: Scores, margin: float) -> tuple[list, float]:
+    """The cutting of `p` the recogniser is surest of, and its score: one must beat the whole by `margin`."""
+    best, best_score = [p], scores.score(p)
     for cutting in p.children:
-        if all(id(q) in scores for q in cutting):
-            score = min(_piece_score(q, scores, line) for q in cutting)
+        if all(q in scores for q in cutting):
+            score = min(scores.score(q) for q in cutting)
             if score > best_score + margin:
                 best, best_score = cutting, score
     return best, best_score
 
 
-def _best_path(atoms, scores, line) -> list:
-    """Dynamic programming over the atoms: each character one atom or a run of up to three."""
-    n = len(atoms)
-    best = [0.0] + [-np.inf] * n
-    back = [None] * (n + 1)
-    for i in range(n):
-        if not np.isfinite(best[i]):
-            continue
-        runs = [(i + 1, atoms[i])] + [(j + 1, run) for j, run in atoms[i].children]
-        for end, run in runs:
-            score = best[i] + _piece_score(run, scores, line) + PATH_BONUS
-            if score > best[end]:
-                best[end], back[end] = score, (i, run)
-    out, end = [], n
-    while end > 0:
-        i, run = back[end]
-        out.append(run)
-        end = i
-    return out[::-1]
+# ---------------------------------------------------------------------------------------------------
+# The reading
 
 
-def _in_context(probs: list[np.ndarray], labels: tuple[str, ...]) -> list[np.ndarray]:
+def reading_of(chosen: list, scores: Scores, task: Task, unsure_below: float = UNSURE_BELOW) -> Reading:
+    """The chosen pieces, left to right, as the Reading: look-alikes settled by the word, boxes in the
+    input's pixels."""
+    refuse_too_many(len(chosen))
+    probs = _in_context([scores[p][0] for p in chosen], task)
+    characters = []
+    for p, pr in zip(chosen, probs):
+        _, box, crop = scores[p]
+        order = np.argsort(pr)[::-1][:3]
+        top3 = [(task.labels[i], float(pr[i])) for i in order]
+        characters.append(Character(scores.writing.input_box(box), top3[0][0], top3[0][1], top3,
+                                    top3[0][1] < unsure_below, crop))
+    return Reading("".join(c.label for c in characters), characters)
+
+
+def _in_context(probs: list[np.ndarray], task: Task) -> list[np.ndarray]:
     """Look-alikes (o/O/0, s/S, l/I/1, ...) resolved by the word: the kind (capital, small, digit) most
     of its unambiguous characters after the first have. Their probability moves onto that member."""
-    index = {c: i for i, c in enumerate(labels)}
-    groups = [[index[c] for c in g if c in index] for g in LOOKALIKES]
+    labels = task.labels
+    groups = [[task.index(c) for c in g if task.has(c)] for g in LOOKALIKES]
     groups = [g for g in groups if len(g) > 1]
     ambiguous = {i for g in groups for i in g}
     votes = {"upper": 0.0, "lower": 0.0, "digit": 0.0}

@@ -4,16 +4,11 @@ Works on the ink the single-character path finds (`preprocessing.ink_map` + `cle
 Coordinates along the line are de-slanted (x shifted by the writing's slant times the height), so a
 slanted neighbour does not look like part of a character and a straight cut follows the slant.
 
-Three methods (training/evaluate_reading.py measures them):
-
-- "components": connected strokes; strokes stacked over each other (an i and its dot, a T's bar and
-  stem, the two strokes of a 4, a 5's bar) merged; too-wide groups get candidate cuts at ink minima
-  and close neighbours a candidate join, and the recogniser's confidence decides (`reading` scores
-  them in a second batched call, only where the first left a group unsure).
-- "projection": cut where no ink crosses the de-slanted column; too-wide runs cut at their thinnest
-  columns, by width alone.
-- "best_path": over-segmentation (every candidate cut taken) and the recogniser's best path through
-  the pieces: the split/merge decision made by the recogniser, merges of neighbours included.
+Characters are connected strokes, with strokes stacked over each other (an i and its dot, a T's bar
+and stem, the two strokes of a 4, a 5's bar) merged; too-wide groups get candidate cuts at ink minima
+and close neighbours a candidate join, and the recogniser's confidence decides (`reading` scores them
+in a second batched call, only where the first left a group unsure). The methods the evaluation
+compares this with live in training/reading_methods.py.
 """
 
 from __future__ import annotations
@@ -23,9 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from handwriting.preprocessing import _shrink
+from handwriting.preprocessing import stroke_width
 
-METHODS = ("components", "projection", "best_path")
 MARK_SIDE = 0.4  # a component whose longest side is under this share of the line height is a mark (dot, accent)
 ATTACH_GAP = 0.1  # a mark this close (in line heights) to a character's span is part of it (i's dot)
 FLAT, FLAT_OVERLAP = 0.3, 0.2  # a stroke this flat (in line heights) joins a character it overhangs this much
@@ -191,7 +185,7 @@ def _profile(line: Line, chosen: np.ndarray, lo: float, hi: float) -> tuple[np.n
     return np.bincount(cols, minlength=int(np.ceil(hi - start)) + 1).astype(float), float(start)
 
 
-def _cuts(profile: np.ndarray, start: float, k: int, tries: int = 3) -> list[list[float]]:
+def candidate_cuts(profile: np.ndarray, start: float, k: int, tries: int = 3) -> list[list[float]]:
     """Candidate cuttings of a profile into k parts: each cut at a low column near its even share."""
     width = len(profile)
     smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
@@ -212,7 +206,7 @@ def _cuts(profile: np.ndarray, start: float, k: int, tries: int = 3) -> list[lis
     return options
 
 
-def _cut(piece: Piece, cuts: list[float]) -> list[Piece]:
+def cut_at(piece: Piece, cuts: list[float]) -> list[Piece]:
     """A single-part piece cut at de-slanted columns."""
     ((comps, left, right),) = piece.parts
     edges = [left, *cuts, right]
@@ -251,45 +245,6 @@ def cuttings(piece: Piece, line: Line) -> list[list[Piece]]:
         lo, hi, most = piece.cut_plan
         profile, start = _profile(line, piece.select(line), lo, hi)
         for k in range(2, most + 1):
-            for cuts in _cuts(profile, start, k, tries=3 if k == 2 else 1):
-                piece.children.append(_cut(piece, cuts))
+            for cuts in candidate_cuts(profile, start, k, tries=3 if k == 2 else 1):
+                piece.children.append(cut_at(piece, cuts))
     return piece.children
-
-
-def projection(line: Line) -> list[Piece]:
-    """Cuts at empty de-slanted columns; a run wider than WIDER_THAN_MEDIAN times the median run is cut,
-    at its thinnest columns, into as many characters as its width holds. No recogniser involved."""
-    everything = range(line.count)
-    lo = np.floor(line.sx.min())
-    profile = np.bincount((line.sx - lo).astype(int)).astype(float)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], (profile > 0).astype(int), [0]])))
-    runs = list(zip(edges[::2], edges[1::2]))
-    big = [b - a for a, b in runs if b - a >= MARK_SIDE * line.height]
-    median = float(np.median(big)) if big else line.height
-    pieces = []
-    for a, b in runs:
-        run = Piece.of(everything, lo + a, lo + b)
-        width = b - a
-        k = 1
-        if width > WIDE * line.height and width > WIDER_THAN_MEDIAN * median:
-            k = min(MAX_PIECES, max(2, int(round(width / median))))
-        pieces.extend(_cut(run, _cuts(profile[a:b], lo + a, k, tries=1)[0]) if k > 1 else [run])
-    return pieces
-
-
-def atoms(line: Line) -> list[Piece]:
-    """Over-segmentation for the best path: every group, cut at every candidate cut of its widest cutting."""
-    out = []
-    for piece in components(line):
-        if cuttings(piece, line):
-            finest = max(piece.children, key=len)
-            out.extend(finest)
-        else:
-            out.append(piece)
-    return out
-
-
-def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width: area over half the outline (as preprocessing measures it, with its erosion)."""
-    area = int(mask.sum())
-    return float(2.0 * area / max(area - int(_shrink(mask).sum()), 1))

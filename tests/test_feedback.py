@@ -144,8 +144,8 @@ def test_the_page_handlers_store_confirmations_and_corrections_once(recorder, im
     v = ui.view
     sketch = {"background": None, "layers": [], "composite": images["canvas.png"]}
     out = ui.page_answer(sketch, "digits")
-    label, last = out[v.label], out[v.last]
-    predicted, confidence = max(label.items(), key=lambda kv: kv[1])
+    shown, last = out[v.label], out[v.last]
+    predicted, confidence = shown.label, shown.confidence
     assert out[v.ask]["visible"] is True and out[v.correction]["visible"] is False and out[v.status] == ""
     assert (last.said, last.answer.confidence) == (predicted, confidence)  # what the model said, kept here
 
@@ -465,11 +465,10 @@ def test_16_clients_flag_50_records_each_and_each_is_stored_once(app_url, images
 def test_lookalike_hint_names_the_twins_of_the_top_answer():
     from ui.recognition import lookalike_hint
 
-    note = lookalike_hint({"O": 0.86, "o": 0.14, "D": 0.0}, "all")
+    note = lookalike_hint("O", get_task("all"))
     assert "**capital O**" in note and "**lowercase o**" in note and "**digit 0**" in note
-    assert "digit 0" not in lookalike_hint({"O": 0.9, "o": 0.1}, "letters")  # 0 is not a letter
+    assert "digit 0" not in lookalike_hint("O", get_task("letters"))  # 0 is not a letter
     # named in words, never by glyph alone: the page's font draws I and l alike
-    assert lookalike_hint({"I": 0.6, "l": 0.3}, "all").startswith("**capital I** looks just like **lowercase l** or **digit 1**")
-    assert lookalike_hint({"A": 0.9, "H": 0.1}, "letters") == ""
-    assert lookalike_hint({"1": 0.9, "7": 0.1}, "digits") == ""  # l and I are not digits
-    assert lookalike_hint(None, "digits") == ""
+    assert lookalike_hint("I", get_task("all")).startswith("**capital I** looks just like **lowercase l** or **digit 1**")
+    assert lookalike_hint("A", get_task("letters")) == ""
+    assert lookalike_hint("1", get_task("digits")) == ""  # l and I are not digits

@@ -29,7 +29,8 @@ from handwriting.game import Game, GameError, HighScores, ModeUnavailableError, 
 from handwriting.game.rules import GRACE_S, KEEP_S, MAX_NAME, MIN_ANSWER_S, clean_name, points_for
 from handwriting.tasks import labels_for
 from handwriting.preprocessing import BlankImageError
-from ui.game import GameEndpoints, game_tab, high_scores_html
+from ui.game import GameEndpoints, game_tab
+from ui.game_text import high_scores_html
 
 MARKUP = "<img src=x onerror=alert(1)>"
 
@@ -541,7 +542,7 @@ def test_the_api_client_sees_errors_as_app_errors(client):
 def test_the_review_shows_each_miss_as_the_model_saw_it_and_nothing_without_misses():
     """The end-of-round review used a gallery that stretched each 84x84 miss to ~593 px and showed an empty
     frame without misses: now plain pictures at 84 px, captioned in words, and nothing at all when none."""
-    from ui.game import misses_html
+    from ui.game_text import misses_html
     from handwriting.tasks import unambiguous_name
 
     pictures = {"1": np.eye(28) * 255, "7": np.fliplr(np.eye(28)) * 255}

@@ -16,7 +16,7 @@ import pytest
 
 import imagegen
 import rawapi
-from handwriting import preprocessing
+from handwriting import decoding
 from handwriting.feedback import InvalidFeedbackError, make_record
 from handwriting.game import Game, GameError, HighScores
 from handwriting.preprocessing import InvalidImageError, to_model_input
@@ -110,7 +110,7 @@ def test_a_large_picture_is_reduced_before_it_is_flattened_and_still_recognised(
     rgba = np.dstack([np.full_like(ink, 20), np.full_like(ink, 20), np.full_like(ink, 20), 255 - ink])  # ink as alpha
     big = imagegen.encode(rgba)
     small = imagegen.encode(np.array(imagegen.Image.fromarray(rgba).resize((600, 600), imagegen.Image.BOX)))
-    assert 2400 * 2400 > preprocessing.LARGE_DECODE
+    assert 2400 * 2400 > decoding.LARGE_DECODE
     a, b = to_model_input(big), to_model_input(small)
     assert np.abs(a - b).mean() < 0.02
 
@@ -118,25 +118,25 @@ def test_a_large_picture_is_reduced_before_it_is_flattened_and_still_recognised(
 def test_large_decodes_run_at_most_two_at_a_time(monkeypatch):
     inside, most = [0], [0]
     lock = threading.Lock()
-    real = preprocessing._pil_to_grey
+    real = decoding.pil_to_grey
 
-    def counting(img):
+    def counting(*args):
         with lock:
             inside[0] += 1
             most[0] = max(most[0], inside[0])
         time.sleep(0.2)
         with lock:
             inside[0] -= 1
-        return real(img)
+        return real(*args)
 
-    monkeypatch.setattr(preprocessing, "_pil_to_grey", counting)
+    monkeypatch.setattr(decoding, "pil_to_grey", counting)
     big = imagegen.encode(np.full((1500, 1500), 255, np.uint8))  # 2.25 MP, blank
     threads = [threading.Thread(target=lambda: pytest.raises(InvalidImageError, to_model_input, big)) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert most[0] == preprocessing.LARGE_DECODE_SLOTS == 2
+    assert most[0] == decoding.LARGE_DECODE_SLOTS == 2
 
 
 def test_sketch_layers_are_bounded_before_anything_is_decoded(http):
@@ -474,8 +474,8 @@ def test_a_progressive_jpeg_is_costed_at_its_full_size(progressive_jpegs, monkey
     with pytest.raises(InvalidImageError, match="progressive JPEG of 7071x7071"):
         to_model_input(progressive_jpegs[7071])
     slots = []
-    real = preprocessing._decode_slot
-    monkeypatch.setattr(preprocessing, "_decode_slot", lambda pixels: slots.append(pixels) or real(pixels))
+    real = decoding.decode_slot
+    monkeypatch.setattr(decoding, "decode_slot", lambda pixels: slots.append(pixels) or real(pixels))
     assert to_model_input(progressive_jpegs[4000]).shape == (28, 28)
     assert slots == [16_000_000]  # a large decode: two at a time, whatever it is drawn at
     with pytest.raises(InvalidImageError, match="parts add up to 96 megapixels"):

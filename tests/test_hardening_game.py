@@ -19,7 +19,6 @@ import statistics
 from datetime import datetime, timedelta, timezone
 
 import gradio as gr
-import numpy as np
 import pytest
 
 from handwriting.game import Game, HighScores

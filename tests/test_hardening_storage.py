@@ -20,6 +20,7 @@ from handwriting.feedback import FeedbackStorageError, InvalidFeedbackError
 from handwriting.feedback.database import DB_FILE, ORIGINALS_DIR
 from handwriting.feedback import FeedbackRecorder
 from handwriting.service import FeedbackDesk
+from ui.feedback import feedback_endpoint
 
 MB = 2**20
 
@@ -171,7 +172,7 @@ def test_an_unopenable_store_with_a_key_tells_the_client_nothing_of_the_server(t
     request = types.SimpleNamespace(headers={"idempotency-key": "retry-1"})
 
     with caplog.at_level(logging.ERROR, logger="handwriting.feedback"), pytest.raises(Exception) as raised:
-        desk.feedback(str(image), "digits", "7", "7", request=request)  # the /feedback endpoint's function
+        feedback_endpoint(desk)(str(image), "digits", "7", "7", request=request)  # the /feedback endpoint's function
     message = str(raised.value)
     assert "could not be stored on the server" in message
     assert str(tmp_path) not in message and "sqlite" not in message.lower() and "unable to open" not in message

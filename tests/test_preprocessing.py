@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -80,6 +82,35 @@ def test_file_paths_and_exif_rotation(tmp_path, digits):
     rotated.save(path, exif=exif, quality=95)
     assert similarity(to_model_input(str(path)), reference) > 0.85
     assert similarity(to_model_input(path), reference) > 0.85
+
+
+# What a viewer applies to show a picture stored with each EXIF orientation; each of these undoes itself
+# but ROTATE_90 / ROTATE_270, which undo each other.
+SHOWN_AS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+UNDONE_BY = {**SHOWN_AS, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+@pytest.mark.parametrize("orientation,side,fmt", [(o, 200, "JPEG") for o in range(2, 9)] + [(6, 2400, "PNG")])
+def test_every_exif_orientation_is_turned_upright(digits, orientation, side, fmt):
+    """Each orientation a camera writes, on a photo and on a picture large enough to be reduced while decoded."""
+    digit = digits[0][2]
+    upright = Image.fromarray(imagegen.dark_on_white(digit, side))
+    stored = upright.transpose(UNDONE_BY[orientation])
+    assert stored.transpose(SHOWN_AS[orientation]).tobytes() == upright.tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    got = to_model_input(imagegen.encode(stored, fmt, exif=exif))
+    assert similarity(got, to_model_input(np.asarray(upright))) > 0.9
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_a_broken_exif_block_is_ignored(digits):
+    upright = imagegen.dark_on_white(digits[0][5])
+    broken = imagegen.encode(upright, "JPEG", exif=b"Exif\x00\x00MM\x00\x2a\xff\xff\xff\xf0garbage")
+    assert Image.open(io.BytesIO(broken)).info.get("exif")  # the block is there, unreadable
+    assert similarity(to_model_input(broken), to_model_input(upright)) > 0.9
 
 
 def test_palette_png_with_transparency(digits):
@@ -168,15 +199,14 @@ def test_grey_flattens_alpha_onto_white():
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_fast_morphology_matches_scipy(seed):
-    """_grow and _shrink replace scipy's binary dilation/erosion on the hot path: same pixels."""
-    from handwriting.preprocessing import _grow, _shrink
+def test_fast_dilation_matches_scipy(seed):
+    """`grow` stands in for scipy's binary dilation on the hot path: same pixels."""
+    from handwriting.preprocessing import grow
 
     rng = np.random.default_rng(seed)
     mask = ndimage.binary_opening(rng.random((37, 53)) < 0.4)  # blobs, some touching the edges
     mask[:, 0] |= rng.random(37) < 0.5
-    assert np.array_equal(_grow(mask, 2), ndimage.binary_dilation(mask, iterations=2))
-    assert np.array_equal(_shrink(mask), ndimage.binary_erosion(mask))
+    assert np.array_equal(grow(mask, 2), ndimage.binary_dilation(mask, iterations=2))
 
 
 def test_otsu_splits_paper_from_ink():
@@ -199,9 +229,3 @@ def test_fast_quantiles_match_numpys(size):
     assert np.allclose(_quantiles(values, fractions), np.quantile(values, fractions), rtol=0, atol=1e-7)
     assert _quantiles(np.full(50, 0.25, np.float32), (0.5,)) == [0.25]
 
-
-def test_fast_centre_of_mass_matches_scipys():
-    from handwriting.preprocessing import _center_of_mass
-
-    img = np.random.default_rng(3).random((20, 14)).astype(np.float32) ** 4
-    assert np.allclose(_center_of_mass(img), ndimage.center_of_mass(img), atol=1e-6)

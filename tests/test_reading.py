@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from rapidfuzz.distance import Levenshtein
 
 import imagegen
 from handwriting import BlankImageError, InvalidImageError, predict
 from handwriting.models import load as get_recognizer
-from handwriting import preprocessing
+from handwriting import decoding
 from handwriting.reading import MAX_CHARACTERS, _in_context, read
-from handwriting.tasks import LOOKALIKES, labels_for
+from handwriting.tasks import LOOKALIKES, get_task
+from training.reading_methods import METHODS, read_with
 
 
 def glyph(digit: np.ndarray, height: int) -> np.ndarray:
@@ -54,12 +56,7 @@ def number(clear_digits, text: str, rng) -> list[np.ndarray]:
 
 
 def cer(truth: str, got: str) -> float:
-    row = list(range(len(got) + 1))
-    for i, a in enumerate(truth, 1):
-        prev, row[0] = row[0], i
-        for j, b in enumerate(got, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (a != b))
-    return row[-1] / len(truth)
+    return Levenshtein.distance(truth, got) / len(truth)
 
 
 def test_composed_numbers_read_right(clear_digits):
@@ -197,7 +194,8 @@ def test_one_model_call_per_read(clear_digits, monkeypatch):
 
 
 def test_case_follows_the_word():
-    labels = labels_for("letters")
+    letters = get_task("letters")
+    labels = letters.labels
 
     def probs(char, p=0.9):
         out = np.full(len(labels), (1 - p) / (len(labels) - 1), np.float32)
@@ -208,14 +206,14 @@ def test_case_follows_the_word():
     row_o = probs("O", 0.6)
     row_o[labels.index("o")] = 0.3
     word = [probs("h"), probs("e"), probs("l", 0.5), probs("l", 0.5), row_o]
-    got = "".join(labels[int(p.argmax())] for p in _in_context(word, labels))
+    got = "".join(labels[int(p.argmax())] for p in _in_context(word, letters))
     assert got == "hello"
-    assert _in_context(word, labels)[-1].max() == pytest.approx(0.9)  # o's confidence: the pair's mass
+    assert _in_context(word, letters)[-1].max() == pytest.approx(0.9)  # o's confidence: the pair's mass
     shout = [probs("H"), probs("E"), probs("L"), probs("L"), probs("o")]
-    assert "".join(labels[int(p.argmax())] for p in _in_context(shout, labels)) == "HELLO"
+    assert "".join(labels[int(p.argmax())] for p in _in_context(shout, letters)) == "HELLO"
     # a non-look-alike keeps its case whatever the word: no "Hello" forced into "hello"
     mixed = [probs("H"), probs("e"), probs("l"), probs("l"), probs("o")]
-    assert "".join(labels[int(p.argmax())] for p in _in_context(mixed, labels)) == "Hello"
+    assert "".join(labels[int(p.argmax())] for p in _in_context(mixed, letters)) == "Hello"
 
 
 def test_drawn_word_look_alikes_follow_its_case():
@@ -250,7 +248,7 @@ def test_a_lone_dot_is_refused():
 
 def test_a_very_wide_strip_is_refused_before_decoding(monkeypatch):
     strip = imagegen.encode(np.full((200, 20_000), 255, np.uint8))  # a small file that decodes to 4 MP
-    monkeypatch.setattr(preprocessing, "_pil_to_grey", lambda img: pytest.fail("the strip was decoded"))
+    monkeypatch.setattr(decoding, "pil_to_grey", lambda *args: pytest.fail("the strip was decoded"))
     with pytest.raises(InvalidImageError, match="too wide"):
         read(strip, "digits")
     with pytest.raises(InvalidImageError, match="too wide"):
@@ -269,8 +267,23 @@ def test_unknown_task_and_method_are_refused(clear_digits):
     image, _ = compose(number(clear_digits, "1", np.random.default_rng(9)), [])
     with pytest.raises(ValueError):
         read(image, "emoji")
-    with pytest.raises(ValueError):
-        read(image, "digits", method="guess")
+    with pytest.raises(ValueError, match="Unknown segmentation method 'guess'"):
+        read_with(image, "digits", "guess")
+
+
+def test_read_takes_a_task_or_its_name(clear_digits):
+    image, _ = compose(number(clear_digits, "47", np.random.default_rng(3)), [30])
+    assert read(image, get_task("digits")).as_json() == read(image, "digits").as_json()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_evaluations_methods_read_a_number_spaced_apart(clear_digits, method):
+    """training/evaluate_reading.py compares these with serving's: each still reads a plain number."""
+    image, truth_boxes = compose(number(clear_digits, "3141", np.random.default_rng(11)), [35, 35, 35])
+    reading = read_with(image, "digits", method)
+    assert reading.text == "3141"
+    for c, truth in zip(reading.characters, truth_boxes):
+        assert abs(c.box[0] - truth[0]) <= 6 and abs(c.box[2] - truth[2]) <= 6
 
 
 def test_phone_photo_of_a_number_reads_right_with_boxes_on_the_photo(clear_digits):

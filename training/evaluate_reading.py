@@ -1,6 +1,6 @@
-"""How well `handwriting.reading.read` reads whole numbers and words, per segmentation method.
+"""How well the reader reads whole numbers and words, per segmentation method (training.reading_methods).
 
-    python -m training.evaluate_reading                 # a few minutes on 2 cores
+    python -m training.evaluate_reading                 # every method, every condition
     python -m training.evaluate_reading --n 100 --methods components
 
 Strings are composed from characters no model trained on: MNIST test and USPS digits for numbers,
@@ -27,12 +27,13 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import numpy as np
 from PIL import Image, ImageFilter
+from rapidfuzz.distance import Levenshtein
 
-from handwriting.preprocessing import InvalidImageError, clean_ink, ink_map, to_grey
-from handwriting.reading import read
-from handwriting.recognizer import predict_each
-from handwriting.segmentation import METHODS
+from handwriting.decoding import InvalidImageError, to_grey
+from handwriting.preprocessing import clean_ink, ink_map
+from handwriting.service import Prediction, predict_many
 from training.data import default_data_dir, load_hw62_paths, load_mnist, load_usps
+from training.reading_methods import METHODS, read_with
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "reading.json"
@@ -136,20 +137,11 @@ def as_photo(ink: np.ndarray, rng) -> bytes:
 # Measuring
 
 
-def edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
-
-
 def score(pairs) -> dict:
     """(truth, read or None for a refusal) pairs -> exact-string rate and character error rates."""
     chars = sum(len(t) for t, _ in pairs)
-    errors = sum(edit_distance(t, r or "") for t, r in pairs)
-    errors_ci = sum(edit_distance(t.lower(), (r or "").lower()) for t, r in pairs)
+    errors = sum(Levenshtein.distance(t, r or "") for t, r in pairs)
+    errors_ci = sum(Levenshtein.distance(t.lower(), (r or "").lower()) for t, r in pairs)
     return {"n": len(pairs), "exact": round(float(np.mean([t == r for t, r in pairs])), 4),
             "cer": round(errors / chars, 4), "cer_case_insensitive": round(errors_ci / chars, 4),
             "refused": sum(r is None for _, r in pairs)}
@@ -199,7 +191,7 @@ def make_conditions(data_dir: Path, n: int, seed: int) -> dict[str, list]:
 def alone(glyphs, task: str) -> str:
     """The characters read one by one, each on its own canvas: what perfect segmentation would give."""
     pages = [as_canvas(np.pad(g, 30)) for g in glyphs]
-    return "".join(max(p, key=p.get) if isinstance(p, dict) else "?" for p in predict_each(pages, task))
+    return "".join(p.label if isinstance(p, Prediction) else "?" for p in predict_many(pages, task))
 
 
 def run(conditions, methods) -> dict:
@@ -214,7 +206,7 @@ def run(conditions, methods) -> dict:
             pairs, started = [], time.perf_counter()
             for image, task, truth, _ in items:
                 try:
-                    pairs.append((truth, read(image, task, method=method).text))
+                    pairs.append((truth, read_with(image, task, method).text))
                 except InvalidImageError:
                     pairs.append((truth, None))
             results[method][name] = {**score(pairs), "ms_per_read": round(1000 * (time.perf_counter() - started) / len(items), 1)}

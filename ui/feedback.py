@@ -20,8 +20,8 @@ def _is_text(value) -> bool:
     return isinstance(value, str) and len(value.strip()) > 1
 
 
-def feedback_api(desk: FeedbackDesk, concurrency_limit: int) -> None:
-    """The public `/feedback` endpoint (image, task, predicted, correct -> confirmation): hidden inputs."""
+def feedback_endpoint(desk: FeedbackDesk):
+    """The `/feedback` function, storing through `desk`."""
 
     @user_errors
     def feedback(image, task: str = "digits", predicted: str = "", correct: str = "", request: gr.Request = None) -> str:
@@ -47,6 +47,11 @@ def feedback_api(desk: FeedbackDesk, concurrency_limit: int) -> None:
         submit = desk.submit_read if _is_text(predicted) or _is_text(correct) else desk.submit
         return desk.confirmation(submit(image, task, predicted, correct, source="api", request_key=key))
 
+    return feedback
+
+
+def feedback_api(desk: FeedbackDesk, concurrency_limit: int) -> None:
+    """The public `/feedback` endpoint (image, task, predicted, correct -> confirmation): hidden inputs."""
     with gr.Column(visible=False):
         image = ImageUpload(label="image", type="filepath", sources=["upload"])
         task = gr.Dropdown(task_names(), value="digits", label="task")
@@ -54,5 +59,5 @@ def feedback_api(desk: FeedbackDesk, concurrency_limit: int) -> None:
         correct = gr.Textbox(label="correct")
         confirmation = gr.Textbox(label="confirmation")
         send = gr.Button("Send feedback")
-    send.click(feedback, [image, task, predicted, correct], confirmation, api_name="feedback",
+    send.click(feedback_endpoint(desk), [image, task, predicted, correct], confirmation, api_name="feedback",
                concurrency_limit=concurrency_limit, concurrency_id="feedback")

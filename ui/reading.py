@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from handwriting import service
-from handwriting.preprocessing import image_size, oriented_size, to_grey_at
+from handwriting.decoding import image_size, oriented_size, to_grey
 from handwriting.reading import Reading
 from handwriting.tasks import Task
 from ui.errors import user_errors
@@ -93,7 +93,7 @@ def boxed_picture(image, reading: Reading) -> tuple[Image.Image, list[list[int]]
 
     Drawn here, not by gr.AnnotatedImage: that builds a full-size float mask and a PNG per box, a tenth of a
     second for a word on the pad after every stroke and seconds (and hundreds of MB) for a large photo."""
-    grey = to_grey_at(image, DISPLAY_SIDE)
+    grey = to_grey(image, DISPLAY_SIDE)
     width, height = oriented_size(image_size(image), grey)
     sx, sy = grey.shape[1] / width, grey.shape[0] / height
     picture = Image.fromarray(np.round(grey * 255).astype(np.uint8)).convert("RGB")

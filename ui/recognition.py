@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
+from gradio.components.label import LabelConfidence, LabelData
 
 from handwriting import models, service
 from handwriting.tasks import TASKS, Task, unambiguous_name
@@ -17,12 +18,29 @@ from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, ImageUploads
 from ui.live import AnswerControls, LivePage, LiveView, Pending
 from ui.pictures import model_input_html
 
+
+class AnswerLabel(gr.Label):
+    """`gr.Label` that shows a `Prediction` as the model answered it: its label and its top 3."""
+
+    def get_block_name(self) -> str:
+        return "label"  # the page draws it with Gradio's own Label
+
+    def get_block_class(self) -> str:
+        return "label"
+
+    def postprocess(self, value):
+        if isinstance(value, service.Prediction):
+            return LabelData(label=value.label, confidences=[LabelConfidence(label=label, confidence=p)
+                                                             for label, p in value.top(self.num_top_classes or 3)])
+        return super().postprocess(value)
+
+
 # ---------------------------------------------------------------------------------------------------
 # The public API
 
 
 @user_errors
-def predict_image(image, task: str = "digits") -> dict[str, float]:
+def predict_image(image, task: str = "digits") -> service.Prediction:
     """Recognise the character in an image file (photo, scan, screenshot or drawing).
 
     Args:
@@ -31,11 +49,11 @@ def predict_image(image, task: str = "digits") -> dict[str, float]:
     Returns:
         the three most likely characters with their confidences.
     """
-    return service.predict(image, task).as_json()
+    return service.predict(image, task)
 
 
 @user_errors
-def predict_sketch(sketch, task: str = "digits") -> dict[str, float]:
+def predict_sketch(sketch, task: str = "digits") -> service.Prediction:
     """Recognise a character drawn on the sketchpad.
 
     Args:
@@ -45,7 +63,7 @@ def predict_sketch(sketch, task: str = "digits") -> dict[str, float]:
     Returns:
         the three most likely characters with their confidences.
     """
-    return service.predict(sketch, task).as_json()
+    return service.predict(sketch, task)
 
 
 @user_errors
@@ -97,7 +115,7 @@ def recognition_api(concurrency_limit: int) -> None:
         image = ImageUpload(label="image", type="filepath", sources=["upload"])
         sketch = DrawingPad(label="sketch", type="numpy", image_mode="RGBA", layers=False, transforms=())
         task = gr.Dropdown(task_names(), value="digits", label="task")
-        label = gr.Label(num_top_classes=3, label="prediction")
+        label = AnswerLabel(num_top_classes=3, label="prediction")
         from_image, from_sketch = gr.Button("Predict image"), gr.Button("Predict sketch")
         images = ImageUploads(label="images")
         answers = gr.JSON(label="answers")
@@ -114,10 +132,9 @@ def recognition_api(concurrency_limit: int) -> None:
 # The page
 
 
-def lookalike_hint(prediction: service.Prediction) -> str:
-    """A plain note when the top answer has look-alikes in its task (o/O/0, l/I/1, s/S, ...)."""
-    top = prediction.label
-    others = prediction.task.lookalikes_of(top)
+def lookalike_hint(top: str, task: Task) -> str:
+    """A plain note when the answer `top` has look-alikes in the task (o/O/0, l/I/1, s/S, ...)."""
+    others = task.lookalikes_of(top)
     if not others:
         return ""
     names = " or ".join(f"**{unambiguous_name(c)}**" for c in others)  # the page's font draws I and l alike
@@ -143,8 +160,8 @@ class RecognitionPage(LivePage):
 
     def shown(self, pending: Pending) -> dict:
         v, prediction = self.view, pending.answer
-        return {v.label: prediction.as_dict(), v.right: gr.update(choices=list(prediction.task.labels), value=None),
-                v.hint: lookalike_hint(prediction), v.seen: model_input_html(prediction.model_input)}
+        return {v.label: prediction, v.right: gr.update(choices=list(prediction.task.labels), value=None),
+                v.hint: lookalike_hint(prediction.label, prediction.task), v.seen: model_input_html(prediction.model_input)}
 
     def cleared(self) -> dict:
         v = self.view
@@ -179,7 +196,7 @@ def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task
                                          elem_id=f"{name}-upload")
                     upload_button = gr.Button("Predict", variant="primary", elem_id=f"{name}-predict-upload")
         with gr.Column():
-            label = gr.Label(num_top_classes=3, label="Prediction", elem_id=f"{name}-label")
+            label = AnswerLabel(num_top_classes=3, label="Prediction", elem_id=f"{name}-label")
             seen = gr.HTML(elem_id=f"{name}-seen")
             hint = gr.Markdown(elem_id=f"{name}-hint")
             controls = AnswerControls.build(name, lambda: gr.Dropdown(

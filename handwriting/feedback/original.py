@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from handwriting import preprocessing
+from handwriting import decoding
 from handwriting.feedback.record import InvalidFeedbackError
-from handwriting.preprocessing import InvalidImageError
+from handwriting.decoding import InvalidImageError
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def _file_size(image) -> int | None:
 def read_original(image, max_bytes: int | None = None, side: int = 1024) -> Original | None:
     """What the user sent (a sketch: its composite, else its background) as it is kept: upright (EXIF
     orientation applied), at most `side` pixels on its longest side, every metadata chunk dropped; JPEG
-    stays JPEG, anything else becomes PNG. None when it is no picture (preprocessing says why).
+    stays JPEG, anything else becomes PNG. None when it is no picture (decoding says why).
     InvalidFeedbackError when the file is over `max_bytes` (checked before it is read)."""
     if isinstance(image, dict):
         image = image.get("composite") or image.get("background")
@@ -67,15 +67,15 @@ def read_original(image, max_bytes: int | None = None, side: int = 1024) -> Orig
 
 
 def _opened(image) -> Image.Image | None:
-    """The upload opened with preprocessing's checks (formats, size from the header), not yet decoded."""
+    """The upload opened with decoding's checks (formats, size from the header), not yet decoded."""
     if isinstance(image, np.ndarray):
         return Image.fromarray(image)
     if isinstance(image, Image.Image):
         return image
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return preprocessing._open_image(io.BytesIO(bytes(image)), draft=False)
+        return decoding.open_image(io.BytesIO(bytes(image)))
     if isinstance(image, (str, os.PathLike)) and Path(image).is_file():
-        return preprocessing._open_image(Path(image), draft=False)
+        return decoding.open_image(Path(image))
     return None
 
 
@@ -83,15 +83,14 @@ def _reencoded(img: Image.Image, side: int) -> Original:
     fmt = "JPEG" if img.format == "JPEG" else "PNG"
     if fmt == "JPEG":
         img.draft("RGB", (side, side))  # decodes at a reduced scale when the photo is much larger
-    if img.width * img.height > preprocessing.MAX_DECODED_PIXELS:
-        raise InvalidImageError("too large to decode")  # preprocessing refuses it, with its own message
-    with preprocessing._decode_slot(img.width * img.height):
-        turn = preprocessing._orientation(img)
-        img = preprocessing._load(img)
+    if img.width * img.height > decoding.MAX_DECODED_PIXELS:
+        raise InvalidImageError("too large to decode")  # decoding refuses it, with its own message
+    with decoding.decode_slot(img.width * img.height):
+        orientation = decoding.exif_orientation(img)
+        img = decoding.load_pixels(img)
         if "transparency" in img.info or img.mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"):
             img = img.convert("RGBA" if "transparency" in img.info or "A" in img.getbands() else "RGB")
-        if turn is not None:
-            img = img.transpose(turn)
+        img = decoding.upright(img, orientation)
         if max(img.size) > side:
             img = ImageOps.contain(img, (side, side), Image.Resampling.LANCZOS)
         if fmt == "JPEG" and img.mode not in ("L", "RGB"):

@@ -2,7 +2,8 @@
 (`high_scores`). No Gradio here: the Game tab and the /game_* endpoints are in `ui.game`."""
 
 from handwriting.game.high_scores import HighScore, HighScores
-from handwriting.game.rounds import Game, Round
+from handwriting.game.round import Round
+from handwriting.game.rounds import Game
 from handwriting.game.rules import (
     MAX_NAME,
     ROUND_LENGTHS,
