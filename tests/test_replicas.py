@@ -247,3 +247,51 @@ def test_every_replica_shows_the_same_high_scores(db_replicas):
             tables.append(call(http, db_replicas.replica_url(i), "game_high_scores", "digits"))
     assert [e["name"] for e in tables[0]] == ["cy", "bo", "ada"]
     assert tables[0] == tables[1] == tables[2]
+
+
+def storage_note(http: httpx.Client, base: str) -> str:
+    """What the Models panel says about storage: the page-load listener whose output is #storage-status."""
+    from rawapi import queue_call
+
+    config = http.get(f"{base}/config").json()
+    target = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "storage-status")
+    fn_index = next(i for i, d in enumerate(config["dependencies"]) if target in d["outputs"])
+    return queue_call(http, base, fn_index, [], "storage-probe")[0] or ""
+
+
+def test_the_database_down_at_start_then_back(tmp_path_factory, mnist_samples):
+    """The app starts without its database: it recognises, says corrections cannot be stored (Models panel,
+    /feedback), never shows the password, and stores again once the database is up, without a restart."""
+    from deploy.serve_replicas import Replicas
+    from postgres_server import PASSWORD, PostgresServer
+
+    x, y = mnist_samples
+    server = PostgresServer().start()
+    url = server.create_database("feedback")
+    server.stop()
+    run = tmp_path_factory.mktemp("down")
+    env = {"HANDWRITING_DATABASE_URL": url, "HF_HUB_OFFLINE": "1",
+           "HANDWRITING_STORE_DIR": str(tmp_path_factory.mktemp("unused"))}
+    try:
+        with Replicas(1, None, run_dir=run, env=env) as one, httpx.Client(timeout=60) as http:
+            base = one.replica_url(0)
+            image = upload(http, base, digit_png(x[0]))
+            assert call(http, base, "predict", image, "digits")  # recognition serves
+            assert "cannot be stored" in storage_note(http, base)
+            with pytest.raises(Exception, match="could not be stored"):
+                call(http, base, "feedback", image, "digits", str(y[0]), str(y[0]))
+            server.start()
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    assert ID.search(call(http, base, "feedback", image, "digits", str(y[0]), str(y[0])))
+                    break
+                except Exception:  # noqa: BLE001 (until the pool reconnects)
+                    assert time.monotonic() < deadline, "feedback never worked again"
+                    time.sleep(1)
+            assert storage_note(http, base) == ""
+        logs = "".join(p.read_text(errors="replace") for p in run.glob("*.log"))
+        assert "cannot be read" in logs or "could not be stored" in logs
+        assert PASSWORD not in logs
+    finally:
+        server.destroy()
