@@ -24,7 +24,9 @@ def record(task: str, predicted: str, correct: str, source: str, seed: int) -> F
 
 
 @pytest.fixture
-def store_dir(tmp_path):
+def store_dir(tmp_path, backend):
+    """A store with three records: the SQLite file, or the database HANDWRITING_DATABASE_URL names (the
+    export reads whichever the app writes)."""
     folder = tmp_path / "store"
     store = open_store(folder)
     for r in (record("digits", "1", "7", "app", 1), record("digits", "3", "3", "api", 2),
