@@ -5,7 +5,8 @@ side by side in one run, as ratios to SQLite.
 
 Each setup is `python app.py` processes on this host (three replicas share one database; their callers
 are spread round-robin over them). Without --database-url a throw-away PostgreSQL cluster is started
-(Debian's PostgreSQL 15, as the tests do) and removed after. Every call is a real /feedback over HTTP
+(Debian's PostgreSQL 15, as the tests do, but with fsync on: SQLite commits with synchronous=FULL) and
+removed after. Every call is a real /feedback over HTTP
 (upload once, then POST /gradio_api/call/feedback and its events): the model runs on the picture, the
 record is stored and, on PostgreSQL, committed over the network socket. While one setup is measured the
 others are frozen (SIGSTOP). On one small host three replicas share the same cores: the figure says what
@@ -36,6 +37,7 @@ from benchmarks.measure import machine_basics, save_result  # noqa: E402
 from benchmarks.server import APP, ROOT, AppProcess  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "feedback_db.json"
+LAUNCH_CHECK_S = 8  # long enough for launch's own check of the page (3 s, slower on a loaded host)
 
 
 def digit_pngs(folder: Path, n: int = 10) -> list[tuple[Path, str]]:
@@ -55,12 +57,12 @@ def probe(client, url) -> None:
     client.get(f"{url}/gradio_api/info").raise_for_status()
 
 
-def start_postgres(folder: Path):
-    """A throw-away cluster (tests/postgres_server.py) and a database in it."""
+def start_postgres():
+    """A throw-away cluster (tests/postgres_server.py, in a temporary folder of its own) and a database."""
     sys.path.insert(0, str(ROOT / "tests"))
     from postgres_server import PostgresServer
 
-    server = PostgresServer(folder / "pg").start()
+    server = PostgresServer(durable=True).start()  # fsync on, as SQLite's synchronous=FULL
     return server, server.create_database("bench_feedback")
 
 
@@ -110,7 +112,7 @@ def main(argv=None) -> int:
     server = None
     url = args.database_url
     if not url:
-        server, url = start_postgres(work)
+        server, url = start_postgres()
     pictures = digit_pngs(work)
     setups = {"sqlite_1": (1, {}), "postgres_1": (1, {"HANDWRITING_DATABASE_URL": url}),
               "postgres_3": (3, {"HANDWRITING_DATABASE_URL": url})}
@@ -119,7 +121,10 @@ def main(argv=None) -> int:
     try:
         for name, (n, env) in setups.items():
             started[name] = [AppProcess(APP, work, f"{name}-{i}", probe, extra_env=env) for i in range(n)]
+            time.sleep(LAUNCH_CHECK_S)  # Gradio's launch checks its own page after it answers: not frozen
             for app in started[name]:
+                if not app.alive():
+                    raise RuntimeError(f"{app.name} stopped after starting; log:\n{app.log_tail()}")
                 app.pause()
         for name, apps in started.items():
             for app in apps:

@@ -33,7 +33,11 @@ def _free_port() -> int:
 class PostgresServer:
     """One cluster in `base` (a fresh folder), started on a free port; `url(name)` for a database in it."""
 
-    def __init__(self, base: Path | None = None):
+    def __init__(self, base: Path | None = None, durable: bool = False):
+        """`base`: a new folder the server's user can reach (default: a fresh temporary one). Not `durable`
+        (the tests): no fsync, as a throw-away server needs none; durable (benchmarks): commits reach the
+        disk as a real server's do."""
+        self.durable = durable
         if not (PG_BIN / "initdb").is_file():
             raise RuntimeError(f"PostgreSQL is not installed in {PG_BIN} (scripts/test.sh installs Debian's postgresql)")
         self.base = Path(base or tempfile.mkdtemp(prefix="handwriting-pg-"))
@@ -47,7 +51,10 @@ class PostgresServer:
     def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
         if os.geteuid() == 0:  # PostgreSQL will not run as root
             command = ("runuser", "-u", "postgres", "--", *command)
-        return subprocess.run(command, check=check, capture_output=True, text=True, cwd="/")
+        result = subprocess.run(command, capture_output=True, text=True, cwd="/")
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()[-2000:]}")
+        return result
 
     def _create(self) -> None:
         for folder in (self.base, self.sockets):
@@ -59,15 +66,16 @@ class PostgresServer:
             shutil.chown(self.sockets, "postgres")
             shutil.chown(pwfile, "postgres")
         self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", self.user, "--pwfile", str(pwfile),
-                  "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+                  "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", *([] if self.durable else ["--no-sync"]))
         pwfile.unlink()
         self._created = True
 
     def start(self) -> "PostgresServer":
         if not self._created:
             self._create()
-        options = (f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=200")
+        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         result = self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
                            "-t", "60", "start", check=False)
         if result.returncode != 0:
