@@ -17,6 +17,7 @@ from PIL import Image
 
 from conftest import free_port
 from rawapi import call, upload
+from test_browser import browser  # noqa: F401 (fixture: headless chromium)
 from test_sheets import account, key_pair  # noqa: F401 (fixtures: a service account the stand-in trusts)
 
 pytestmark = pytest.mark.slow
@@ -109,6 +110,24 @@ def test_gradio_client_through_nginx(replicas, mnist_samples, tmp_path):
     client = Client(replicas.url + "/", verbose=False)
     assert "hw_replica" in client.cookies
     assert client.predict(handle_file(str(path)), "digits", api_name="/predict")
+
+
+@pytest.mark.browser
+def test_the_page_in_chromium_through_nginx_keeps_to_one_replica(replicas, browser):  # noqa: F811
+    """A drawing on the page is answered live through nginx (queue events streamed back unbuffered), and
+    every request of the browser's session reached one replica."""
+    from test_browser import TIMEOUT_MS, draw, seven, wait_for_label
+
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(replicas.url + "/")
+        draw(page, seven(70, 55, 140, 175))
+        wait_for_label(page, "7", "a seven drawn through nginx")
+        cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "hw_replica")
+    finally:
+        page.close()
+    assert len(served_by(replicas)[cookie]) == 1
 
 
 # ---------------------------------------------------------------------------------------------------
