@@ -13,6 +13,8 @@ from handwriting.feedback import FeedbackRecord, open_store
 from handwriting.feedback.record import encode_png
 from hub_standin import HubStandIn
 from training.feedback import main
+from training.feedback_dataset import read_dataset
+from training.feedback_file import load_training_file
 
 TOKEN = "hf_dataset_test_token"
 
@@ -72,6 +74,13 @@ def test_push_uploads_the_dataset_to_a_dataset_repo(store_dir, tmp_path, monkeyp
         assert main(["export", "--data-dir", str(store_dir), "--format", "dataset", "--out", str(out),
                      "--push", "someone/handwriting-feedback"]) == 0
         files = hub.files_at("someone/handwriting-feedback")
+        # retraining takes its feedback from the dataset repo instead of the sheet
+        npz = tmp_path / "digits.npz"
+        assert main(["export", "--from", "dataset", "--dataset", "someone/handwriting-feedback", "--task", "digits",
+                     "--out", str(npz)]) == 0
+    data = load_training_file(npz)
+    assert [data.labels[i] for i in data.y] == ["7", "3"] and list(data.source) == ["app", "api"]
+    assert np.array_equal(data.x[0], open_store(store_dir).records()[0].pixels())
     assert sorted(files) == ["README.md", "data/train-00000-of-00001.parquet"]
     copy = tmp_path / "downloaded"
     for name, content in files.items():
@@ -83,3 +92,27 @@ def test_push_uploads_the_dataset_to_a_dataset_repo(store_dir, tmp_path, monkeyp
 def test_push_needs_the_dataset_format(store_dir, tmp_path):
     with pytest.raises(SystemExit, match="--format dataset"):
         main(["export", "--data-dir", str(store_dir), "--out", str(tmp_path / "x.npz"), "--push", "a/b"])
+
+
+def test_rows_that_are_not_feedback_records_are_skipped(tmp_path):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    def png(side: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("L", (side, side), 0).save(buf, format="PNG")
+        return buf.getvalue()
+
+    good = {"image": {"bytes": png(28), "path": None}, "label": "7", "predicted": "1", "task": "digits",
+            "source": "app", "was_correct": False, "created": "2026-12-05T10:00:00Z"}
+    rows = [good, good,  # the same row twice: one record
+            {**good, "label": "Q"}, {**good, "task": "klingon"}, {**good, "source": "bot"},
+            {**good, "image": {"bytes": png(4000), "path": None}}, {**good, "image": {"bytes": b"junk", "path": None}}]
+    (tmp_path / "data").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "data" / "train-00000-of-00001.parquet")
+    records, skipped = read_dataset(str(tmp_path))
+    assert skipped == 5 and len(records) == 2 and len({r.id for r in records}) == 1
+    assert records[0].correct == "7" and records[0].pixels().shape == (28, 28)

@@ -10,11 +10,16 @@ predicted, task, source, was_correct, created.
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import shutil
 from pathlib import Path
 from typing import Iterable
 
+from PIL import Image
+
 from handwriting.feedback import FeedbackRecord
+from handwriting.tasks import TASKS
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
 LICENSE = "cc-by-4.0"
@@ -139,3 +144,45 @@ def push_dataset(folder: Path | str, repo: str, token: str | None = None, endpoi
                              commit_message="Feedback records from the handwriting demo",
                              delete_patterns=["data/*.parquet"])  # the new shard replaces the old ones
     return info.oid
+
+
+def read_dataset(source: str, token: str | None = None, endpoint: str | None = None) -> tuple[list[FeedbackRecord], int]:
+    """The records of a dataset written by `write_dataset`: a local folder, or a dataset repo on the hub
+    (downloaded). Rows are checked as anything from the network is: a label outside its task, an unknown
+    task or source, or an image that is not a 28x28 picture is skipped. Returns (records, rows skipped).
+    A record's id is made from its content (the dataset has none), so a row read twice counts once."""
+    import pyarrow.parquet as pq
+
+    folder = Path(source)
+    if not folder.is_dir():
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(source, repo_type="dataset", token=token, endpoint=endpoint,
+                                        allow_patterns=["data/*.parquet"]))
+    records, skipped = [], 0
+    for shard in sorted((folder / "data").glob("*.parquet")):
+        for row in pq.read_table(shard).to_pylist():
+            record = _record_of(row)
+            if record is None:
+                skipped += 1
+            else:
+                records.append(record)
+    return records, skipped
+
+
+def _record_of(row: dict) -> FeedbackRecord | None:
+    try:
+        task, label, predicted = TASKS[row["task"]], str(row["label"]), str(row["predicted"])
+        png = bytes(row["image"]["bytes"])
+        if not (task.has(label) and task.has(predicted) and row["source"] in ("app", "api", "game")):
+            return None
+        with Image.open(io.BytesIO(png)) as img:  # the header first: no decoding of a picture of another size
+            if img.size != (28, 28) or img.format != "PNG":
+                return None
+            img.load()
+    except (KeyError, TypeError, ValueError, OSError, SyntaxError, Image.DecompressionBombError):
+        return None
+    created = str(row.get("created") or "")
+    digest = hashlib.sha256(b"\0".join([png, label.encode(), predicted.encode(), created.encode()])).hexdigest()
+    return FeedbackRecord(digest[:32], created, task.name, "", predicted, float("nan"), label, row["source"],
+                          base64.b64encode(png).decode("ascii"))
