@@ -98,6 +98,8 @@ class Database:
         self._lock = threading.Lock()
         self._migrated: dict[str, int] = {}  # component -> version applied in this process
         self._sweeping = threading.Event()
+        self.last_error = ""  # why the pool last failed to connect (no secret in it), for messages
+        self.pool_name = f"handwriting-{id(self):x}"  # in the pool's log lines: whose they are
 
     def __repr__(self) -> str:
         return f"Database({self.where})"
@@ -108,13 +110,13 @@ class Database:
                 from psycopg_pool import ConnectionPool
 
                 self._pool = ConnectionPool(
-                    self.url, min_size=1, max_size=self.pool_size, open=False, name="handwriting",
+                    self.url, min_size=1, max_size=self.pool_size, open=False, name=self.pool_name,
                     timeout=self.connect_timeout, reconnect_timeout=RECONNECT_S,
                     check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
                     kwargs={"connect_timeout": max(1, int(self.connect_timeout)), "application_name": "handwriting"},
                 )
                 self._pool.open(wait=False)
-                _guard_driver_logs(self.url)
+                _guard_driver_logs(self)
             return self._pool
 
     @contextmanager
@@ -128,7 +130,8 @@ class Database:
                 yield conn
         except PoolTimeout:
             self._sweep()
-            raise DatabaseUnavailable(f"the database {self.where} cannot be reached") from None
+            why = f" ({self.last_error})" if self.last_error else ""
+            raise DatabaseUnavailable(f"the database {self.where} cannot be reached{why}") from None
         except psycopg.OperationalError as exc:
             self._sweep()
             raise DatabaseUnavailable(f"the database {self.where} cannot be reached ({self.describe(exc)})") from None
@@ -205,28 +208,40 @@ class Database:
                 self._pool.close()
                 self._pool = None
             self._migrated.clear()
+        logger = logging.getLogger("psycopg.pool")
+        for f in [f for f in logger.filters if isinstance(f, _DriverLog) and f.database is self]:
+            logger.removeFilter(f)
 
 
-class _Scrubbed(logging.Filter):
-    """Takes a URL's secrets out of the driver's own log lines (the pool logs connection errors)."""
+class _DriverLog(logging.Filter):
+    """The pool's own log lines for one database: its secrets taken out, a connection error in one line and
+    only when it changes (the pool retries every few seconds while the server is down), and the last one
+    kept for the messages that say why the database cannot be reached."""
 
-    def __init__(self, url: str):
+    def __init__(self, database: "Database"):
         super().__init__()
-        self.url = url
+        self.database = database
+        self.last = ""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = scrub(message, self.url)
+        clean = scrub(message, self.database.url)
+        if clean.startswith("error connecting") and self.database.pool_name in clean:
+            reason = clean.strip().splitlines()[0].split("failed:")[-1].strip()[:200]  # "Connection refused"
+            clean = " ".join(clean.split())
+            self.database.last_error = reason
+            if clean == self.last:
+                return False
+            self.last = clean
         if clean != message:
             record.msg, record.args = clean, None
         return True
 
 
-def _guard_driver_logs(url: str) -> None:
-    for name in ("psycopg", "psycopg.pool"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _Scrubbed) and f.url == url for f in logger.filters):
-            logger.addFilter(_Scrubbed(url))
+def _guard_driver_logs(database: "Database") -> None:
+    logger = logging.getLogger("psycopg.pool")
+    if not any(isinstance(f, _DriverLog) and f.database is database for f in logger.filters):
+        logger.addFilter(_DriverLog(database))
 
 
 _databases: dict[str, Database] = {}
