@@ -158,3 +158,22 @@ def test_the_password_never_reaches_a_message_or_the_log(postgres_cluster, tmp_p
     for text in (caplog.text, *messages):
         assert not any(secret in text for secret in secrets), text
     assert "could not be stored" in messages[0]
+
+
+def test_feedback_on_a_read_is_stored_with_its_characters_and_its_key(database_url, tmp_path):
+    from handwriting.feedback import make_read_feedback
+
+    rng = np.random.default_rng(5)
+    characters = [(rng.integers(0, 256, (28, 28), dtype=np.uint8), label, 0.8, (i * 30, 0, i * 30 + 28, 28))
+                  for i, label in enumerate("17")]
+    read, records = make_read_feedback("digits", "17", "77", characters, model_version="1.0.0")
+    picture = Original(b"a line of digits", "png")
+    rec = FeedbackRecorder(tmp_path, database_url=database_url)
+    stored = rec.submit_read(read, records, picture, request_key="read-key-1")
+    assert rec.store.reads(read.id) == [stored] and stored.matched
+    assert [r.correct for r in rec.store.records()] == ["7", "7"]
+    assert {r.original_file for r in rec.store.records()} == {stored.original_file}
+    assert rec.store.original_data(stored.original_file) == picture.data
+    again, again_records = make_read_feedback("digits", "17", "77", characters, model_version="1.0.0")
+    assert rec.submit_read(again, again_records, picture, request_key="read-key-1") == stored  # a retry
+    assert len(rec.store.reads()) == 1 and rec.store.count() == 2

@@ -23,7 +23,7 @@ from typing import Protocol, Sequence
 
 from handwriting.feedback.database import FeedbackStore
 from handwriting.feedback.outbox import Queued
-from handwriting.feedback.record import FeedbackRecord
+from handwriting.feedback.record import FeedbackRecord, FeedbackStorageError
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,11 @@ class OutboxSender:
         while not self._stop.is_set():
             try:
                 wait = self.run_once()
+            except FeedbackStorageError as exc:  # the store is unreachable (a database down): one line a change
+                level = logging.DEBUG if str(exc) == self.problem else logging.WARNING
+                self.log.log(level, "the %s sender waits for the feedback store: %s", self.sink, exc)
+                self.state, self.problem = "retrying", str(exc)
+                wait = self._backoff()
             except Exception as exc:  # a bug or the store failing: log it, keep the thread alive
                 self.log.exception("the %s sender failed a step: %s", self.sink, type(exc).__name__)
                 wait = self._backoff()
