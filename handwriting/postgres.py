@@ -14,7 +14,7 @@ import re
 import threading
 from contextlib import contextmanager
 from typing import Iterator, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 SCHEMES = ("postgresql", "postgres")
 CONNECT_TIMEOUT_S = 5  # a caller waits at most this long for a connection before hearing it is unavailable
@@ -73,9 +73,7 @@ def scrub(text: str, url: str) -> str:
     except ValueError:
         password = None
     if password:
-        secrets.append(password)
-        from urllib.parse import unquote
-        secrets.append(unquote(password))
+        secrets += [password, unquote(password)]
     for secret in sorted(set(secrets), key=len, reverse=True):
         if secret:
             text = text.replace(secret, "***")
