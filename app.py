@@ -36,12 +36,12 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> GuardedBlocks:
     recorder = recorder or FeedbackRecorder.from_settings()
     desk = FeedbackDesk(recorder)
     with GuardedBlocks(title="Handwriting recognition", delete_cache=settings().upload_cleanup) as demo:
-        gr.Markdown(
+        gr.Markdown(  # on a phone only the title and the first line show: the pad must fit the first screen
             "# Handwriting recognition\n"
-            "Draw a digit or a letter, or upload a photo of one: a convolutional network says what it sees "
-            "and how sure it is, after every stroke, and shows the picture it was given. Write a whole number "
-            "or word in **Read**. Tell it when it is wrong: corrections are kept to train better models. Or "
-            "race the clock in the **Game**."
+            "Draw a character or upload a photo: a neural network says what it sees after every stroke.\n\n"
+            "<p class='intro-more'>It shows how sure it is and the picture it was given. Write a whole number "
+            "or word in <b>Read</b>. Tell it when it is wrong: corrections are kept to train better models. Or "
+            "race the clock in the <b>Game</b>.</p>", elem_id="intro"
         )
         served = [task for task in TASKS.values() if available(task)]  # every registered task with a model
         others = [task for task in served if task.name != "digits"]

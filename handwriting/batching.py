@@ -6,8 +6,8 @@ only the model call is shared.
 
 There is no worker thread: the first caller to find the model free runs it, for its own sample and
 for everything queued behind it (leader and followers). A lone request therefore runs the model in
-its own thread, with no hand-off to another thread and back (that hand-off cost more than the model
-itself, ~0.1 ms); batches form only while the model is busy, which is when they pay. One model
+its own thread, with no hand-off to another thread and back (a hand-off costs more than this model's
+own call); batches form only while the model is busy, which is when they pay. One model
 call at a time, so a runtime that is not thread-safe (LiteRT's interpreter) is safe behind it.
 """
 

@@ -107,8 +107,8 @@ class Settings:
     original_side: int = field(default_factory=lambda: _env_int("HANDWRITING_ORIGINAL_SIDE", 1024))
     # ...and all kept uploads together within this size: the oldest are dropped first (their records stay).
     originals_budget: str = field(default_factory=lambda: os.environ.get("HANDWRITING_ORIGINALS_BUDGET", "300mb"))
-    # Gradio keeps ~0.2 MB of state per session (every API call without a session is a new one) for its
-    # 10,000 most recent sessions by default: 2 GB. This bounds it; the oldest sessions are forgotten first.
+    # Gradio keeps every session's state (every API call without a session is a new one) for its 10,000 most
+    # recent sessions by default. This bounds it; the oldest sessions are forgotten first.
     max_sessions: int = field(default_factory=lambda: int(os.environ.get("HANDWRITING_MAX_SESSIONS", "1000")))
     # Sessions one client address may hold (a flood from one address then pushes out only its own; a
     # classroom behind one NAT shares it)

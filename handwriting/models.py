@@ -20,6 +20,7 @@ from handwriting.batching import MicroBatcher
 from handwriting.config import PROJECT_DIR, settings
 from handwriting.hub import HUB_CACHE, HubFailure, snapshot
 from handwriting.model_folder import KERAS_FILE, LITERT_FILE, litert_state, models_dir, read_metrics
+from handwriting.refusal import Answer, RefusalPolicy, decide
 from handwriting.runtime import load_runtime
 from handwriting.tasks import TASKS, Task, get_task
 
@@ -69,51 +70,71 @@ class ModelRecord:
                 "fallback_reason": self.fallback_reason}
 
 
-def read_model_folder(task, folder: Path, source: str, **provenance) -> ModelRecord:
-    """A model folder's record; ModelUnavailableError when it has no serving copy."""
+def read_model_folder(task, folder: Path, source: str, weights: str = LITERT_FILE, **provenance) -> ModelRecord:
+    """A model folder's record; ModelUnavailableError when it lacks `weights` (serving needs its LiteRT copy;
+    training, which runs the Keras weights, asks for those)."""
     task, folder = get_task(task), Path(folder)
-    if not (folder / LITERT_FILE).is_file():
-        raise ModelUnavailableError(f"The {task.name} model is not available: {folder / LITERT_FILE} is missing.")
+    if not (folder / weights).is_file():
+        raise ModelUnavailableError(f"The {task.name} model is not available: {folder / weights} is missing.")
     metrics = read_metrics(folder)
     return ModelRecord(task, folder, str(metrics.get("version", "unversioned")), source, metrics, **provenance)
 
 
 def verify_model_folder(task, folder: Path, runtime=None) -> None:
     """Raise ModelVerificationError unless the folder's model (or `runtime`, e.g. training's Keras one)
-    loads and answers a blank 28x28 image with one probability per label."""
+    loads and answers a blank 28x28 image with one probability per label (and its "none" unit, if its
+    refusal policy has one)."""
     task = get_task(task)
     try:
+        units = RefusalPolicy.load(folder).output_units(task.labels)
         out = np.asarray((runtime or load_runtime(folder))(np.zeros((1, 28, 28), np.float32)))
     except Exception as exc:
         raise ModelVerificationError(f"the model in {folder} does not load or run ({type(exc).__name__}: {exc})") from exc
-    if out.shape != (1, len(task.labels)) or not np.isfinite(out).all():
+    if out.shape != (1, units) or not np.isfinite(out).all():
         raise ModelVerificationError(f"the model in {folder} answers a 28x28 image with shape {out.shape}; "
-                                     f"the {task.name} task needs (1, {len(task.labels)}).")
+                                     f"the {task.name} task needs (1, {units}).")
 
 
 class Model:
-    """One task's model, ready to answer; concurrent callers share model calls."""
+    """One task's model, ready to answer; concurrent callers share model calls.
+
+    Its raw output has one unit per label, plus a last "none of them" unit when its refusal policy says so
+    (`handwriting.refusal`); `probabilities` are the labels' alone, `answer` decides "?"."""
 
     def __init__(self, record: ModelRecord):
         self.record = record
         self.task = record.task
+        self.policy = RefusalPolicy.load(record.folder)
         self.runtime = load_runtime(record.folder)
-        if self.runtime.num_classes != len(self.task.labels):
+        units = self.policy.output_units(self.task.labels)
+        if self.runtime.num_classes != units:
             raise ModelVerificationError(f"{record.folder / LITERT_FILE} has {self.runtime.num_classes} outputs but "
-                                         f"task {self.task.name!r} has {len(self.task.labels)} labels.")
+                                         f"task {self.task.name!r} needs {units}.")
         self._batched = MicroBatcher(self.runtime, name=f"{self.task.name}-batcher")
 
     @property
     def version(self) -> str:
         return self.record.version
 
+    def rows(self, xs: list[np.ndarray]) -> list[np.ndarray]:
+        """Preprocessed 28x28 images -> the model's raw output rows, in batched model calls."""
+        return self._batched.rows(xs) if xs else []
+
+    def real(self, row: np.ndarray) -> np.ndarray:
+        """A raw row's probabilities of the task's labels (without the "none" unit)."""
+        return row[: len(self.task.labels)]
+
+    def answer(self, row: np.ndarray) -> Answer:
+        """A raw row's answer: its label ("?" when refused) and the closest characters."""
+        return decide(row, self.task.labels, self.policy)
+
     def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """One preprocessed 28x28 image -> its class probabilities."""
-        return self._batched(x)
+        """One preprocessed 28x28 image -> its labels' probabilities."""
+        return self.real(self._batched(x))
 
     def probabilities_many(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """Several preprocessed images -> their class probabilities, in batched model calls."""
-        return self._batched.rows(xs) if xs else []
+        """Several preprocessed images -> their labels' probabilities, in batched model calls."""
+        return [self.real(row) for row in self.rows(xs)]
 
 
 _resolved: dict[tuple, ModelRecord | ModelUnavailableError] = {}

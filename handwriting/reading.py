@@ -23,6 +23,7 @@ from handwriting import segmentation
 from handwriting.decoding import BlankImageError, InvalidImageError, image_size, oriented_size, to_grey
 from handwriting.preprocessing import center_in_frame, clean_ink, grow, ink_map, resize
 from handwriting.models import load
+from handwriting.refusal import REFUSED
 from handwriting.tasks import LOOKALIKES, Task, get_task
 
 DECODE_SIDE = 1024  # decoded pictures are reduced to this longest side first
@@ -226,21 +227,25 @@ class Scores:
 
     def __init__(self, recognizer, writing: Writing):
         self.recognizer, self.writing = recognizer, writing
-        self._found: dict[int, tuple] = {}  # id(piece) -> (piece, probabilities, box, model input)
+        self._found: dict[int, tuple] = {}  # id(piece) -> (piece, probabilities, box, model input, answer)
 
     def add(self, candidates: list) -> None:
         todo = [p for p in candidates if p not in self]
         if not todo:
             return
         crops, boxes = zip(*(self._crop(p) for p in todo))
-        for p, pr, box, crop in zip(todo, self.recognizer.probabilities_many(list(crops)), boxes, crops):
-            self._found[id(p)] = (p, pr, box, crop)
+        for p, row, box, crop in zip(todo, self.recognizer.rows(list(crops)), boxes, crops):
+            self._found[id(p)] = (p, self.recognizer.real(row), box, crop, self.recognizer.answer(row))
 
     def __contains__(self, piece) -> bool:
         return id(piece) in self._found
 
     def __getitem__(self, piece) -> tuple[np.ndarray, tuple[int, int, int, int], np.ndarray]:
-        return self._found[id(piece)][1:]
+        return self._found[id(piece)][1:4]
+
+    def refused(self, piece) -> bool:
+        """The model says the piece is none of the task's characters."""
+        return self._found[id(piece)][4].refused
 
     def score(self, piece) -> float:
         """Log-confidence, less a penalty for a width no character has."""
@@ -328,8 +333,9 @@ def reading_of(chosen: list, scores: Scores, task: Task, unsure_below: float = U
         _, box, crop = scores[p]
         order = np.argsort(pr)[::-1][:3]
         top3 = [(task.labels[i], float(pr[i])) for i in order]
-        characters.append(Character(scores.writing.input_box(box), top3[0][0], top3[0][1], top3,
-                                    top3[0][1] < unsure_below, crop))
+        refused = scores.refused(p)  # "?", marked unsure: none of the task's characters
+        characters.append(Character(scores.writing.input_box(box), REFUSED if refused else top3[0][0], top3[0][1],
+                                    top3, refused or top3[0][1] < unsure_below, crop))
     return Reading("".join(c.label for c in characters), characters)
 
 

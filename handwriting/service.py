@@ -29,6 +29,7 @@ from handwriting.feedback import (
 )
 from handwriting.models import ModelUnavailableError
 from handwriting.preprocessing import InvalidImageError, to_model_input
+from handwriting.refusal import REFUSED, Answer
 from handwriting.tasks import Task, UnknownTaskError, get_task
 
 USER_ERRORS = (InvalidImageError, UnknownTaskError, ModelUnavailableError, InvalidFeedbackError, FeedbackStorageError)
@@ -36,26 +37,39 @@ USER_ERRORS = (InvalidImageError, UnknownTaskError, ModelUnavailableError, Inval
 
 @dataclass(frozen=True)
 class Prediction:
-    """One picture recognised: every label's probability, the 28x28 input the model saw, and which model."""
+    """One picture recognised: its answer (a label, or "?" when it is none of the task's characters), every
+    label's probability, the 28x28 input the model saw, and which model."""
 
     task: Task
     probabilities: np.ndarray  # in the order of task.labels
     model_input: np.ndarray
     model_version: str
+    answer: Answer
+
+    @classmethod
+    def of(cls, model: models.Model, row: np.ndarray, model_input: np.ndarray) -> "Prediction":
+        return cls(model.task, model.real(row), model_input, model.version, model.answer(row))
 
     @property
     def label(self) -> str:
-        return self.task.labels[int(np.argmax(self.probabilities))]
+        return self.answer.label
+
+    @property
+    def refused(self) -> bool:
+        return self.answer.refused
 
     @property
     def confidence(self) -> float:
-        return float(np.max(self.probabilities))
+        """How sure the model is of its label (of "none of them", for "?")."""
+        return self.confidence_of(self.label)
 
     def confidence_of(self, label: str) -> float:
+        if label == REFUSED:
+            return self.answer.none_probability if self.answer.none_probability else 1.0 - self.top(1)[0][1]
         return float(self.probabilities[self.task.index(label)])
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
-        """The k most likely labels with their probabilities, most likely first."""
+        """The k most likely characters with their probabilities, most likely first ("?" is never one)."""
         best = np.argsort(-self.probabilities, kind="stable")[:k]
         return [(self.task.labels[i], float(self.probabilities[i])) for i in best]
 
@@ -75,7 +89,7 @@ def predict(image, task="digits") -> Prediction:
     task = get_task(task)
     x = to_model_input(image)
     model = models.load(task)
-    return Prediction(task, model.probabilities(x), x, model.version)
+    return Prediction.of(model, model.rows([x])[0], x)
 
 
 def predict_many(images, task="digits") -> list[Prediction | InvalidImageError]:
@@ -89,8 +103,8 @@ def predict_many(images, task="digits") -> list[Prediction | InvalidImageError]:
     if not good:
         return prepared
     model = models.load(task)
-    rows = iter(model.probabilities_many(good))
-    return [Prediction(task, next(rows), x, model.version) if isinstance(x, np.ndarray) else x for x in prepared]
+    rows = iter(model.rows(good))
+    return [Prediction.of(model, next(rows), x) if isinstance(x, np.ndarray) else x for x in prepared]
 
 
 def _prepared_or_error(image) -> np.ndarray | InvalidImageError:
@@ -135,8 +149,9 @@ class FeedbackDesk:
         if confidence is None or model_version is None:
             model = models.load(task)
             model_version = model_version or model.version
-            if confidence is None:  # every label's: the record picks `predicted`'s once it has checked it
-                confidence = dict(zip(task.labels, map(float, model.probabilities(model_input))))
+            if confidence is None:  # every label's (and "?"'s): the record picks `predicted`'s once it has checked it
+                said = Prediction.of(model, model.rows([model_input])[0], model_input)
+                confidence = {label: said.confidence_of(label) for label in (*task.labels, REFUSED)}
         record = make_record(model_input, task, predicted, correct, confidence=confidence,
                              model_version=model_version, source=source)
         return self.recorder.submit(record, original, request_key=request_key, fingerprint=fingerprint)

@@ -107,7 +107,9 @@ def lookalikes_of(char: str) -> tuple[str, ...]:
 
 
 def unambiguous_name(char: str) -> str:
-    """`char` in words that no font can blur: "capital I", "lowercase l", "digit 1"."""
+    """`char` in words that no font can blur: "capital I", "lowercase l", "digit 1"; "?" is no character."""
+    if char == "?":
+        return "no character"
     if len(char) != 1:
         raise ValueError(f"one character expected, not {char!r}")
     if char.isdigit():

@@ -557,3 +557,32 @@ def test_an_address_over_its_budget_loses_its_stateless_sessions_first():
         holder.update(f"call-{i}")
         holder.claim(f"call-{i}", "10.0.0.1")
     assert "visitor" in holder.session_data and len(holder.session_data) == 10
+
+
+def test_a_request_reads_only_the_sessions_it_may_act_on():
+    """Every request passes through the holder on the event loop, under one lock: with a thousand sessions
+    from other addresses, a new session's arrival (an eviction) and its claim read only the oldest one."""
+    from ui.gradio_patches import VisitorsFirstStateHolder
+
+    holder = VisitorsFirstStateHolder()
+    holder.capacity, holder.per_client = 1000, 10
+    read = []
+
+    class Session:
+        def __init__(self, name, state):
+            self.name, self.state = name, state
+
+        def __getattribute__(self, attr):
+            if attr in ("client", "state_data"):
+                read.append(object.__getattribute__(self, "name"))
+            return object.__getattribute__(self, "state" if attr == "state_data" else attr)
+
+    for i in range(1000):  # the oldest holds no state, every other one does
+        holder.session_data[f"s{i}"] = Session(f"s{i}", {} if i == 0 else {1: "an answer"})
+        holder.claim(f"s{i}", f"10.0.{i // 250}.{i % 250}")
+    read.clear()
+    holder.session_data["new"] = Session("new", {})
+    holder.update("new")
+    holder.claim("new", "10.9.9.9")
+    assert "s0" not in holder.session_data and len(holder.session_data) == 1000
+    assert set(read) <= {"s0", "new"}

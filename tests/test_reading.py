@@ -181,8 +181,8 @@ def test_a_five_with_its_bar_drawn_apart_is_one_character():
 def test_one_model_call_per_read(clear_digits, monkeypatch):
     recognizer = get_recognizer("digits")
     calls = []
-    real = recognizer.probabilities_many
-    monkeypatch.setattr(recognizer, "probabilities_many", lambda xs: calls.append(len(xs)) or real(xs))
+    real = recognizer.rows
+    monkeypatch.setattr(recognizer, "rows", lambda xs: calls.append(len(xs)) or real(xs))
     rng = np.random.default_rng(7)
     image, _ = compose(number(clear_digits, "86420137", rng), [28] * 7)
     assert read(image, "digits").text == "86420137"

@@ -160,6 +160,39 @@ def test_the_gate_allows_noise_on_small_sets_and_little_on_large_ones():
     assert verdict(50, lost=0, gained=10) == "better"
 
 
+def test_the_gate_refuses_a_candidate_that_answers_more_real_characters_with_a_question_mark():
+    """Same accuracy, but the new model's none unit takes 40 more of 10,000 real digits: not promoted."""
+    from handwriting.refusal import RefusalPolicy
+    from training.evaluate import EvalSet
+
+    settings, policy = retrain.RetrainSettings(), RefusalPolicy(none_unit=True, none_threshold=0.5)
+
+    class Runtime:
+        def __init__(self, refused):
+            self.refused = refused
+
+        def __call__(self, x):  # pixel (0, 0) holds the image's index; every image is a 0, read right
+            probs = np.zeros((len(x), 11), np.float32)
+            probs[:, 0] = 0.6
+            probs[:, 10] = 0.4
+            probs[self.refused[x[:, 0, 0].astype(int)]] = [0.3] + [0.0] * 9 + [0.7]
+            return probs
+
+    n = 10_000
+    x = np.zeros((n, 28, 28), np.float32)
+    x[:, 0, 0] = np.arange(n)
+    s = EvalSet("set", x, np.zeros(n, np.int64), "")
+    old, new = np.zeros(n, bool), np.zeros(n, bool)
+    new[:40] = True
+    _, _, rows = retrain.compare(Runtime(old), Runtime(new), [s], labels_for("digits"), settings, policy, policy)
+    assert rows["set"]["verdict"] == "same" and rows["set"]["new_accuracy"] == 1.0  # the characters are still read right
+    assert rows["set"]["old_refused"] == 0.0 and rows["set"]["new_refused"] == 0.004
+    promoted, reasons = retrain.gate(rows)
+    assert not promoted and "refuses" in reasons[0]
+    _, _, rows = retrain.compare(Runtime(old), Runtime(old), [s], labels_for("digits"), settings, policy, policy)
+    assert retrain.gate(rows)[0]
+
+
 # ---------------------------------------------------------------------------------------------------
 # The training package: one recipe for train and retrain, every setting on the command line, imports one way
 

@@ -9,7 +9,7 @@ Two sources, the first that works:
 
 NIST stored every image transposed (each one is its own mirror across the diagonal): the IDX files are
 transposed back here. The `emnist` package already swaps the axes, so its arrays are used as they are.
-ByClass labels are 0-9, A-Z, a-z, exactly `handwriting.labels` "all"; for "letters" the digits are
+ByClass labels are 0-9, A-Z, a-z, exactly the "all" task's labels (`handwriting.tasks`); for "letters" the digits are
 dropped and the rest shifted down by 10. This workplace has no EMNIST (no network): the loader is tested
 on a tiny file in the same format.
 """

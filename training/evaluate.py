@@ -12,38 +12,19 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from handwriting import model_folder
 from handwriting.tasks import LOOKALIKES, labels_for
 from handwriting.model_folder import CARD_FILE, KERAS_FILE, METRICS_FILE
-from handwriting.preprocessing import InvalidImageError, to_model_input
 from training import model_card
-from training.data import load_hw62_paths, load_mnist, load_usps
+from training.data import load_mnist
+from training.eval_sets import (  # noqa: F401  (also read from here by older callers)
+    EvalSet, digit_sets, emnist_validation_set, hw62_set, predict_all, preprocess_all)
 
 DEFAULT_VERSION = "1.0.0"
-
-
-def predict_all(runtime, x: np.ndarray, batch: int = 512) -> np.ndarray:
-    """Class probabilities for N x 28 x 28 model inputs."""
-    return np.concatenate([runtime(x[i : i + batch]) for i in range(0, len(x), batch)])
-
-
-def preprocess_all(items, desc: str) -> tuple[np.ndarray, np.ndarray]:
-    """Run user-style inputs through the app's preprocessing; returns inputs and a kept-mask."""
-    out, kept = [], []
-    for item in tqdm(items, desc=desc, unit="img"):
-        try:
-            out.append(to_model_input(item))
-            kept.append(True)
-        except InvalidImageError:
-            out.append(np.zeros((28, 28), np.float32))
-            kept.append(False)
-    return np.stack(out), np.array(kept)
 
 
 def scores(probs: np.ndarray, y: np.ndarray, labels: tuple[str, ...]) -> dict:
@@ -86,54 +67,6 @@ def save_confusion_png(confusion: np.ndarray, labels, title: str, path: Path) ->
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-@dataclass
-class EvalSet:
-    """One evaluation set in the model's input format, prepared once and scored for any number of models."""
-
-    name: str
-    x: np.ndarray  # float32 N x 28 x 28 in [0, 1], white ink on black
-    y: np.ndarray  # label indices
-    description: str
-    refused: int | None = None  # inputs the upload preprocessing refused (user-style sets only)
-
-
-def digit_sets(data_dir, skip_missing: bool = False) -> list[EvalSet]:
-    """MNIST test, USPS and the hw62_dev digit photos (the last two through the app's preprocessing).
-
-    With `skip_missing`, the sets whose files cannot be found are left out instead of failing (the
-    retraining gate compares models on whatever sets exist; a release evaluation needs all three).
-    """
-    labels = labels_for("digits")
-    sets = []
-    try:
-        _, test = load_mnist(data_dir)
-        sets.append(EvalSet("mnist_test", test.x.astype(np.float32) / 255.0, test.y,
-                            f"MNIST test set, {len(test.y):,} digits, as published (already 28x28)"))
-    except Exception:
-        if not skip_missing:
-            raise
-    try:
-        usps = load_usps(data_dir)
-        x, kept = preprocess_all(list(usps.x), "USPS through the app's preprocessing")
-        sets.append(EvalSet("usps", x[kept], usps.y[kept],
-                            f"USPS training split, {len(usps.y):,} digits, 16x16 scans, through the upload preprocessing",
-                            int((~kept).sum())))
-    except FileNotFoundError:
-        if not skip_missing:
-            raise
-    try:
-        photos = [(p, c) for p, c in load_hw62_paths(data_dir) if c.isdigit()]
-        x, kept = preprocess_all([p for p, _ in photos], "hw62_dev digit photos")
-        y = np.array([labels.index(c) for _, c in photos])
-        sets.append(EvalSet("hw62_digits", x[kept], y[kept],
-                            "hw62_dev digits: photographed pen on paper, through the upload preprocessing",
-                            int((~kept).sum())))
-    except FileNotFoundError:
-        if not skip_missing:
-            raise
-    return sets
 
 
 def score_set(probs: np.ndarray, eval_set: EvalSet, labels: tuple[str, ...]) -> dict:
@@ -184,39 +117,6 @@ def character_scores(probs: np.ndarray, eval_set: EvalSet, labels: tuple[str, ..
     return result
 
 
-def hw62_set(task: str, data_dir) -> EvalSet:
-    """The hw62_dev photos of `task`'s classes, through the app's upload preprocessing."""
-    labels = labels_for(task)
-    photos = [(p, c) for p, c in load_hw62_paths(data_dir) if c in labels]
-    x, kept = preprocess_all([p for p, _ in photos], f"hw62_dev photos ({task})")
-    y = np.array([labels.index(c) for _, c in photos])
-    return EvalSet(f"hw62_{task}", x[kept], y[kept],
-                   f"hw62_dev {task}: photographed pen on paper, through the upload preprocessing", int((~kept).sum()))
-
-
-def emnist_validation_set(task: str, cache=None) -> EvalSet | None:
-    """The EMNIST validation tenth kept aside by `training.emnist_cache` (None when the cache is absent).
-
-    Only images with an exact label: ByMerge's case-merged images are left out (their case is unknown).
-    It shares writers with the training part, so it is not a real-world figure (hw62_dev is).
-    """
-    from training.emnist_cache import cache_path
-
-    path = cache_path(cache)
-    if not path.exists():
-        return None
-    with np.load(path) as d:
-        keep = d["validation"] & ~d["case_ambiguous"]
-        x, y = d["x"][keep], d["y"][keep].astype(np.int64)
-    all_labels, labels = labels_for("all"), labels_for(task)
-    index = np.array([labels.index(c) if c in labels else -1 for c in all_labels])
-    y = index[y]
-    x, y = x[y >= 0], y[y >= 0]
-    return EvalSet("emnist_val", x.astype(np.float32) / 255.0, y,
-                   f"EMNIST validation tenth ({task} classes, seeded, never trained on; shares writers with the training "
-                   "part; ByMerge's case-merged images left out), through the serving preprocessing")
-
-
 def evaluate_letters(runtime, data_dir) -> dict[str, dict]:
     labels = labels_for("letters")
     sets = [hw62_set("letters", data_dir)]
@@ -250,25 +150,48 @@ def main(argv=None):
     parser.add_argument("--version", default=None, help=f"version to record (default: keep the folder's, else {DEFAULT_VERSION})")
     args = parser.parse_args(argv)
 
+    from handwriting.refusal import RefusalPolicy
     from training.keras_runtime import KerasRuntime
 
     folder = Path(args.model_dir) if args.model_dir else model_folder.bundled_folder(args.task)
     runtime = KerasRuntime(folder / KERAS_FILE)
+    policy = RefusalPolicy.load(folder)
     previous = model_folder.read_metrics(folder)
     started = time.time()
-    results = EVALUATORS[args.task](runtime, args.data_dir)
+    results = EVALUATORS[args.task](characters_only(runtime, policy), args.data_dir)
+    refusal = None
+    if policy != RefusalPolicy.never():
+        from training.evaluate_refusal import measure
+
+        refusal = {"policy": {"none_unit": policy.none_unit, "none_threshold": policy.none_threshold,
+                              "min_confidence": policy.min_confidence, **policy.details},
+                   **measure(args.task, runtime, policy, args.data_dir)}
     write_metrics(folder, args.task, results, args.version or previous.get("version", DEFAULT_VERSION),
-                  time.time() - started)
+                  time.time() - started, refusal)
     for name, result in results.items():
         extra = f"  case-insensitive {result['case_insensitive_accuracy']:.2%}" if "case_insensitive_accuracy" in result else ""
         print(f"{name:>14}: accuracy {result['accuracy']:.4%}  top-3 {result['top3_accuracy']:.4%}{extra}  (n={result['n']})")
         for kind, g in result.get("groups", {}).items():
             print(f"{'':>16}{kind}: {g['accuracy']:.2%}, case-insensitive {g['case_insensitive_accuracy']:.2%}, top-3 {g['top3_accuracy']:.2%} (n={g['n']})")
+    if refusal:
+        from training.evaluate_refusal import summary_line
+
+        print("refusal (\"?\"): " + summary_line(refusal))
     print(f"wrote {folder / METRICS_FILE} and {folder / CARD_FILE}")
 
 
-def write_metrics(folder: Path, task: str, results: dict[str, dict], version: str, seconds: float) -> dict:
-    """Write a model folder's `metrics.json`, confusion matrices and model card from measured results."""
+def characters_only(runtime, policy):
+    """The runtime as a plain N-class model: a model with a none unit loses it (its accuracy, top 3 and
+    confusion are over the task's characters; its refusals are measured apart)."""
+    if not policy.none_unit:
+        return runtime
+    return lambda batch: runtime(batch)[:, :-1]
+
+
+def write_metrics(folder: Path, task: str, results: dict[str, dict], version: str, seconds: float,
+                  refusal: dict | None = None) -> dict:
+    """Write a model folder's `metrics.json`, confusion matrices and model card from measured results
+    (and, for a model that answers "?", its refusal figures from `training.evaluate_refusal`)."""
     labels = labels_for(task)
     for name, result in results.items():
         save_confusion_png(np.array(result["confusion"]), labels, f"{task}: {name} ({result['accuracy']:.2%})",
@@ -283,6 +206,8 @@ def write_metrics(folder: Path, task: str, results: dict[str, dict], version: st
         "evaluation_seconds": round(seconds, 1),
         "results": results,
     }
+    if refusal:
+        metrics["refusal"] = refusal
     metrics["headline"] = model_card.headline(metrics)
     model_folder.write_metrics(folder, metrics)
     (folder / CARD_FILE).write_text(model_card.render(metrics, training))

@@ -30,16 +30,18 @@ class FitSettings(Protocol):
 
 
 def fit(model, x: np.ndarray, y: np.ndarray, settings: FitSettings, sample_weight: np.ndarray | None = None,
-        validation: tuple[np.ndarray, np.ndarray] | None = None):
+        validation: tuple[np.ndarray, np.ndarray] | None = None, augment=None):
     """Fit a compiled Keras `model` on uint8 images `x` (N x 28 x 28) and labels `y`; returns the Keras history.
 
-    With `validation` (uint8 images, labels) the epoch with the best validation accuracy is restored at the end."""
+    With `validation` (uint8 images, labels) the epoch with the best validation accuracy is restored at the end.
+    `augment` replaces the settings' rotation/zoom/shift pipeline (e.g. `training.augment.writer_augmenter`)."""
     import keras
     import tensorflow as tf
 
     from training.augment import digit_augmenter
 
-    augment = digit_augmenter(settings.rotation_deg, settings.zoom, settings.shift, settings.seed)
+    if augment is None:
+        augment = digit_augmenter(settings.rotation_deg, settings.zoom, settings.shift, settings.seed)
 
     def prepare(images, labels, *weights):
         images = tf.cast(images, tf.float32)[..., None] / 255.0
@@ -61,6 +63,18 @@ def fit(model, x: np.ndarray, y: np.ndarray, settings: FitSettings, sample_weigh
             monitor="val_accuracy", patience=settings.epochs, restore_best_weights=True, verbose=1))
     return model.fit(data, validation_data=validation_data, epochs=settings.epochs, callbacks=callbacks,
                      shuffle=False, verbose=1 if sys.stdout.isatty() else 2)  # the dataset shuffles itself
+
+
+def class_weights(y: np.ndarray, n_classes: int, power: float = 1.0) -> np.ndarray:
+    """Per-image weights count^-power, scaled to mean 1: power 1 makes every class count as much.
+
+    Training with them gives the posterior of a model whose logits were corrected by `power` x log(prior),
+    so fine-tuning keeps the prior correction baked into the base model (training.train_emnist)."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    w = np.zeros(n_classes)
+    w[counts > 0] = counts[counts > 0] ** -power
+    w = w[y]
+    return (w / w.mean()).astype(np.float32)
 
 
 def machine() -> str:

@@ -93,7 +93,7 @@ Look-alike characters are a fact of the problem, not only of this model: once pr
 character to a 20-pixel box, a small "o" and a capital "O" are the same drawing, and so are c/C, k/K, p/P,
 s/S, u/U, v/V, w/W, x/X, y/Y, z/Z (and 0/O/o, 1/l/I in the 62-class model). Exact accuracy counts them as
 errors; "case-insensitive" counts a/A as one answer; "look-alikes folded" also joins the groups in
-`handwriting.labels.LOOKALIKES`, which the app can use to offer the other reading."""
+`handwriting.tasks.LOOKALIKES`, which the app can use to offer the other reading."""
 
 
 def _results_table(metrics: dict) -> str:
@@ -138,6 +138,15 @@ def _reproduce(metrics: dict, training: dict) -> str:
     task = metrics["task"]
     if task != "digits":
         return _reproduce_characters(metrics, training)
+    if training.get("kind") == "none_unit":
+        st = training["settings"]
+        return ("Reproduce:\n\n```\npython -m training.emnist_cache --data-dir ../shared/datasets\n"
+                f"python -m training.train_refusal {task} --out models/{task} --epochs {st['epochs']} --batch-size "
+                f"{st['batch_size']} --learning-rate {st['learning_rate']:g} --decay {st['lr_decay_per_epoch']:g} "
+                f"--seed {st['seed']}" + (f" --emnist-digits {st['emnist_digits']}" if st.get("emnist_digits") else "")
+                + f"\npython -m training.evaluate_refusal {task} --model-dir models/{task} --calibrate "
+                f"{(metrics.get('refusal') or {}).get('policy', {}).get('method', 'none')}\n"
+                f"python -m training.evaluate {task} --data-dir ../shared/datasets --version {metrics['version']}\n```")
     if training.get("kind") != "ensemble":
         return (f"Reproduce: `python -m training.train {task} --data-dir ../shared/datasets` (writes this folder, "
                 "then runs the evaluation that writes this card).")
@@ -145,6 +154,9 @@ def _reproduce(metrics: dict, training: dict) -> str:
              f"--out-dir runs/{task}_s{m['settings']['seed']}" for m in training["members"]]
     seeds = " ".join(f"runs/{task}_s{m['settings']['seed']}" for m in training["members"])
     lines.append(f"python -m training.ensemble {task} {seeds} --out models/{task}")
+    lines += _none_head_lines(metrics, training)
+    if training.get("none_unit"):
+        lines.append(f"python -m training.evaluate {task} --data-dir ../shared/datasets --version {metrics['version']}")
     return "Reproduce (each member also writes its own card; the last step evaluates and writes this one):\n\n```\n" + "\n".join(lines) + "\n```"
 
 
@@ -166,6 +178,25 @@ def _reproduce_characters(metrics: dict, training: dict) -> str:
     else:
         lines.append(f"cp -r runs/{task}_s{members[0]['settings']['seed']}/. models/{task}/")
     return "Reproduce (the evaluation that writes this card runs at the end of each step):\n\n```\n" + "\n".join(lines) + "\n```"
+
+
+def _none_head_lines(metrics: dict, training: dict) -> list[str]:
+    """The steps that give a trained network its "none" unit (training.refusal_head) and calibrate it."""
+    head = training.get("none_unit")
+    if not head or "head" not in head:
+        return []
+    task = metrics["task"]
+    method = (metrics.get("refusal") or {}).get("policy", {}).get("method", "none")
+    run = head.get("out", "runs/none_head")
+    base = "runs/base_digits" if task == "digits" else "runs/base_all"
+    flags = (" --rich" if head.get("rich_features") else "") + (" --augmented" if head.get("augmented") else "") + (
+        " --task digits" if task == "digits" else "")
+    copies = [f"cp -r models/{t} runs/base_{t}   # the network above, before its none unit" for t in
+              dict.fromkeys([task, "all" if task == "letters" else task])]
+    return [*copies,
+            f"python -m training.refusal_head train --base {base} --out {run}{flags}",
+            f"python -m training.refusal_head assemble {run} --task {task} --base runs/base_{task} --out models/{task}",
+            f"python -m training.evaluate_refusal {task} --model-dir models/{task} --validation {run} --calibrate {method}"]
 
 
 def _train_command(s: dict, out: str) -> str:
@@ -190,6 +221,7 @@ def _reproduce_emnist(metrics: dict, training: dict) -> str:
              f"python -m training.train_emnist assemble {run} --task {metrics['task']} --prior-power "
              f"{training.get('prior_power', 1):g} --out models/{metrics['task']}",
              f"python -m training.evaluate {metrics['task']} --data-dir ../shared/datasets --version {metrics['version']}"]
+    lines[-1:-1] = _none_head_lines(metrics, training)
     return "Reproduce:\n\n```\n" + "\n".join(lines) + "\n```"
 
 
@@ -276,7 +308,24 @@ EMNIST_LIMITATIONS = """## Limitations
 """ + _CHARACTER_LIMITS
 
 
+REFUSAL_LIMIT_DIGITS = """- It answers "?" for most letters and doodles (figures above), but not all: a drawing that looks like a
+  digit (an O, an l, a Z, a circle, a line) is answered as that digit, and doodles of kinds unlike any it was
+  shown are refused less often.\n"""
+REFUSAL_LIMIT = """- It answers "?" for most doodles (figures above), but not all: a drawing that looks like a character
+  (a circle, a line, a cross, a check mark like a v) is answered as that character.\n"""
+
+
 def _limitations(metrics: dict, training: dict | None = None) -> str:
+    text = _limitations_text(metrics, training)
+    if not metrics.get("refusal"):
+        return text
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if "It always answers" in line)
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("  ")) if start + 1 < len(lines) else start + 1
+    return "".join(lines[:start]) + (REFUSAL_LIMIT_DIGITS if metrics["task"] == "digits" else REFUSAL_LIMIT) + "".join(lines[end:])
+
+
+def _limitations_text(metrics: dict, training: dict | None = None) -> str:
     classes = len(metrics["labels"])
     if metrics["task"] == "digits":
         return DIGIT_LIMITATIONS.format(classes=classes)
@@ -287,6 +336,64 @@ def _limitations(metrics: dict, training: dict | None = None) -> str:
         return EMNIST_LIMITATIONS.format(classes=classes, mnist=mnist)
     mnist = " and real MNIST digits" if metrics["task"] == "all" else ""
     return CHARACTER_LIMITATIONS.format(classes=classes, mnist=mnist)
+
+
+REFUSAL_NAMES = {
+    "mnist_test": "MNIST test", "mnist_test_upload": "MNIST test through the upload preprocessing",
+    "usps": "USPS (evaluation only)", "hw62_digits": "hw62_dev digit photos", "hw62_letters": "hw62_dev photos",
+    "hw62_all": "hw62_dev photos", "emnist_val": "EMNIST validation tenth",
+    "doodles": "doodles of families never trained on", "emnist_val_letters": "EMNIST validation letters",
+}
+
+
+def _refusal_text(metrics: dict, training: dict) -> str:
+    """What the "?" answer does on data never trained on: real characters refused (must be rare) and
+    negatives refused (letters that look like no digit, doodles), with the policy that does it."""
+    refusal = metrics.get("refusal")
+    if not refusal:
+        return ""
+    policy = refusal["policy"]
+    cal = policy.get("calibration", {})
+    rule = []
+    if policy.get("none_unit") and policy.get("none_threshold", 1) < 1:
+        rule.append(f"the \"none\" unit's probability is at least {policy['none_threshold']:.4g}")
+    if policy.get("min_confidence", 0) > 0:
+        rule.append(f"the most likely character's probability is below {policy['min_confidence']:.4g}")
+    rows = ["| real characters | images | refused as \"?\" | accuracy (all) | accuracy (accepted) |", "|---|---:|---:|---:|---:|"]
+    for name, r in refusal["real"].items():
+        rows.append(f"| {REFUSAL_NAMES.get(name, name)} | {r['n']} | **{r['refused']:.2%}** | {r['accuracy']:.2%} | "
+                    f"{r['accepted_accuracy']:.2%} |")
+    rows += ["", "| none of the characters | images | refused as \"?\" | by kind |", "|---|---:|---:|---|"]
+    for name, r in refusal["negative"].items():
+        groups = ", ".join(f"{k} {v:.0%}" for k, v in r.get("by_group", {}).items())
+        rows.append(f"| {r['description']} | {r['n']} | **{r['refused']:.1%}** | {groups} |")
+    how = (f"calibrated (`training.evaluate_refusal --calibrate {policy.get('method')}`) to refuse at most "
+           f"{cal.get('real_refusal_budget', 0):.1%} of a validation split of training data "
+           f"({cal.get('validation_real', '?')} real characters: {cal.get('validation_real_refused', 0):.2%} refused; "
+           f"{cal.get('validation_negative', '?')} negatives of the training kinds: "
+           f"{_percent(cal.get('validation_negative_refused'))} refused)") if cal else "set by hand"
+    units = (f"{len(metrics['labels']) + 1} output units: the {len(metrics['labels'])} characters, then \"none\""
+             if policy.get("none_unit") else f"{len(metrics['labels'])} output units")
+    return f"""## "Not a character": the "?" answer
+
+The model has {units}. A picture is answered "?" (none of this task's characters) when
+{' or '.join(rule) or 'never'}; the thresholds were {how}, never on the sets below. The three closest characters are
+still listed. `refusal.json` holds the rule; `handwriting.refusal.decide` applies it.
+Measured by `python -m training.evaluate_refusal {metrics['task']} --model-dir models/{metrics['task']}`:
+
+{chr(10).join(rows)}
+
+"""
+
+
+def _none_head_text(training: dict) -> str:
+    """What the none unit adds to the architecture (training.refusal_head), when the model has one."""
+    head = training.get("none_unit")
+    if not head or "head" not in head:
+        return ""
+    return (f"\nThe \"none\" output unit (`training.refusal_head`): {head['head']}. The network itself is frozen: its "
+            "character outputs keep their order and their ratios, so the answer among the characters, the top 3 and "
+            f"the accuracy above are the network's own. Learnt from: {head['data']}.\n")
 
 
 def _machine(training: dict) -> str:
@@ -331,6 +438,7 @@ Measured by `python -m training.evaluate {metrics['task']}` on {metrics['evaluat
 
 {_weakest_text(metrics)}
 
+{_refusal_text(metrics, training)}
 {confusions}
 
 ## Architecture
@@ -338,7 +446,7 @@ Measured by `python -m training.evaluate {metrics['task']}` on {metrics['evaluat
 {ARCHITECTURE}
 
 This is the baseline architecture of the original design; any later change must beat it on these sets.
-
+{_none_head_text(training)}
 ## Training
 
 {training_text}

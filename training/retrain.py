@@ -56,6 +56,7 @@ from handwriting.models import resolve as resolve_model
 from training.keras_runtime import KerasRuntime, load_any
 from training.config import RETRAIN_RUNS
 from training.feedback_file import load_training_file
+from training.fit import class_weights  # noqa: F401  (the gate and tests use it from here too)
 
 
 @dataclass
@@ -152,18 +153,6 @@ def base_training_data(task: str, data_dir, emnist_cache=None) -> tuple[np.ndarr
         except Exception:
             pass
     return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), "none (no EMNIST found): feedback only"
-
-
-def class_weights(y: np.ndarray, n_classes: int, power: float = 1.0) -> np.ndarray:
-    """Per-image weights count^-power, scaled to mean 1: power 1 makes every class count as much.
-
-    Training with them gives the posterior of a model whose logits were corrected by `power` x log(prior),
-    so fine-tuning keeps the prior correction baked into the base model (training.train_emnist)."""
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    w = np.zeros(n_classes)
-    w[counts > 0] = counts[counts > 0] ** -power
-    w = w[y]
-    return (w / w.mean()).astype(np.float32)
 
 
 def balance_power(settings, task: str, base_folder: Path) -> float:
@@ -264,14 +253,22 @@ def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSett
 # The gate
 
 
-def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings) -> tuple[dict, dict, dict]:
-    """Both models on the same sets: (old results, new results, per-set comparison with verdicts)."""
+def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings, old_policy=None,
+            new_policy=None) -> tuple[dict, dict, dict]:
+    """Both models on the same sets: (old results, new results, per-set comparison with verdicts).
+
+    With refusal policies ("?" models), accuracy is over the characters (the argmax without the none unit)
+    and each row also compares how many of the set's real characters each model refuses."""
+    from handwriting.refusal import RefusalPolicy, refused_mask
     from training.evaluate import character_scores, predict_all, score_set
 
+    old_policy, new_policy = old_policy or RefusalPolicy.never(), new_policy or RefusalPolicy.never()
     scorer = character_scores if any(c.isalpha() for c in labels) else score_set  # letters: case-insensitive too
     old_results, new_results, rows = {}, {}, {}
     for s in tqdm(sets, desc="comparing old and new", unit="set"):
-        p_old, p_new = predict_all(old_runtime, s.x), predict_all(new_runtime, s.x)
+        full_old, full_new = predict_all(old_runtime, s.x), predict_all(new_runtime, s.x)
+        p_old = full_old[:, :len(labels)]
+        p_new = full_new[:, :len(labels)]
         old_results[s.name], new_results[s.name] = scorer(p_old, s, labels), scorer(p_new, s, labels)
         old_right, new_right = p_old.argmax(1) == s.y, p_new.argmax(1) == s.y
         lost, gained = int((old_right & ~new_right).sum()), int((~old_right & new_right).sum())
@@ -292,6 +289,16 @@ def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings) -
             "verdict": verdict,
             "classes_that_moved_most": {c: [per_class_old[c], per_class_new[c]] for c in moved},
         }
+        if old_policy != RefusalPolicy.never() or new_policy != RefusalPolicy.never():
+            r_old, r_new = refused_mask(full_old, old_policy), refused_mask(full_new, new_policy)
+            more, fewer = int((r_new & ~r_old).sum()), int((r_old & ~r_new).sum())
+            allowed_more = max(settings.tolerance, settings.noise_z * np.sqrt(more + fewer) / n)
+            refused_change = (more - fewer) / n
+            rows[s.name].update({
+                "old_refused": round(float(r_old.mean()), 5), "new_refused": round(float(r_new.mean()), 5),
+                "refused_change": round(refused_change, 5), "allowed_refusal_rise": round(float(allowed_more), 5),
+                "refusal_verdict": "worse" if refused_change > allowed_more else "same"})
+            new_results[s.name]["refused"] = rows[s.name]["new_refused"]
     return old_results, new_results, rows
 
 
@@ -301,6 +308,9 @@ def gate(rows: dict[str, dict]) -> tuple[bool, list[str]]:
         return False, ["there is no evaluation set to compare on"]
     worse = [f"{name}: {r['old_accuracy']:.2%} -> {r['new_accuracy']:.2%} (a drop of {-r['change']:.2%}, "
              f"{r['allowed_drop']:.2%} allowed)" for name, r in rows.items() if r["verdict"] == "worse"]
+    worse += [f"{name}: refuses {r['old_refused']:.2%} -> {r['new_refused']:.2%} of its real characters as \"?\" "
+              f"(a rise of {r['refused_change']:.2%}, {r['allowed_refusal_rise']:.2%} allowed)"
+              for name, r in rows.items() if r.get("refusal_verdict") == "worse"]
     if worse:
         return False, ["worse on " + w for w in worse]
     better = [name for name, r in rows.items() if r["verdict"] == "better"]
@@ -320,8 +330,10 @@ def next_version(version: str) -> str:
 # Writing it down
 
 
-def save_candidate_model(folder: Path, model, task: str) -> None:
-    """The new weights, their LiteRT copy for serving (checked against them), both verified to run."""
+def save_candidate_model(folder: Path, model, task: str, policy=None) -> None:
+    """The new weights, their LiteRT copy for serving (checked against them), the base's refusal policy
+    (its thresholds, unchanged: the gate checks the candidate refuses no more real characters), both verified."""
+    from handwriting.refusal import RefusalPolicy
     from training.export import export_litert
 
     if folder.exists():
@@ -329,6 +341,8 @@ def save_candidate_model(folder: Path, model, task: str) -> None:
     folder.mkdir(parents=True)
     model.save(folder / KERAS_FILE)
     export_litert(folder)
+    if policy is not None and policy != RefusalPolicy.never():
+        policy.save(folder)
     verify_model_folder(task, folder, KerasRuntime(folder / KERAS_FILE))
     verify_model_folder(task, folder)
 
@@ -340,7 +354,7 @@ def write_candidate_metadata(folder: Path, base, results: dict, version: str, re
     training = read_training(base.folder)
     training["retrained"] = retrain_record
     write_training(folder, training)
-    return write_metrics(folder, base.task, results, version, retrain_record["evaluation_seconds"])
+    return write_metrics(folder, base.task.name, results, version, retrain_record["evaluation_seconds"])
 
 
 def report_markdown(report: dict) -> str:
@@ -364,10 +378,20 @@ def report_markdown(report: dict) -> str:
 |---|---:|---:|---:|---:|---:|---|
 {rows}
 
-**{'Promoted' if report['promoted'] else 'Refused'}**: {'; '.join(report['reasons'])}.{chr(10) + chr(10) + 'Not compared:' + skipped if skipped else ''}
+{_refusal_rows(report)}**{'Promoted' if report['promoted'] else 'Refused'}**: {'; '.join(report['reasons'])}.{chr(10) + chr(10) + 'Not compared:' + skipped if skipped else ''}
 
 Reproduce: `{report['command']}`
 """
+
+
+def _refusal_rows(report: dict) -> str:
+    """For "?" models: how many real characters of each set old and new refuse (the gate allows no rise)."""
+    rows = [f"| {name} | {r['old_refused']:.2%} | {r['new_refused']:.2%} | {r['allowed_refusal_rise']:.2%} | "
+            f"{r['refusal_verdict']} |" for name, r in report["comparison"].items() if "old_refused" in r]
+    if not rows:
+        return ""
+    return ("Real characters answered \"?\" (the candidate keeps the base's refusal.json; more refusals fail the gate):\n\n"
+            "| set | old refused | new refused | allowed rise | verdict |\n|---|---:|---:|---:|---|\n" + "\n".join(rows) + "\n\n")
 
 
 def write_report(out: Path, report: dict) -> None:
@@ -393,13 +417,23 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
             synthetic_cache=None) -> dict:
     started = time.time()
     labels = labels_for(task)
-    base = (read_model_folder(task, base_model, source=f"{base_model}") if base_model else resolve_model(task))
+    base = (read_model_folder(task, base_model, source=f"{base_model}", weights=KERAS_FILE) if base_model
+            else resolve_model(task))
     print(f"base model: {base.describe()}")
     feedback = load_feedback(feedback_path, task)
     holdout = held_out(feedback.ids, settings.holdout_fraction)
+    from handwriting.refusal import RefusalPolicy
+
+    policy = RefusalPolicy.load(base.folder)
     base_x, base_y, base_description = base_training_data(task, data_dir, emnist_cache)  # what the model learnt from
     if synthetic_cache and task != "digits":
         base_x, base_y, base_description = with_synthetic(task, base_x, base_y, base_description, synthetic_cache)
+    if policy.none_unit:  # a "?" model keeps seeing what it learnt "none" from (and the digits model EMNIST's digits)
+        from training.none_data import none_unit_base_data
+
+        extra_x, extra_y, extra = none_unit_base_data(task, emnist_cache)
+        base_x, base_y = np.concatenate([base_x, extra_x]), np.concatenate([base_y, extra_y])
+        base_description += f" + {extra}"
     x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
     composition["base_data"] = base_description
     power = balance_power(settings, task, base.folder)
@@ -411,13 +445,15 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
           f"{', '.join(f'{s.name} ({len(s.y)})' for s in sets)}")
 
     trained_at = time.time()
-    model = fine_tune(base.weights, x, y, settings, class_weights(y, len(labels), power) if balanced else None)
+    model = fine_tune(base.weights, x, y, settings,
+                      class_weights(y, policy.output_units(labels), power) if balanced else None)
     training_seconds = time.time() - trained_at
 
     candidate = out / "candidate"
-    save_candidate_model(candidate, model, task)
+    save_candidate_model(candidate, model, task, policy)
     evaluated_at = time.time()  # both as they would serve: LiteRT where its copy is current, else Keras
-    old_results, new_results, rows = compare(load_any(base.folder), load_any(candidate), sets, labels, settings)
+    old_results, new_results, rows = compare(load_any(base.folder), load_any(candidate), sets, labels, settings,
+                                             policy, RefusalPolicy.load(candidate))
     promoted, reasons = gate(rows)
     version = next_version(base.version)
     report = {

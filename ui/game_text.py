@@ -24,7 +24,7 @@ def mode_choices() -> tuple[list[tuple[str, str]], str]:
 
 def target_html(target: str) -> str:
     return (
-        "<div style='text-align:center'><div>Draw this</div>"
+        "<div style='text-align:center'><div class='target-prompt'>Draw this</div>"
         f"<div id='game-target-char' class='glyph' style='font-size:5em;font-weight:700;line-height:1.1'>{html.escape(target)}</div>"
         f"<div id='game-target-name'>{html.escape(unambiguous_name(target))}</div></div>"
     )
@@ -72,8 +72,11 @@ def report_markdown(mode: str, summary: dict) -> str:
         lines.append(f"Held back from the high scores: {summary['held_back']}.")
     if summary["kept_for_training"]:
         lines.append(f"{summary['kept_for_training']} drawings kept to train better models: thank you!")
-    lines.append("The drawings the model got wrong are below, with what it saw." if summary["misses"]
-                 else "The model got every drawing right.")
+    if not summary["drawn"]:
+        lines.append("Nothing was drawn in this round: start another and draw the character shown.")
+    else:
+        lines.append("The drawings the model got wrong are below, with what it saw." if summary["misses"]
+                     else "The model got every drawing right.")
     return "\n\n".join(lines)
 
 

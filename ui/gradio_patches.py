@@ -22,9 +22,9 @@ HANDWRITING_SESSIONS_PER_CLIENT sessions, its oldest going first.
 Request bodies are bounded before they are read (`BodyLimit`), and a file named by a URL is refused
 rather than fetched: the server never makes a request on a caller's behalf.
 
-Gradio also builds a config of every block of the page for each new session (`SessionState.__init__`):
-on this page that was 42% of the CPU of a stateless API call (a script calling `/predict` without a
-session hash starts a new session every time). `LazySessionState` builds a block's config only when it
+Gradio also builds a config of every block of the page for each new session (`SessionState.__init__`),
+most of the work of a stateless API call (a script calling `/predict` without a session hash starts a new
+session every time). `LazySessionState` builds a block's config only when it
 is read (an update to that block, or a deep link), so a call pays for the blocks it touches.
 
 `GuardedBlocks.on_launch` runs the app's start-up work (opening storage, starting the Sheets sender,
@@ -141,7 +141,8 @@ class LazySessionState(SessionState):
 
     def __init__(self, blocks):
         self.blocks_config = copy(blocks.default_config)
-        self.config_values = LazyConfig(self.blocks_config, [k for k in self.blocks_config.blocks if k in blocks.blocks])
+        known = blocks.blocks  # a property that builds a dict: read it once, not once per block
+        self.config_values = LazyConfig(self.blocks_config, [k for k in self.blocks_config.blocks if k in known])
         self.state_data = {}
         self._state_ttl = {}
         self.is_closed = False
@@ -151,11 +152,16 @@ class LazySessionState(SessionState):
 class VisitorsFirstStateHolder(StateHolder):
     """Gradio's StateHolder that never evicts the session it serves, evicts stateless sessions first and
     then those of the busiest client address, keeps each address to a budget of sessions, and whose
-    sessions build their blocks' config lazily."""
+    sessions build their blocks' config lazily.
+
+    Every request passes through here on the server's event loop, under one lock, so no step walks every
+    session: a claim looks at its own address's sessions (kept in an index), an eviction at the oldest
+    ones until it meets one without state (all of them only when every session holds state)."""
 
     def __init__(self):
         super().__init__()
         self.per_client = settings().max_sessions_per_client
+        self._by_client: dict[str, dict[str, None]] = {}  # address -> its sessions, least recently claimed first
 
     def __getitem__(self, session_id: str) -> SessionState:
         with self.lock:
@@ -180,11 +186,17 @@ class VisitorsFirstStateHolder(StateHolder):
             session = self.session_data.get(session_id)
             if session is None:
                 return
+            self._unindex(session_id, session)
             session.client = client
-            others = [(sid, s) for sid, s in self.session_data.items() if sid != session_id and _client(s) == client]
-            others.sort(key=lambda item: bool(item[1].state_data))  # stateless first, each kind oldest first
-            for victim, _ in others[: max(0, len(others) + 1 - self.per_client)]:
-                self._drop(victim)
+            mine = self._by_client.setdefault(client, {})
+            mine[session_id] = None  # the most recently claimed
+            while len(mine) > max(1, self.per_client):
+                self._drop(self._oldest(mine, session_id, stateless=True) or self._oldest(mine, session_id))
+
+    def _oldest(self, ids, keep: str, stateless: bool = False) -> str | None:
+        """The first of `ids` (oldest first) other than `keep`, or the first that holds no state."""
+        return next((sid for sid in ids if sid != keep and not (stateless and self.session_data[sid].state_data)),
+                    None)
 
     def _evict(self, keep: str) -> None:
         while len(self.session_data) > self.capacity and (victim := self._victim(keep)) is not None:
@@ -192,17 +204,23 @@ class VisitorsFirstStateHolder(StateHolder):
 
     def _victim(self, keep: str) -> str | None:
         """The stateless session used longest ago, else the oldest session of the address holding most."""
-        candidates = [(sid, s) for sid, s in self.session_data.items() if sid != keep]
-        stateless = next((sid for sid, s in candidates if not s.state_data), None)
-        if stateless is not None or not candidates:
+        stateless = self._oldest(self.session_data, keep, stateless=True)
+        if stateless is not None or len(self.session_data) < 2:
             return stateless
-        held = Counter(_client(s) for _, s in candidates)
+        held = Counter(_client(s) for sid, s in self.session_data.items() if sid != keep)
         busiest = max(held, key=held.get)
-        return next(sid for sid, s in candidates if _client(s) == busiest)
+        return next(sid for sid, s in self.session_data.items() if sid != keep and _client(s) == busiest)
 
     def _drop(self, session_id: str) -> None:
-        del self.session_data[session_id]
+        self._unindex(session_id, self.session_data.pop(session_id))
         self.time_last_used.pop(session_id, None)
+
+    def _unindex(self, session_id: str, session) -> None:
+        mine = self._by_client.get(_client(session))
+        if mine is not None:
+            mine.pop(session_id, None)
+            if not mine:
+                del self._by_client[_client(session)]
 
 
 def _cut_middle(message: str, limit: int) -> str:

@@ -111,58 +111,90 @@ class DrawingPad(gr.Sketchpad):
 
 _CANVAS_SIDE = 280  # the drawing's pixels (a character pad is square); shown as wide as the column allows
 _PEN_WIDTH = 24  # pixels of the 280 (Gradio's Sketchpad brush of size 12, which the models were tuned on)
+# A pad for words sizes its pen to the writing: a fixed share of the strokes' typical size, so a small
+# lowercase e keeps its eye as a large one does (MNIST's strokes are about an eighth of a digit's height).
+_PEN_SHARE, _PEN_MIN = 0.12, 5
 
 _CANVAS_TEMPLATE = """
 <div class="pad">
   <canvas width="{width}" height="{height}" tabindex="0" aria-label="Drawing pad: draw with the mouse or a finger"></canvas>
-  <button type="button" class="clear" aria-label="Clear canvas" title="Clear">Clear</button>
+  <div class="pad-tools"><button type="button" class="clear" aria-label="Clear canvas" title="Clear">Clear</button></div>
 </div>
 """
+# Nothing lies on the drawing surface: a stroke may start anywhere on it, the corners included.
 _CANVAS_CSS = """
-.pad { position: relative; width: 100%; max-width: MAX_WIDTHpx; margin: 0 auto; }
+.pad { width: 100%; max-width: MAX_WIDTHpx; margin: 0 auto; }
 .pad canvas { display: block; width: 100%; aspect-ratio: WIDTH / HEIGHT; touch-action: none; cursor: crosshair;
+  user-select: none; -webkit-user-select: none;
   border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); background: #fff; }
-.pad .clear { position: absolute; top: 6px; right: 6px; padding: 2px 10px; border-radius: var(--radius-md);
-  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); cursor: pointer; }
+.pad .pad-tools { display: flex; justify-content: flex-end; margin-top: 4px; }
+.pad .clear { padding: 2px 12px; border-radius: var(--radius-md); border: 1px solid var(--border-color-primary);
+  background: var(--background-fill-primary); cursor: pointer; }
 """
 # Each finished stroke becomes the value (a PNG data URL of the whole white-and-black canvas), which fires
 # the component's change event once: one request per stroke carries the drawing, and nothing is uploaded
 # when nothing is drawn. Clear (the button, or the server setting the value to "") empties the canvas;
-# there is no tool to pick or lose.
-_CANVAS_JS = f"""
+# there is no tool to pick or lose. A stroke ends when the pen lifts anywhere, or when the pad leaves the
+# screen under it (a round's end): the page never selects text while the pen is down.
+_CANVAS_JS = """
 const canvas = element.querySelector('canvas');
 const ctx = canvas.getContext('2d');
-const blank = () => {{ ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, canvas.width, canvas.height); }};
-blank();
-let drawing = false;
-const at = (e) => {{
+const FIXED = PEN_FIXED, SHARE = PEN_SHARE, MIN = PEN_MIN, MAX = PEN_MAX;
+const START = FIXED ? MAX : Math.round(SHARE * canvas.height / 2);  // a line's characters: half its height
+let strokes = [], stroke = null, width = START, penDown = false;
+const blank = () => { ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, canvas.width, canvas.height); };
+const paint = (points) => {
+  Object.assign(ctx, { lineWidth: width, lineCap: 'round', lineJoin: 'round', strokeStyle: '#000' });
+  ctx.beginPath(); ctx.moveTo(points[0][0], points[0][1]); ctx.lineTo(points[0][0] + 0.01, points[0][1]);
+  for (const [x, y] of points.slice(1)) ctx.lineTo(x, y);
+  ctx.stroke();
+};
+const reset = () => { blank(); strokes = []; width = START; };
+reset();
+// the pen for the writing so far: a share of the median stroke's size (its box's longer side)
+const settle = () => {
+  if (FIXED) return;
+  const sizes = strokes.map((s) => {
+    const xs = s.map((p) => p[0]), ys = s.map((p) => p[1]);
+    return Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys));
+  }).sort((a, b) => a - b);
+  const next = Math.round(Math.min(MAX, Math.max(MIN, SHARE * sizes[Math.floor(sizes.length / 2)])));
+  if (next === width) return;
+  width = next; blank(); strokes.forEach(paint);
+};
+const at = (e) => {
   const r = canvas.getBoundingClientRect();
   return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
-}};
-canvas.addEventListener('pointerdown', (e) => {{
-  drawing = true;
-  canvas.focus({{ preventScroll: true }});  // Enter now submits the drawing, not the button clicked before
-  canvas.setPointerCapture(e.pointerId);
-  const [x, y] = at(e);
-  Object.assign(ctx, {{ lineWidth: {_PEN_WIDTH}, lineCap: 'round', lineJoin: 'round', strokeStyle: '#000' }});
-  ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 0.01, y); ctx.stroke();
-  e.preventDefault();
-}});
-canvas.addEventListener('pointermove', (e) => {{
-  if (!drawing) return;
-  const [x, y] = at(e);
-  ctx.lineTo(x, y); ctx.stroke();
-}});
-const end = () => {{
-  if (!drawing) return;
-  drawing = false;
+};
+const end = () => {
+  if (!stroke) return;
+  strokes.push(stroke); stroke = null;
+  settle();
   element.dataset.strokeEndedAt = String(performance.now());
   props.value = canvas.toDataURL('image/png');
-}};
-canvas.addEventListener('pointerup', end);
-canvas.addEventListener('pointercancel', end);
-element.querySelector('.clear').addEventListener('click', () => {{ blank(); props.value = ''; }});
-watch('value', () => {{ if (!props.value) blank(); }});
+};
+canvas.addEventListener('pointerdown', (e) => {
+  stroke = [at(e)]; penDown = true;
+  canvas.focus({ preventScroll: true });  // Enter now submits the drawing, not the button clicked before
+  canvas.setPointerCapture(e.pointerId);
+  paint(stroke);
+  e.preventDefault();
+});
+canvas.addEventListener('pointermove', (e) => {
+  if (!stroke) return;
+  if (!canvas.isConnected || canvas.offsetParent === null) return end();  // the pad left the screen
+  const last = stroke[stroke.length - 1];
+  stroke.push(at(e));
+  Object.assign(ctx, { lineWidth: width, lineCap: 'round', lineJoin: 'round', strokeStyle: '#000' });
+  ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(...stroke[stroke.length - 1]); ctx.stroke();
+});
+const lift = () => { penDown = false; end(); };
+for (const type of ['pointerup', 'pointercancel']) window.addEventListener(type, lift, true);
+canvas.addEventListener('lostpointercapture', end);
+// until the pen lifts, even once the pad has gone, a drag selects nothing
+document.addEventListener('selectstart', (e) => { if (penDown) e.preventDefault(); });
+element.querySelector('.clear').addEventListener('click', () => { reset(); props.value = ''; });
+watch('value', () => { if (!props.value) reset(); });
 """
 
 
@@ -181,13 +213,17 @@ class DrawingCanvas(gr.HTML):
     This pad sends only the composite, inline in the one request of each stroke; `preprocess` hands its
     bytes (within the upload size limit) to the preprocessing, EMPTY_DRAWING for an empty pad."""
 
-    def __init__(self, elem_id: str, width: int = _CANVAS_SIDE, height: int = _CANVAS_SIDE, **kwargs):
-        """`width` x `height` drawing pixels: a character pad is 280 square, a line to read wider; the pen is
-        the same at any size, so characters come out as a character pad draws them."""
-        css = (_CANVAS_CSS.replace("MAX_WIDTH", str(420 * width // height))
+    def __init__(self, elem_id: str, width: int = _CANVAS_SIDE, height: int = _CANVAS_SIDE, *,
+                 max_height: int = 420, pen_fits_writing: bool = False, **kwargs):
+        """`width` x `height` drawing pixels (a character pad is 280 square, a line to read wider), shown at
+        most `max_height` CSS pixels tall. A character pad's pen is the one the models were tuned on; with
+        `pen_fits_writing` (a line of small characters) it follows the size of what is written."""
+        css = (_CANVAS_CSS.replace("MAX_WIDTH", str(max_height * width // height))
                .replace("WIDTH", str(width)).replace("HEIGHT", str(height)))
+        js = (_CANVAS_JS.replace("PEN_FIXED", "false" if pen_fits_writing else "true")
+              .replace("PEN_SHARE", str(_PEN_SHARE)).replace("PEN_MIN", str(_PEN_MIN)).replace("PEN_MAX", str(_PEN_WIDTH)))
         super().__init__(value="", html_template=_CANVAS_TEMPLATE.format(width=width, height=height), css_template=css,
-                         js_on_load=_CANVAS_JS, elem_id=elem_id, **kwargs)
+                         js_on_load=js, elem_id=elem_id, **kwargs)
 
     def preprocess(self, payload) -> bytes | dict:
         if not payload:

@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from handwriting.reading import Reading
+from handwriting.refusal import REFUSED
 from handwriting.service import USER_ERRORS, FeedbackDesk, Prediction
 from handwriting.feedback import InvalidFeedbackError
 from handwriting.tasks import Task, get_task
@@ -76,7 +77,10 @@ class LiveView:
 
     @property
     def outputs(self) -> list:
-        return [getattr(self, f.name) for f in fields(self)]
+        """The tab's own components first (its answer is output 0), then the pending answer and its controls."""
+        common = [f.name for f in fields(LiveView)]
+        own = [f.name for f in fields(self) if f.name not in common]
+        return [getattr(self, name) for name in own + common]
 
 
 class LivePage:
@@ -125,6 +129,12 @@ class LivePage:
             return self.forget()
         return self.page_answer(drawing, task)
 
+    def page_again(self, pending: Pending | None, task) -> dict:
+        """Another task (character set): the input on screen answered again at once, or nothing when none is."""
+        if not isinstance(pending, Pending):
+            return self.forget()
+        return self.page_answer(pending.image, task)
+
     def forget(self) -> dict:
         """A new or cleared input: the answer on screen no longer describes it."""
         v = self.view
@@ -132,7 +142,12 @@ class LivePage:
                 v.correction: gr.update(visible=False), v.status: ""}
 
     def confirm(self, pending: Pending | None) -> dict:
-        """Yes: the answer was right."""
+        """Yes: the answer was right. An answer holding "?" (none of the task's characters) is not kept: it
+        teaches nothing unless the person says what it was (No)."""
+        if isinstance(pending, Pending) and REFUSED in pending.said and not pending.stored_id:
+            return {self.view.status: f"Thank you. Pictures that are no {pending.task.noun} are not kept; if it was "
+                                      f"one, press **No** and say which.",
+                    self.view.ask: gr.update(visible=False)}
         return self._answer(pending, pending.said if pending else None)
 
     def correct(self, pending: Pending | None, right) -> dict:
@@ -167,9 +182,12 @@ class LivePage:
                           show_progress="hidden", queue=False)
         controls.send.click(self.correct, [self.view.last, controls.right], answered, **private)
 
-    def listen(self, task_input, drawing, buttons: list, uploads: list, concurrency_limit: int) -> None:
-        """Answer on each button and upload, live after each stroke on `drawing`; a cleared upload or another
-        task forgets the answer. Every listener is private: API callers have endpoints of their own."""
+    def listen(self, task_input, drawing, buttons: list, uploads: list, concurrency_limit: int,
+               sources: list = ()) -> None:
+        """Answer on each button and upload, live after each stroke on `drawing`; a cleared upload forgets the
+        answer, another task answers the same input again. `sources` pairs each input's sub-tab with the
+        input: showing one shows that input's answer (or none), so an answer and its "Is this correct?" are
+        always about the input on screen. Every listener is private: API callers have endpoints of their own."""
         shown = self.view.outputs
         answering = dict(fn=self.page_answer, outputs=shown, api_visibility="private",
                          concurrency_limit=concurrency_limit, concurrency_id="recognise")
@@ -183,4 +201,8 @@ class LivePage:
         quick = dict(api_visibility="private", show_progress="hidden", queue=False)
         for upload in uploads:
             upload.clear(self.forget, None, shown, **quick)
-        task_input.change(self.forget, None, shown, **quick)
+        for tab, source in sources:
+            tab.select(self.page_live, [source, task_input], shown, api_visibility="private", show_progress="hidden",
+                       concurrency_limit=concurrency_limit, concurrency_id="recognise")
+        task_input.change(self.page_again, [self.view.last, task_input], shown, api_visibility="private",
+                          show_progress="hidden", concurrency_limit=concurrency_limit, concurrency_id="recognise")

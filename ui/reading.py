@@ -20,9 +20,9 @@ from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload
 from ui.live import AnswerControls, LivePage, LiveView, Pending
 from ui.recognition import task_names
 
-PAD_WIDTH, PAD_HEIGHT = 840, 280  # the Read tab's pad: three character pads side by side
+PAD_WIDTH, PAD_HEIGHT = 560, 280  # the Read tab's pad: two character pads side by side, tall enough for a finger on a phone
 SURE, UNSURE = "#16a34a", "#d97706"  # box colours
-DISPLAY_SIDE = 840  # longest side of the picture shown with the boxes (the pad's width)
+DISPLAY_SIDE = 840  # longest side of the picture shown with the boxes (wider than the pad)
 
 # ---------------------------------------------------------------------------------------------------
 # The public API
@@ -195,10 +195,11 @@ def reading_tab(tasks: list[Task], desk, concurrency_limit: int) -> ReadingPage:
     """The Read tab: write a number or a word on a wide pad (read after every stroke) or upload a picture."""
     task_input = gr.Radio([(t.choice, t.name) for t in tasks], value=tasks[0].name, label="Read", elem_id="read-task")
     with gr.Tabs():
-        with gr.Tab("Draw", id="read-draw-tab"):
-            sketch = DrawingCanvas(elem_id="read-sketch", width=PAD_WIDTH, height=PAD_HEIGHT)
+        with gr.Tab("Draw", id="read-draw-tab") as draw_tab:
+            sketch = DrawingCanvas(elem_id="read-sketch", width=PAD_WIDTH, height=PAD_HEIGHT, max_height=320,
+                                   pen_fits_writing=True)
             draw_button = gr.Button("Read", variant="primary", elem_id="read-draw")
-        with gr.Tab("Upload", id="read-upload-tab"):
+        with gr.Tab("Upload", id="read-upload-tab") as upload_tab:
             upload = ImageUpload(label="Upload", type="filepath", sources=["upload", "clipboard"], elem_id="read-upload")
             upload_button = gr.Button("Read", variant="primary", elem_id="read-upload-button")
     text = gr.HTML(elem_id="read-text")
@@ -214,7 +215,8 @@ def reading_tab(tasks: list[Task], desk, concurrency_limit: int) -> ReadingPage:
     view = ReadingView(last=gr.State(None), ask=controls.ask, correction=controls.correction, right=controls.right,
                        status=controls.status, text=text, boxes=boxes, details=details, alternatives=alternatives)
     page = ReadingPage(view, desk)
-    page.listen(task_input, sketch, [(draw_button, sketch), (upload_button, upload)], [upload], concurrency_limit)
+    page.listen(task_input, sketch, [(draw_button, sketch), (upload_button, upload)], [upload], concurrency_limit,
+                sources=[(draw_tab, sketch), (upload_tab, upload)])
     boxes.select(page.show_alternatives, [view.last], alternatives, api_visibility="private", show_progress="hidden",
                  queue=False)
     page.wire(controls, concurrency_limit)

@@ -143,6 +143,13 @@ def lookalike_hint(top: str, task: Task) -> str:
             "say so below: corrections like that teach it.")
 
 
+def refusal_hint(prediction: service.Prediction) -> str:
+    """What "?" means, in words, with the closest characters."""
+    closest = ", ".join(label for label, _ in prediction.top(3))
+    return (f"This doesn't look like a {prediction.task.noun}. Closest: {closest}. If it is one, say which below: "
+            "corrections like that teach it.")
+
+
 @dataclass
 class RecognitionView(LiveView):
     """What a recognition tab's handlers update."""
@@ -160,8 +167,9 @@ class RecognitionPage(LivePage):
 
     def shown(self, pending: Pending) -> dict:
         v, prediction = self.view, pending.answer
+        hint = refusal_hint(prediction) if prediction.refused else lookalike_hint(prediction.label, prediction.task)
         return {v.label: prediction, v.right: gr.update(choices=list(prediction.task.labels), value=None),
-                v.hint: lookalike_hint(prediction.label, prediction.task), v.seen: model_input_html(prediction.model_input)}
+                v.hint: hint, v.seen: model_input_html(prediction.model_input)}
 
     def cleared(self) -> dict:
         v = self.view
@@ -188,10 +196,10 @@ def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task
     with gr.Row(equal_height=False):
         with gr.Column():
             with gr.Tabs():
-                with gr.Tab("Draw", id=f"{name}-draw-tab"):
+                with gr.Tab("Draw", id=f"{name}-draw-tab") as draw_tab:
                     sketch = DrawingCanvas(elem_id=f"{name}-sketch")  # recognised after every stroke
                     draw_button = gr.Button("Predict", variant="primary", elem_id=f"{name}-predict-draw")
-                with gr.Tab("Upload", id=f"{name}-upload-tab"):
+                with gr.Tab("Upload", id=f"{name}-upload-tab") as upload_tab:
                     upload = ImageUpload(label="Upload", type="filepath", sources=["upload", "clipboard"],
                                          elem_id=f"{name}-upload")
                     upload_button = gr.Button("Predict", variant="primary", elem_id=f"{name}-predict-upload")
@@ -204,7 +212,8 @@ def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task
     view = RecognitionView(last=gr.State(None), ask=controls.ask, correction=controls.correction, right=controls.right,
                            status=controls.status, label=label, hint=hint, seen=seen)
     page = RecognitionPage(view, desk)
-    page.listen(task_input, sketch, [(draw_button, sketch), (upload_button, upload)], [upload], concurrency_limit)
+    page.listen(task_input, sketch, [(draw_button, sketch), (upload_button, upload)], [upload], concurrency_limit,
+                sources=[(draw_tab, sketch), (upload_tab, upload)])
     page.wire(controls, concurrency_limit)
     return page
 

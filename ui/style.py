@@ -14,6 +14,21 @@ figure.model-input figcaption { font-size: var(--text-sm); max-width: 140px; }
 .read-text .unsure { color: #b45309; text-decoration: underline wavy #d97706; text-underline-offset: 0.15em; }
 .read-note { font-size: var(--text-sm); color: var(--body-text-color-subdued); }
 table.read-characters tr.unsure td { color: #b45309; }
+#intro p.intro-more { margin-top: 0; }
+/* A phone: the pad, the answer and its top 3 (the game's target, pad and Submit) on the first screen. */
+@media (max-width: 640px) {
+  .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
+  #intro h1 { font-size: 1.5em; margin: 0 0 2px; }
+  #intro p { margin: 0; font-size: var(--text-md); }
+  #intro p.intro-more { display: none; }
+  #digits-sketch .pad, #letters-sketch .pad, #game-sketch .pad { max-width: 240px; }
+  #digits-predict-draw, #letters-predict-draw { display: none; }
+  [id$='-task'] .wrap { gap: 4px; }
+  [id$='-task'] .wrap label { padding: 2px 8px; }
+  [id$='-label'] .output-class { font-size: 2.2em; padding: 4px 0; }
+  #game-target-char { font-size: 3em !important; }
+  #game-target .target-prompt { display: none; }
+}
 """
 
 

@@ -23,6 +23,7 @@ from typing import Mapping
 import numpy as np
 from PIL import Image
 
+from handwriting.refusal import REFUSED
 from handwriting.tasks import Task, get_task
 from handwriting.text import shorten
 
@@ -82,14 +83,15 @@ def decode_png(text: str) -> np.ndarray:
 
 
 def check_label(label, task: Task, role: str = "correct") -> str:
-    """`label` if it is one of the task's labels; InvalidFeedbackError saying which are, otherwise."""
+    """`label` if it is one of the task's labels (a prediction may also be "?", the model's "none of them");
+    InvalidFeedbackError saying which are, otherwise."""
     task = get_task(task)
     if label is not None and not isinstance(label, str):
         raise InvalidFeedbackError(f"The {role} label must be text, not {type(label).__name__}.")
     text = (label or "").strip()
     if not text:
         raise InvalidFeedbackError(f"No {role} label was given: choose one of {_label_list(task.labels)}.")
-    if not task.has(text):
+    if not task.has(text) and not (role == "predicted" and text == REFUSED):
         raise InvalidFeedbackError(f"{shorten(text)!r} is not a label of the {task.name} task: choose one of "
                                    f"{_label_list(task.labels)}.")
     return text
@@ -99,7 +101,8 @@ MAX_TEXT = 64  # characters of a read's text
 
 
 def check_text(text, task: Task, role: str = "correct") -> str:
-    """A read's text: every character one of the task's labels (no spaces); InvalidFeedbackError otherwise."""
+    """A read's text: every character one of the task's labels (no spaces; a text read may hold "?", a piece
+    that was no character); InvalidFeedbackError otherwise."""
     task = get_task(task)
     if text is not None and not isinstance(text, str):
         raise InvalidFeedbackError(f"The {role} text must be text, not {type(text).__name__}.")
@@ -108,7 +111,7 @@ def check_text(text, task: Task, role: str = "correct") -> str:
         raise InvalidFeedbackError(f"No {role} text was given: write what the picture says.")
     if len(text) > MAX_TEXT:
         raise InvalidFeedbackError(f"The {role} text is too long ({len(text):,} characters): at most {MAX_TEXT}.")
-    strangers = sorted({c for c in text if not task.has(c)})
+    strangers = sorted({c for c in text if not task.has(c) and not (role == "predicted" and c == REFUSED)})
     if strangers:
         shown = ", ".join(repr(c) for c in strangers[:5])
         raise InvalidFeedbackError(f"The {role} text holds {shown}, not labels of the {task.name} task: use only "

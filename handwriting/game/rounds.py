@@ -53,6 +53,7 @@ from handwriting.game.rules import (
     task_of,
     unavailable_reason,
 )
+from handwriting.refusal import REFUSED
 from handwriting.tasks import Task
 from handwriting.text import shorten
 
@@ -71,9 +72,17 @@ def _default_prepare(image) -> np.ndarray:
 
 
 def _default_recognise(x, task: Task) -> dict:
+    """{label: probability}, and "?" (with the model's confidence in it) when the model says the drawing is
+    none of the task's characters."""
     from handwriting.models import load
 
-    return dict(zip(task.labels, map(float, load(task).probabilities(x))))
+    model = load(task)
+    row = model.rows([x])[0]
+    said = dict(zip(task.labels, map(float, model.real(row))))
+    answer = model.answer(row)
+    if answer.refused:
+        said[REFUSED] = answer.none_probability or 1.0 - answer.top[0][1]
+    return said
 
 
 def _is_repeat(x, seen: list) -> bool:
@@ -161,10 +170,11 @@ class Game:
             target = rnd.target
             accepted = (target, *rnd.task.lookalikes_of(target))
             confidence = float(sum(probabilities.get(c, 0.0) for c in accepted))
-            if live and confidence < LIVE_CONFIDENCE:
+            refused = REFUSED in probabilities  # the model says it is no character: never a right answer
+            if live and (confidence < LIVE_CONFIDENCE or refused):
                 attempt = None
             else:
-                predicted = max(probabilities, key=probabilities.get)
+                predicted = REFUSED if refused else max(probabilities, key=probabilities.get)
                 if live and predicted not in accepted:  # the look-alikes together outweigh any other answer
                     predicted = max(accepted, key=lambda c: probabilities.get(c, 0.0))
                 attempt = Attempt(target=target, predicted=predicted, right=predicted in accepted,

@@ -1,0 +1,173 @@
+"""The "?" decision (handwriting/refusal.py): what a model folder's refusal.json makes of a model's output row."""
+
+import json
+
+import numpy as np
+import pytest
+
+from handwriting.tasks import labels_for
+from handwriting.refusal import REFUSAL_FILE, REFUSED, RefusalPolicy, RefusalPolicyError, decide, refused_mask
+
+DIGITS = labels_for("digits")
+
+
+def row(values: dict, units: int) -> np.ndarray:
+    """A probability row: the given units, the rest of the mass spread evenly over the other units."""
+    p = np.zeros(units)
+    for k, v in values.items():
+        p[k] = v
+    rest = [k for k in range(units) if k not in values]
+    p[rest] = (1 - sum(values.values())) / len(rest)
+    return p
+
+
+def test_a_folder_without_refusal_json_never_refuses(tmp_path):
+    policy = RefusalPolicy.load(tmp_path)
+    assert policy == RefusalPolicy.never()
+    answer = decide(row({5: 0.12}, 10), DIGITS, policy)  # a flat, unsure row is still answered
+    assert answer.label == "5" and not answer.refused
+    assert answer.top[0] == ("5", pytest.approx(0.12))
+    assert len(answer.top) == 3 and answer.none_probability == 0.0
+
+
+def test_none_unit_above_its_threshold_answers_question_mark_and_keeps_the_top_three(tmp_path):
+    RefusalPolicy(none_unit=True, none_threshold=0.4).save(tmp_path)
+    policy = RefusalPolicy.load(tmp_path)
+    p = row({10: 0.6, 5: 0.2, 4: 0.1, 9: 0.05}, 11)
+    answer = decide(p, DIGITS, policy)
+    assert answer.label == REFUSED and answer.refused
+    assert [label for label, _ in answer.top] == ["5", "4", "9"]  # real characters only, never "none"
+    assert answer.top[0][1] == pytest.approx(0.2)
+    assert answer.none_probability == pytest.approx(0.6)
+
+
+def test_the_closest_characters_of_a_refused_picture_compare_among_themselves():
+    answer = decide(row({10: 0.8, 5: 0.1, 4: 0.05, 9: 0.03}, 11), DIGITS, RefusalPolicy(none_unit=True, none_threshold=0.5))
+    assert answer.refused
+    assert [(c, round(p, 3)) for c, p in answer.top_given_character()] == [("5", 0.5), ("4", 0.25), ("9", 0.15)]
+    plain = decide(row({5: 0.7}, 10), DIGITS, RefusalPolicy.never())
+    assert plain.top_given_character() == plain.top
+
+
+def test_none_unit_below_its_threshold_answers_the_character():
+    policy = RefusalPolicy(none_unit=True, none_threshold=0.9)
+    answer = decide(row({10: 0.6, 5: 0.3}, 11), DIGITS, policy)
+    assert answer.label == "5" and not answer.refused
+
+
+def test_low_confidence_refuses_even_without_a_none_unit():
+    policy = RefusalPolicy(min_confidence=0.5)
+    assert decide(row({3: 0.45}, 10), DIGITS, policy).label == REFUSED
+    assert decide(row({3: 0.55}, 10), DIGITS, policy).label == "3"
+
+
+def test_refused_mask_agrees_with_decide_row_by_row():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.full(11, 0.3), size=200)
+    policy = RefusalPolicy(none_unit=True, none_threshold=0.3, min_confidence=0.25)
+    assert refused_mask(p, policy).tolist() == [decide(r, DIGITS, policy).refused for r in p]
+    assert 0 < refused_mask(p, policy).sum() < 200
+
+
+def test_output_length_must_match_the_policy():
+    with pytest.raises(ValueError, match="11 outputs"):
+        decide(np.full(11, 1 / 11), DIGITS, RefusalPolicy.never())
+    with pytest.raises(ValueError, match="plus a none unit"):
+        decide(np.full(10, 0.1), DIGITS, RefusalPolicy(none_unit=True, none_threshold=0.5))
+
+
+def test_the_saved_policy_reads_back_with_its_calibration_details(tmp_path):
+    saved = RefusalPolicy(none_unit=True, none_threshold=0.37, min_confidence=0.1,
+                          details={"method": "both", "calibration": {"validation_real_refused": 0.005}})
+    saved.save(tmp_path)
+    data = json.loads((tmp_path / REFUSAL_FILE).read_text())
+    assert data["format"] == 1 and data["none_unit"] is True and data["method"] == "both"
+    loaded = RefusalPolicy.load(tmp_path)
+    assert loaded == saved and loaded.details["calibration"]["validation_real_refused"] == 0.005
+
+
+@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"format": 2, "none_unit": true}',
+                                     '{"format": 1, "none_unit": true, "none_threshold": 7}',
+                                     '{"format": 1, "none_threshold": "high"}'])
+def test_a_damaged_refusal_json_is_a_one_line_error(tmp_path, content):
+    (tmp_path / REFUSAL_FILE).write_text(content)
+    with pytest.raises(RefusalPolicyError, match=REFUSAL_FILE) as error:
+        RefusalPolicy.load(tmp_path)
+    assert "\n" not in str(error.value)
+
+
+def test_bundled_model_folders_decide_with_their_own_outputs():
+    """Every bundled folder's policy fits its model's output units (N, or N+1 with the none unit)."""
+    from handwriting.model_folder import LITERT_FILE, MODELS_DIR
+    from handwriting.runtime import LiteRTRuntime
+
+    for task in ("digits", "letters", "all"):
+        folder = MODELS_DIR / task
+        policy = RefusalPolicy.load(folder)
+        runtime = LiteRTRuntime(folder / LITERT_FILE)
+        assert runtime.num_classes == policy.output_units(labels_for(task)), task
+        blank_stroke = np.zeros((1, 28, 28), np.float32)
+        blank_stroke[0, 4:24, 13:15] = 1.0  # a plain vertical stroke: a one, an I or an l
+        answer = decide(runtime(blank_stroke)[0], labels_for(task), policy)
+        assert answer.label in labels_for(task) + (REFUSED,)
+        assert len(answer.top) == 3
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the "none" unit learns from, and how it is added to a network
+
+
+def test_doodle_families_for_training_and_for_evaluation_never_mix_and_reach_the_model_as_sketches():
+    from training import doodles
+
+    assert not set(doodles.TRAIN_FAMILIES) & set(doodles.EVAL_FAMILIES)
+    assert set(doodles.EVAL_FAMILIES) == {"scribble", "face", "star", "spiral", "hatching", "tick", "arrow"}
+    x, family = doodles.doodle_images(doodles.EVAL_FAMILIES, 14, seed=3)
+    assert x.shape == (14, 28, 28) and x.dtype == np.uint8
+    assert sorted(set(family.tolist())) == list(range(7))
+    assert (x.reshape(14, -1).max(1) > 200).all()  # ink, white on black, as to_model_input makes it
+    assert (x[:, :2].max() < 30) and (x[:, :, :2].max() < 30)  # centred in the frame, margins empty
+
+
+def test_elastic_wobble_warps_each_image_on_its_own_inside_a_data_pipeline():
+    """Keras's RandomElasticTransform copied one image of a batch onto others inside tf.data; this one must not."""
+    import tensorflow as tf
+
+    from training.augment import ElasticWobble
+
+    images = np.zeros((8, 28, 28), np.float32)
+    for k, at in enumerate((4, 10, 16, 22)):  # each image a different bar, 6 px from the next
+        images[k, at : at + 2, 4:24] = 1.0
+        images[k + 4, 4:24, at : at + 2] = 1.0
+    wobble = ElasticWobble(strength=0.8)
+    data = tf.data.Dataset.from_tensor_slices(images).batch(8).map(lambda b: wobble(b[..., None], training=True))
+    out = next(iter(data)).numpy()[..., 0]
+    similarity = out.reshape(8, -1) @ images.reshape(8, -1).T
+    assert (similarity.argmax(1) == np.arange(8)).all()
+    assert not np.allclose(out, images)
+
+
+def test_a_none_head_leaves_the_networks_answers_among_the_characters_as_they_were(tmp_path):
+    import json
+
+    import keras
+
+    from handwriting.model import build_model
+    from training.refusal_head import HEAD_UNITS, assembled
+
+    keras.utils.set_random_seed(1)
+    base = tmp_path / "base"
+    base.mkdir()
+    network = build_model(10)
+    network.save(base / "model.keras")
+    run = tmp_path / "head"
+    run.mkdir()
+    head = keras.Sequential([keras.Input((64,)), keras.layers.Dense(HEAD_UNITS, activation="relu"), keras.layers.Dense(1)])
+    head.save(run / "none_head.keras")
+    (run / "head_record.json").write_text(json.dumps({"rich_features": False}))
+    model = assembled(base, run)
+    x = np.random.default_rng(0).random((32, 28, 28, 1)).astype(np.float32)
+    before, after = network.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert after.shape == (32, 11)
+    np.testing.assert_allclose(after.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(after[:, :10] / after[:, :10].sum(1, keepdims=True), before, rtol=1e-4, atol=1e-6)
