@@ -80,13 +80,20 @@ class Replicas:
         return f"http://127.0.0.1:{self.port}"
 
     def start_replica(self, i: int) -> subprocess.Popen:
-        env = dict(self.env, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.ports[i]))
+        # its own upload cache: Gradio empties the cache folder when a server stops, which must not take
+        # the files of the replicas (or other apps) still running
+        uploads = self.run_dir / "uploads" / f"replica-{i}"
+        env = dict(self.env, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.ports[i]),
+                   GRADIO_TEMP_DIR=str(uploads))
         log = open(self.log_dir / f"replica-{i}.log", "ab")
         return subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
 
     def start(self, deadline_s: float = 240) -> "Replicas":
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.run_dir, self.run_dir / "temp"):  # nginx's workers (nobody) reach their temp folders
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(folder, 0o711)
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.run_dir / "temp" / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.run_dir / "temp" / sub, 0o1777)  # the workers' user writes large uploads here
@@ -100,7 +107,12 @@ class Replicas:
             conf.write_text(render_config(self.ports, str(self.port), self.run_dir))
             self.nginx = subprocess.Popen([NGINX, "-p", str(self.run_dir), "-e", str(self.run_dir / "error.log"), "-c", str(conf)], cwd=self.run_dir,
                                           stdout=subprocess.DEVNULL, stderr=open(self.run_dir / "nginx.out", "ab"))
-            wait_for(f"{self.url}/gradio_api/info", 30, self.nginx)
+            try:
+                wait_for(f"{self.url}/gradio_api/info", 30, self.nginx)
+            except RuntimeError as exc:
+                said = "".join((self.run_dir / f).read_text(errors="replace")[-1500:]
+                               for f in ("nginx.out", "error.log") if (self.run_dir / f).is_file())
+                raise RuntimeError(f"{exc}: {said.strip()}") from None
         except BaseException:
             self.stop()
             raise

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -30,11 +33,26 @@ def digit_png(pixels: np.ndarray) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory):
+def run_dirs():
+    """Folders for processes that outlive a test: outside pytest's temporary folders, which another pytest
+    run on this machine may prune while a long module runs. Removed at the end."""
+    made = []
+
+    def make(prefix: str) -> Path:
+        made.append(Path(tempfile.mkdtemp(prefix=f"handwriting-{prefix}-")))
+        return made[-1]
+
+    yield make
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def replicas(run_dirs):
     from deploy.serve_replicas import Replicas
 
-    run = tmp_path_factory.mktemp("nginx")
-    env = {"HANDWRITING_STORE_DIR": str(tmp_path_factory.mktemp("store")), "HF_HUB_OFFLINE": "1"}
+    run = run_dirs("nginx")
+    env = {"HANDWRITING_STORE_DIR": str(run / "store"), "HF_HUB_OFFLINE": "1"}
     with Replicas(3, free_port(), run_dir=run, env=env) as started:
         yield started
 
@@ -101,6 +119,19 @@ def test_a_session_keeps_its_replica_when_its_address_changes(replicas, mnist_sa
             assert call(moved, replicas.url, "predict", image, "digits")  # the upload is on its first replica
 
 
+def test_a_photo_larger_than_nginx_buffers_in_memory_passes(replicas):
+    """nginx writes a large request body to a temporary file (its workers' user must reach it)."""
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (700, 700), dtype=np.uint8)
+    noise[250:450, 330:370] = 0  # a dark stroke on noise: a picture of some size, not a blank
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="PNG")
+    assert len(buf.getvalue()) > 256 * 1024
+    with from_address("127.0.3.2") as http:
+        image = upload(http, replicas.url, buf.getvalue())
+        assert call(http, replicas.url, "predict", image, "digits")
+
+
 def test_gradio_client_through_nginx(replicas, mnist_samples, tmp_path):
     from gradio_client import Client, handle_file
 
@@ -147,20 +178,20 @@ def sheet(key_pair):
 
 
 @pytest.fixture(scope="module")
-def db_replicas(tmp_path_factory, postgres_cluster, sheet, account):
+def db_replicas(run_dirs, postgres_cluster, sheet, account):
     """Three `python app.py` processes sharing one database, copying feedback to the Sheets stand-in."""
     import json
 
     from deploy.serve_replicas import Replicas
 
     url = postgres_cluster.create_database()
-    env = {"HANDWRITING_DATABASE_URL": url, "HANDWRITING_STORE_DIR": str(tmp_path_factory.mktemp("unused-store")),
+    run = run_dirs("replicas")
+    env = {"HANDWRITING_DATABASE_URL": url, "HANDWRITING_STORE_DIR": str(run / "unused-store"),
            "HF_HUB_OFFLINE": "1", "HANDWRITING_GAME_API_SCORES": "1",
            "GOOGLE_SHEETS_KEY": sheet.spreadsheet_id, "GOOGLE_SERVICE_ACCOUNT_JSON": json.dumps(account),
            "HANDWRITING_SHEETS_ENDPOINT": sheet.url, "HANDWRITING_SHEETS_BATCH": "5",
            "HANDWRITING_SHEETS_TIMEOUT": "2", "HANDWRITING_SHEETS_RETRY_BASE": "0.05",
            "HANDWRITING_SHEETS_RETRY_MAX": "0.5", "HANDWRITING_SHEETS_POLL": "0.2"}
-    run = tmp_path_factory.mktemp("replicas")
     with Replicas(3, None, run_dir=run, env=env) as started:
         started.database_url = url
         yield started
@@ -278,7 +309,7 @@ def storage_note(http: httpx.Client, base: str) -> str:
     return queue_call(http, base, fn_index, [], "storage-probe")[0] or ""
 
 
-def test_the_database_down_at_start_then_back(tmp_path_factory, mnist_samples):
+def test_the_database_down_at_start_then_back(run_dirs, mnist_samples):
     """The app starts without its database: it recognises, says corrections cannot be stored (Models panel,
     /feedback), never shows the password, and stores again once the database is up, without a restart."""
     from deploy.serve_replicas import Replicas
@@ -288,9 +319,9 @@ def test_the_database_down_at_start_then_back(tmp_path_factory, mnist_samples):
     server = PostgresServer().start()
     url = server.create_database("feedback")
     server.stop()
-    run = tmp_path_factory.mktemp("down")
+    run = run_dirs("down")
     env = {"HANDWRITING_DATABASE_URL": url, "HF_HUB_OFFLINE": "1",
-           "HANDWRITING_STORE_DIR": str(tmp_path_factory.mktemp("unused"))}
+           "HANDWRITING_STORE_DIR": str(run / "unused")}
     try:
         with Replicas(1, None, run_dir=run, env=env) as one, httpx.Client(timeout=60) as http:
             base = one.replica_url(0)
