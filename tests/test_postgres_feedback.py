@@ -85,12 +85,16 @@ def test_dropped_connections_mid_write_lose_no_acknowledged_record(postgres_clus
     database = database_url.rsplit("/", 1)[1]
     acknowledged, refused, stop = [], [], threading.Event()
 
+    deadline = time.monotonic() + 90
+
     def write(worker):
-        for i in range(40):
+        i = 0  # write until several writes met a cut connection (a loaded machine cuts slowly)
+        while (len(refused) < 5 or i < 20) and time.monotonic() < deadline:
             try:
-                acknowledged.append(rec.submit(record(worker * 100 + i)).id)
+                acknowledged.append(rec.submit(record(worker * 10_000 + i)).id)
             except FeedbackStorageError:
                 refused.append(i)
+            i += 1
 
     def cut():
         while not stop.is_set():
