@@ -121,8 +121,14 @@ class Model:
         return self._batched.rows(xs) if xs else []
 
     def real(self, row: np.ndarray) -> np.ndarray:
-        """A raw row's probabilities of the task's labels (without the "none" unit)."""
-        return row[: len(self.task.labels)]
+        """A raw row's probabilities of the task's labels, given that the picture is one of them: the "none"
+        unit's share taken out, so the characters compare (and the reader splits a line) as the network
+        under the "none" head judges them."""
+        characters = row[: len(self.task.labels)]
+        if not self.policy.none_unit:
+            return characters
+        share = float(characters.sum())
+        return characters / share if share > 0 else characters
 
     def answer(self, row: np.ndarray) -> Answer:
         """A raw row's answer: its label ("?" when refused) and the closest characters."""

@@ -152,7 +152,7 @@ def test_a_none_head_leaves_the_networks_answers_among_the_characters_as_they_we
 
     import keras
 
-    from handwriting.model import build_model
+    from training.model import build_model
     from training.refusal_head import HEAD_UNITS, assembled
 
     keras.utils.set_random_seed(1)
