@@ -69,6 +69,8 @@ def build_demo(recorder: FeedbackRecorder | None = None) -> GuardedBlocks:
         feedback_api(desk, PREDICT_CONCURRENCY)
         with gr.Accordion("Models", open=False):
             gr.Markdown(model_info_markdown(), elem_id="model-info")
+            storage = gr.Markdown(elem_id="storage-status")  # says when corrections cannot be stored
+        demo.load(recorder.storage_note, None, storage, api_visibility="private", show_progress="hidden")
     demo.on_launch += [recorder.start, start_warm_up]
     return demo
 

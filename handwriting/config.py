@@ -29,6 +29,14 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def default_data_dir(persistent: Path = Path("/data")) -> Path:
+    """Where the SQLite files and kept uploads live: a Space's persistent storage (/data) when it is
+    mounted and writable (the container's own folder is lost on every restart), else ./data."""
+    if persistent.is_dir() and os.access(persistent, os.W_OK | os.X_OK):
+        return persistent / "handwriting"
+    return PROJECT_DIR / "data"
+
+
 def parse_size(text: str) -> int:
     """"10mb", "500kb", "1gb" or a plain byte count -> bytes (Gradio's max_file_size notation)."""
     units = {"gb": 1024**3, "mb": 1024**2, "kb": 1024, "b": 1}
@@ -87,7 +95,10 @@ class HubSettings:
 class Settings:
     # the bundled models' folder when HANDWRITING_MODELS_DIR moves it; None: handwriting.model_folder.MODELS_DIR
     models_dir: Path | None = field(default_factory=lambda: _env_path("HANDWRITING_MODELS_DIR", None))
-    data_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_STORE_DIR", PROJECT_DIR / "data"))
+    data_dir: Path = field(default_factory=lambda: _env_path("HANDWRITING_STORE_DIR", None) or default_data_dir())
+    # A postgresql:// URL: feedback, its outbox, idempotency keys, kept uploads and high scores then live in
+    # that database, shared by every replica; unset: SQLite files in data_dir. Holds a password: never shown.
+    database_url: str = field(default_factory=lambda: os.environ.get("HANDWRITING_DATABASE_URL", "").strip(), repr=False)
     host: str = field(default_factory=lambda: os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("GRADIO_SERVER_PORT") or os.environ.get("PORT") or 7860))
     max_file_size: str = field(default_factory=lambda: os.environ.get("HANDWRITING_MAX_UPLOAD", "10mb"))

@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 sys.path.insert(0, str(ROOT))
 
+from postgres_server import backend, database_url, postgres_cluster  # noqa: E402,F401 (fixtures: a PostgreSQL server)
+
 
 SLOW_FIXTURES = {"app_url"}  # the launched app: everything using it (client, http, browser pages) is slow
 

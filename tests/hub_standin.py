@@ -145,18 +145,19 @@ class HubStandIn:
 
 def _handler_for(hub: HubStandIn):
     repo_part = r"(?P<repo>[^/]+/[^/]+)"
+    kind = r"(?:models|datasets)"  # a dataset repo is served like a model repo (one namespace)
     routes = [
         ("POST", re.compile(r"^/api/repos/create$"), "create_repo"),
         ("POST", re.compile(r"^/api/validate-yaml$"), "validate_yaml"),
-        ("GET", re.compile(rf"^/api/models/{repo_part}/revision/(?P<rev>[^/]+)$"), "repo_info"),
-        ("GET", re.compile(rf"^/api/models/{repo_part}$"), "repo_info"),
-        ("GET", re.compile(rf"^/api/models/{repo_part}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?$"), "tree"),
-        ("GET", re.compile(rf"^/api/models/{repo_part}/refs$"), "refs"),
-        ("POST", re.compile(rf"^/api/models/{repo_part}/preupload/(?P<rev>[^/]+)$"), "preupload"),
-        ("POST", re.compile(rf"^/api/models/{repo_part}/commit/(?P<rev>[^/]+)$"), "commit"),
-        ("POST", re.compile(rf"^/api/models/{repo_part}/tag/(?P<rev>[^/]+)$"), "create_tag"),
-        ("GET", re.compile(rf"^/{repo_part}/resolve/(?P<rev>[^/]+)/(?P<path>.+)$"), "resolve"),
-        ("HEAD", re.compile(rf"^/{repo_part}/resolve/(?P<rev>[^/]+)/(?P<path>.+)$"), "resolve"),
+        ("GET", re.compile(rf"^/api/{kind}/{repo_part}/revision/(?P<rev>[^/]+)$"), "repo_info"),
+        ("GET", re.compile(rf"^/api/{kind}/{repo_part}$"), "repo_info"),
+        ("GET", re.compile(rf"^/api/{kind}/{repo_part}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?$"), "tree"),
+        ("GET", re.compile(rf"^/api/{kind}/{repo_part}/refs$"), "refs"),
+        ("POST", re.compile(rf"^/api/{kind}/{repo_part}/preupload/(?P<rev>[^/]+)$"), "preupload"),
+        ("POST", re.compile(rf"^/api/{kind}/{repo_part}/commit/(?P<rev>[^/]+)$"), "commit"),
+        ("POST", re.compile(rf"^/api/{kind}/{repo_part}/tag/(?P<rev>[^/]+)$"), "create_tag"),
+        ("GET", re.compile(rf"^/(?:datasets/)?{repo_part}/resolve/(?P<rev>[^/]+)/(?P<path>.+)$"), "resolve"),
+        ("HEAD", re.compile(rf"^/(?:datasets/)?{repo_part}/resolve/(?P<rev>[^/]+)/(?P<path>.+)$"), "resolve"),
     ]
     writes = {"create_repo", "preupload", "commit", "create_tag"}
 

@@ -246,9 +246,10 @@ WRITER_SCRIPT = textwrap.dedent(
     store = open_store(folder)
     for i in range(records):
         with store.transaction():
-            store.insert(FeedbackRecord(uuid.uuid4().hex, "2026-01-01T00:00:00.000000Z", "digits", "t",
+            record_id = uuid.uuid4().hex
+            store.insert(FeedbackRecord(record_id, "2026-01-01T00:00:00.000000Z", "digits", "t",
                                         "1", 0.5, "7", "api", "x"))
-            store.enqueue("sheets", "unused")
+            store.enqueue("sheets", record_id)
     """
 )
 
@@ -262,8 +263,9 @@ def run_writers(folder, writers: int, records: int, start: float = 0.0) -> list[
     return [p.wait(timeout=120) for p in procs]
 
 
-def test_two_processes_write_one_store_at_once(tmp_path):
-    """WAL and the busy timeout: writers in separate processes wait for each other, none fails."""
+def test_two_processes_write_one_store_at_once(tmp_path, backend):
+    """Writers in separate processes (SQLite: WAL and the busy timeout; PostgreSQL: a pool each) wait for
+    each other, none fails."""
     assert run_writers(tmp_path, writers=3, records=150) == [0, 0, 0]
     assert open_store(tmp_path).count() == 450
 

@@ -126,7 +126,7 @@ def test_kept_uploads_stay_within_their_budget_oldest_first_and_every_record_sta
 
 
 def test_a_key_reused_with_another_request_is_refused_and_the_same_request_answers_the_first_record(tmp_path, seven,
-                                                                                                   mnist_samples):
+                                                                                                   mnist_samples, backend):
     x, y = mnist_samples
     first_image = tmp_path / "seven.png"
     first_image.write_bytes(seven)

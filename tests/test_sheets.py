@@ -179,7 +179,7 @@ def test_records_reach_the_sheet_and_read_back_as_the_same_training_file(standin
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_failed_append_is_retried_without_duplicates(standin, account, recorders, pictures, kind):
+def test_a_failed_append_is_retried_without_duplicates(standin, account, recorders, pictures, kind, backend):
     """Writes that landed despite an error answer are found by id and never sent again."""
     standin.fail(kind, on="append")
     recorder = recorders(settings_for(standin, account))
@@ -191,7 +191,7 @@ def test_a_failed_append_is_retried_without_duplicates(standin, account, recorde
     assert (recorder.sink(SINK).sender.stats["already_there"] > 0) == landed
 
 
-def test_a_record_the_api_refuses_is_set_aside_and_the_others_go_through(standin, account, recorders, pictures):
+def test_a_record_the_api_refuses_is_set_aside_and_the_others_go_through(standin, account, recorders, pictures, backend):
     recorder = recorders(settings_for(standin, account, batch_size=10))
     recorder.sink(SINK).sender.stop()  # queue everything first, so the bad record travels in a batch
     good = submit(recorder, pictures, 6)
@@ -226,7 +226,7 @@ def test_the_quota_is_waited_out_and_pacing_stays_under_it(standin, account, rec
     assert standin.counts["failure_429"] == before  # paced at 2 a second it never met the quota
 
 
-def test_an_outage_and_a_restart_lose_nothing(standin, account, recorders, pictures, tmp_path):
+def test_an_outage_and_a_restart_lose_nothing(standin, account, recorders, pictures, tmp_path, backend):
     standin.down()
     cfg = settings_for(standin, account)
     first = recorders(cfg)
@@ -247,7 +247,7 @@ def test_an_outage_and_a_restart_lose_nothing(standin, account, recorders, pictu
     assert sorted(sheet_ids(standin)) == sorted(r.id for r in stored)
 
 
-def test_a_crash_in_the_middle_of_a_write_duplicates_nothing(standin, account, recorders, pictures, tmp_path):
+def test_a_crash_in_the_middle_of_a_write_duplicates_nothing(standin, account, recorders, pictures, tmp_path, backend):
     """A sending process is killed (SIGKILL) after its append landed and before the answer came."""
     folder = tmp_path / "store"
     cfg = settings_for(standin, account, timeout_s=30)

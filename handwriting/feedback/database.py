@@ -86,6 +86,7 @@ class FeedbackStore(OutboxTables):
     def __init__(self, folder: Path | str):
         self.folder = Path(folder)
         self.path = self.folder / DB_FILE
+        self.identity = self.path.resolve()  # one sender per store and sink in a process
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._depth = 0
@@ -153,6 +154,10 @@ class FeedbackStore(OutboxTables):
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
             return self._connection().execute(sql, tuple(params)).fetchall()
+
+    def ping(self) -> None:
+        """Raise (FeedbackStorageError or sqlite3.Error) unless the store can be read now."""
+        self._query("SELECT 1")
 
     def close(self) -> None:
         with self._lock:
@@ -312,8 +317,18 @@ _stores: dict[Path, FeedbackStore] = {}
 _stores_lock = threading.Lock()
 
 
-def open_store(folder: Path | str) -> FeedbackStore:
-    """The one FeedbackStore of a folder in this process (sinks share it to share transactions)."""
+def open_store(folder: Path | str, database_url: str | None = None):
+    """The one store of a folder in this process (sinks share it to share transactions): the SQLite file
+    in `folder`, or, when `database_url` (default: HANDWRITING_DATABASE_URL) names a PostgreSQL database,
+    the `PostgresFeedbackStore` every replica shares."""
+    if database_url is None:
+        from handwriting.config import settings
+
+        database_url = settings().database_url
+    if database_url:
+        from handwriting.feedback.postgres_store import open_postgres_store
+
+        return open_postgres_store(database_url, folder)
     key = (Path(folder) / DB_FILE).resolve()
     with _stores_lock:
         if key not in _stores:

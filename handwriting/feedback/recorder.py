@@ -36,6 +36,8 @@ class _AlreadyStored(Exception):
 
 
 STORAGE_FAILED = "Your feedback could not be stored on the server; please try again later."
+STORAGE_DOWN = ("**Corrections cannot be stored right now**: the feedback store cannot be reached. Recognition "
+                "works as usual; feedback sent meanwhile is refused, not lost silently.")
 
 
 def _storage_failed(exc: Exception) -> FeedbackStorageError:
@@ -52,12 +54,13 @@ class FeedbackRecorder:
     """
 
     def __init__(self, folder: Path | str, sinks: Sequence[Sink] = (), *, max_bytes: int | None = None,
-                 originals_budget: int | None = None, original_side: int = 1024):
+                 originals_budget: int | None = None, original_side: int = 1024, database_url: str | None = None):
         self.folder = Path(folder)
         self.max_bytes = max_bytes
         self.originals_budget = originals_budget
         self.original_side = original_side
-        self.store = open_store(self.folder)  # opens its file on first use
+        # the SQLite file in `folder`, or the PostgreSQL database at `database_url` (None: from the environment)
+        self.store = open_store(self.folder, database_url)  # opens nothing until first used
         sinks = list(sinks)
         self.sinks: list[Sink] = sinks if any(isinstance(s, LocalSink) for s in sinks) else [LocalSink(), *sinks]
         self._started = False
@@ -73,7 +76,7 @@ class FeedbackRecorder:
 
             sinks.append(SheetsSink(cfg.sheets))
         return cls(cfg.data_dir, sinks, max_bytes=cfg.max_file_bytes, originals_budget=cfg.originals_budget_bytes,
-                   original_side=cfg.original_side)
+                   original_side=cfg.original_side, database_url=cfg.database_url)
 
     def sink(self, name: str) -> Sink | None:
         """The sink called `name`, if there is one."""
@@ -155,6 +158,16 @@ class FeedbackRecorder:
         except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
             raise _storage_failed(exc) from None
         return read if read is not None else records[0]
+
+    def storage_note(self) -> str:
+        """For the page, asked at each load: "" when the store answers, else that corrections cannot be
+        stored (the database may be down; recognition goes on, and the note goes once it is back)."""
+        try:
+            self.store.ping()
+        except (sqlite3.Error, OSError, FeedbackStorageError) as exc:
+            log.debug("the feedback store cannot be reached: %s", exc)
+            return STORAGE_DOWN
+        return ""
 
     def notes(self) -> str:
         """What the sinks tell the person about the copies of what they just sent."""

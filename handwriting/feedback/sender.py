@@ -23,7 +23,7 @@ from typing import Protocol, Sequence
 
 from handwriting.feedback.database import FeedbackStore
 from handwriting.feedback.outbox import Queued
-from handwriting.feedback.record import FeedbackRecord
+from handwriting.feedback.record import FeedbackRecord, FeedbackStorageError
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class OutboxSender:
 
     def start(self) -> "OutboxSender":
         """Start sending; if this process already sends this store's records there, that sender is returned."""
-        key = (self.store.path.resolve(), self.sink)
+        key = (self.store.identity, self.sink)
         with _running_lock:
             other = _running.get(key)
             if other is not None and other.alive:
@@ -133,8 +133,8 @@ class OutboxSender:
         if self._thread is not None:
             self._thread.join(timeout)
         with _running_lock:
-            if _running.get((self.store.path.resolve(), self.sink)) is self:
-                del _running[(self.store.path.resolve(), self.sink)]
+            if _running.get((self.store.identity, self.sink)) is self:
+                del _running[(self.store.identity, self.sink)]
         try:
             self.store.release_lease(self.sink, self.owner)
         except Exception:  # the store may be unusable; the lease then just expires
@@ -144,6 +144,11 @@ class OutboxSender:
         while not self._stop.is_set():
             try:
                 wait = self.run_once()
+            except FeedbackStorageError as exc:  # the store is unreachable (a database down): one line a change
+                level = logging.DEBUG if str(exc) == self.problem else logging.WARNING
+                self.log.log(level, "the %s sender waits for the feedback store: %s", self.sink, exc)
+                self.state, self.problem = "retrying", str(exc)
+                wait = self._backoff()
             except Exception as exc:  # a bug or the store failing: log it, keep the thread alive
                 self.log.exception("the %s sender failed a step: %s", self.sink, type(exc).__name__)
                 wait = self._backoff()

@@ -1,52 +1,28 @@
-"""The high-score table: the best rounds of each mode, in its own SQLite file in the data folder.
+"""The high-score table: the best rounds of each mode, in its own SQLite file in the data folder, or in
+the PostgreSQL database replicas share when HANDWRITING_DATABASE_URL is set (`score_store`).
 
-One connection per table, WAL and a busy timeout, so several app processes can share the file. It keeps
-the best KEEP_SCORES rounds per mode and source; rounds started through the API are marked and shown apart
-from the page's table. A client address holds at most PER_CLIENT_DAY rows per mode, source and UTC day (its
-best rounds of the day), so one address cannot fill the table; the address is kept only as a hash, to
-compare. Earlier versions kept the table inside the feedback database: its rows are copied over while the
-new table is empty (rows from before rounds were marked by source become "legacy"
+It keeps the best KEEP_SCORES rounds per mode and source; rounds started through the API are marked and
+shown apart from the page's table. A client address holds at most PER_CLIENT_DAY rows per mode, source and
+UTC day (its best rounds of the day), so one address cannot fill the table; the address is kept only as a
+hash, to compare. Earlier versions kept the table inside the feedback database: its rows are copied over
+while the new SQLite table is empty (rows from before rounds were marked by source become "legacy"
 and stay off the page's table; the old mode "both" becomes "all").
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-import threading
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 from handwriting.game.rules import canonical_mode
-from handwriting.sqlite_file import open_shared
+from handwriting.game.score_store import COLUMNS, DB_FILE, PostgresScores, ScoreStore, SqliteScores
 
-DB_FILE = "game_scores.sqlite3"
-OLD_DB_FILE = "feedback.sqlite3"  # where the table lived before
 KEEP_SCORES = 100  # rows kept per mode and source
 PER_CLIENT_DAY = 1  # rows one client address keeps per mode, source and UTC day (0: no limit)
-
-_COLUMNS = "id, created_at, mode, name, score, right, drawn, best_streak, seconds, source"  # as an old table has them
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS game_scores (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    name TEXT NOT NULL,
-    score INTEGER NOT NULL,
-    right INTEGER NOT NULL,
-    drawn INTEGER NOT NULL,
-    best_streak INTEGER NOT NULL,
-    seconds INTEGER NOT NULL,
-    source TEXT NOT NULL DEFAULT 'page'
-);
-CREATE INDEX IF NOT EXISTS game_scores_by_mode ON game_scores (mode, score DESC, created_at);
-"""
-_CLIENT_COLUMN = "ALTER TABLE game_scores ADD COLUMN client TEXT NOT NULL DEFAULT ''"  # '' = no address known
-_CLIENT_INDEX = "CREATE INDEX IF NOT EXISTS game_scores_by_client ON game_scores (mode, source, client, created_at)"
 
 
 def client_key(address: str) -> str:
@@ -84,40 +60,13 @@ class HighScores:
     address: raise it)."""
 
     def __init__(self, folder: Path | str, shown: tuple[str, ...] = ("page",), per_client: int = PER_CLIENT_DAY,
-                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc), database_url: str | None = None):
         self.folder = Path(folder)
         self.per_client = per_client  # rounds one address keeps in a day's table of a mode (0: no limit)
         self.now = now  # UTC; tests pass a fake to cross midnight
-        self.path = self.folder / DB_FILE
         self.shown = tuple(shown)
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def _transaction(self):
-        with self._lock:
-            if self._conn is None:
-                self._conn = self._open()
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def _open(self) -> sqlite3.Connection:
-        conn = open_shared(self.path, _SCHEMA)
-        if "client" not in {row[1] for row in conn.execute("PRAGMA table_info(game_scores)")}:
-            try:  # a table from before the daily limit
-                conn.execute(_CLIENT_COLUMN)
-            except sqlite3.OperationalError as exc:
-                if "duplicate column" not in str(exc):  # another process added it first
-                    raise
-        conn.execute(_CLIENT_INDEX)
-        if conn.execute("SELECT 1 FROM game_scores LIMIT 1").fetchone() is None:  # new (or never scored in)
-            _copy_old_table(conn, self.folder / OLD_DB_FILE)
-        return conn
+        self.backend = open_score_store(self.folder, database_url)
+        self.path = self.folder / DB_FILE  # the SQLite file (unused with a database URL)
 
     def add(self, rnd) -> Entered:
         """Enter a finished round, unless its client address already has `per_client` rounds as good in
@@ -128,7 +77,8 @@ class HighScores:
         created, day = now.strftime("%Y-%m-%dT%H:%M:%SZ"), now.strftime("%Y-%m-%d")
         client = client_key(getattr(rnd, "client", ""))
         limited = bool(client) and self.per_client > 0
-        with self._transaction() as conn:
+        seq = self.backend.seq
+        with self.backend.transaction() as conn:
             if limited:
                 today = [row[0] for row in conn.execute(
                     "SELECT score FROM game_scores WHERE mode = ? AND source = ? AND client = ? AND created_at >= ? "
@@ -137,17 +87,18 @@ class HighScores:
                     kept = "a round" if self.per_client == 1 else f"{self.per_client} rounds"
                     return Entered(None, f"your address already has {kept} of {today[self.per_client - 1]} points or "
                                          f"more in today's table (it keeps {kept} per address a day: the best)")
-            conn.execute(f"INSERT INTO game_scores ({_COLUMNS}, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            conn.execute(f"INSERT INTO game_scores ({COLUMNS}, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (uuid.uuid4().hex, created, rnd.mode, rnd.name, rnd.score, rnd.right, len(rnd.drawn),
                           rnd.best_streak, rnd.seconds, rnd.source, client))
             if limited:
+                today = "mode = ? AND source = ? AND client = ? AND created_at >= ?"
                 conn.execute(
-                    "DELETE FROM game_scores WHERE rowid IN (SELECT rowid FROM game_scores WHERE mode = ? AND source = ? "
-                    "AND client = ? AND created_at >= ? ORDER BY score DESC, created_at, rowid LIMIT -1 OFFSET ?)",
-                    (rnd.mode, rnd.source, client, day, self.per_client))
+                    f"DELETE FROM game_scores WHERE {today} AND {seq} NOT IN (SELECT {seq} FROM game_scores WHERE "
+                    f"{today} ORDER BY score DESC, created_at, {seq} LIMIT ?)",
+                    (rnd.mode, rnd.source, client, day) * 2 + (self.per_client,))
             conn.execute(
-                "DELETE FROM game_scores WHERE mode = ? AND source = ? AND rowid NOT IN (SELECT rowid FROM "
-                "game_scores WHERE mode = ? AND source = ? ORDER BY score DESC, created_at, rowid LIMIT ?)",
+                f"DELETE FROM game_scores WHERE mode = ? AND source = ? AND {seq} NOT IN (SELECT {seq} FROM "
+                f"game_scores WHERE mode = ? AND source = ? ORDER BY score DESC, created_at, {seq} LIMIT ?)",
                 (rnd.mode, rnd.source, rnd.mode, rnd.source, KEEP_SCORES),
             )
             if rnd.source not in self.shown:
@@ -164,33 +115,26 @@ class HighScores:
     def top(self, mode: str, limit: int = 10) -> list[HighScore]:
         """The mode's best rounds among the shown sources, best first (ties: the earlier round first)."""
         mode = canonical_mode(mode)
-        with self._transaction() as conn:
+        with self.backend.transaction(write=False) as conn:
             rows = conn.execute(
-                "SELECT name, score, right, drawn, best_streak, seconds, created_at FROM game_scores "
-                f"WHERE mode = ? AND source IN ({self._marks}) ORDER BY score DESC, created_at, rowid LIMIT ?",
+                'SELECT name, score, "right", drawn, best_streak, seconds, created_at FROM game_scores '
+                f"WHERE mode = ? AND source IN ({self._marks}) ORDER BY score DESC, created_at, {self.backend.seq} LIMIT ?",
                 (mode, *self.shown, int(limit)),
             ).fetchall()
         return [HighScore(i + 1, *row) for i, row in enumerate(rows)]
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self.backend.close()
 
 
-def _copy_old_table(conn: sqlite3.Connection, old: Path) -> None:
-    """Copy the scores an earlier version kept in the feedback database into the empty new table (ids keep
-    a second process doing the same from copying twice)."""
-    if not old.is_file():
-        return
-    conn.execute("ATTACH DATABASE ? AS old", (str(old),))
-    try:
-        if conn.execute("SELECT 1 FROM old.sqlite_master WHERE name = 'game_scores'").fetchone():
-            columns = {row[1] for row in conn.execute("PRAGMA old.table_info(game_scores)")}
-            source = "source" if "source" in columns else "'legacy'"
-            conn.execute(f"INSERT OR IGNORE INTO game_scores ({_COLUMNS}) SELECT id, created_at, "
-                         "CASE mode WHEN 'both' THEN 'all' ELSE mode END, name, score, right, drawn, best_streak, "
-                         f"seconds, {source} FROM old.game_scores")
-    finally:
-        conn.execute("DETACH DATABASE old")
+def open_score_store(folder: Path, database_url: str | None = None) -> ScoreStore:
+    """The SQLite file in `folder`, or the database at `database_url` (default: HANDWRITING_DATABASE_URL)."""
+    if database_url is None:
+        from handwriting.config import settings
+
+        database_url = settings().database_url
+    if database_url:
+        from handwriting.postgres import open_database
+
+        return PostgresScores(open_database(database_url))
+    return SqliteScores(folder)
