@@ -148,7 +148,7 @@ class LazySessionState(SessionState):
 
     def __init__(self, blocks):
         self.blocks_config = copy(blocks.default_config)
-        known = blocks.blocks  # a property that builds a dict: read it once, not once per block
+        known = blocks.blocks  # a property: read once, not once per block
         self.config_values = LazyConfig(self.blocks_config, [k for k in self.blocks_config.blocks if k in known])
         self.state_data = {}
         self._state_ttl = {}
