@@ -33,3 +33,18 @@ def test_the_patched_internals_have_the_shape_the_patches_expect():
     holder = StateHolder()
     assert {"session_data", "time_last_used", "lock", "capacity"} <= set(holder.__dict__)
     assert {"__getitem__", "update", "set_blocks"} <= set(vars(StateHolder))
+
+
+def test_the_queue_summarises_its_traffic_only_every_so_many_events(monkeypatch):
+    monkeypatch.delenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", raising=False)
+    with gradio_patches.GuardedBlocks() as demo:
+        gr.Markdown("x")
+    demo.queue()
+    assert demo._queue.ANAYLTICS_CACHE_FREQUENCY == gradio_patches.ANALYTICS_EVERY  # Gradio's spelling
+    records = [{"time": 0.0, "status": "success", "process_time": 0.01, "function": "f", "session_hash": "s"}]
+    summaries = []
+    monkeypatch.setattr(demo._queue, "_get_df", lambda r: summaries.append(r) or __import__("pandas").DataFrame(r))
+    for _ in range(2 * gradio_patches.ANALYTICS_EVERY):
+        demo._queue.events_recorded += 1
+        demo._queue.compute_analytics_summary(records)
+    assert len(summaries) == 2

@@ -4,7 +4,7 @@ on any other version: each patch below must then be checked against the new Grad
 
 Patched: `Blocks.preprocess_data` and `Blocks.process_api` (overridden in `GuardedBlocks`),
 `SessionState.__init__` (copied in `LazySessionState`) and `gradio.routes.StateHolder` (replaced by
-`VisitorsFirstStateHolder` at launch).
+`VisitorsFirstStateHolder` at launch); set: GRADIO_ANALYTICS_CACHE_FREQUENCY (when a `GuardedBlocks` is made).
 
 Gradio checks and converts each input before our functions see it (`Blocks.preprocess_data`); a file
 path outside its cache or a value of the wrong shape fails there with a 25-line traceback in the log and
@@ -26,6 +26,11 @@ Gradio also builds a config of every block of the page for each new session (`Se
 most of the work of a stateless API call (a script calling `/predict` without a session hash starts a new
 session every time). `LazySessionState` builds a block's config only when it
 is read (an update to that block, or a deep link), so a call pays for the blocks it touches.
+
+Gradio's queue also recomputes its traffic summary for `/monitoring` (a pandas table of up to 10,000 past
+events, grouped and ranked) after every event, in a worker thread holding the interpreter: under load
+that cost grows with the traffic already served and slows every request in flight. `GuardedBlocks` has it
+recomputed every ANALYTICS_EVERY events instead (GRADIO_ANALYTICS_CACHE_FREQUENCY, when not set already).
 
 `GuardedBlocks.on_launch` runs the app's start-up work (opening storage, starting the Sheets sender,
 warming the model) when the server starts, not when the module is imported.
@@ -51,6 +56,7 @@ from ui.body_limit import BodyLimit
 from ui.inputs import NOT_AN_UPLOAD, refuse
 
 MAX_ECHO = 200  # characters of a refused value that a message repeats
+ANALYTICS_EVERY = 1000  # queue events between two recomputations of Gradio's /monitoring summary
 WRITTEN_FOR = "6.31.0"  # the Gradio version these patches were written for and tested on
 
 log = logging.getLogger("handwriting")
@@ -70,6 +76,7 @@ class GuardedBlocks(gr.Blocks):
     which runs `on_launch` callbacks when it is launched."""
 
     def __init__(self, *args, **kwargs):
+        os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))  # read when the queue is made
         super().__init__(*args, **kwargs)
         self.on_launch: list = []
 
@@ -141,7 +148,7 @@ class LazySessionState(SessionState):
 
     def __init__(self, blocks):
         self.blocks_config = copy(blocks.default_config)
-        known = blocks.blocks  # a property that builds a dict: read it once, not once per block
+        known = blocks.blocks  # a property: read once, not once per block
         self.config_values = LazyConfig(self.blocks_config, [k for k in self.blocks_config.blocks if k in known])
         self.state_data = {}
         self._state_ttl = {}
