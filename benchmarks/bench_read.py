@@ -85,16 +85,16 @@ def main(argv=None) -> int:
              "read_8_characters": lambda: read(apart, "digits"),
              "read_8_characters_2_touching": lambda: read(touching, "digits"),
              "part_centre_8_crops": lambda: [center_in_frame(c) for c in crops],
-             "part_model_call_8_rows": lambda: recognizer.probabilities_many(rows)}
+             "part_model_call_8_rows": lambda: recognizer.rows(rows)}
     calls: list[int] = []
-    counted = recognizer.probabilities_many
-    recognizer.probabilities_many = lambda xs: calls.append(len(xs)) or counted(xs)
+    counted = recognizer.rows
+    recognizer.rows = lambda xs: calls.append(len(xs)) or counted(xs)
     answers, model_calls = {}, {}
     for name, image in (("read_8_characters", apart), ("read_8_characters_2_touching", touching)):
         calls.clear()
         answers[name] = read(image, "digits").text
         model_calls[name] = list(calls)  # rows per batched model call
-    recognizer.probabilities_many = counted
+    recognizer.rows = counted
     for fn in cases.values():  # warm: model loaded, code paths traced
         for _ in range(10):
             fn()

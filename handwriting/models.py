@@ -138,10 +138,6 @@ class Model:
         """One preprocessed 28x28 image -> its labels' probabilities."""
         return self.real(self._batched(x))
 
-    def probabilities_many(self, xs: list[np.ndarray]) -> list[np.ndarray]:
-        """Several preprocessed images -> their labels' probabilities, in batched model calls."""
-        return [self.real(row) for row in self.rows(xs)]
-
 
 _resolved: dict[tuple, ModelRecord | ModelUnavailableError] = {}
 _loaded: dict[str, Model] = {}

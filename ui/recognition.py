@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import gradio as gr
 from gradio.components.label import LabelConfidence, LabelData
 
-from handwriting import models, service
+from handwriting import service
 from handwriting.tasks import TASKS, Task, unambiguous_name
 from ui.errors import user_errors
 from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, ImageUploads
@@ -219,8 +219,3 @@ def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task
     page.examples(examples or [], upload, task_input, sources, f"{name}-upload-tab")
     page.wire(controls, concurrency_limit)
     return page
-
-
-def model_available(task) -> bool:
-    """Whether a model serves `task` (bundled or from the hub)."""
-    return models.available(task)

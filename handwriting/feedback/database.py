@@ -15,13 +15,13 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import astuple, fields
+from dataclasses import astuple
 from pathlib import Path
 from typing import Callable, Iterable
 
 from handwriting.feedback.original import Original
 from handwriting.feedback.outbox import OUTBOX_SCHEMA, OutboxTables
-from handwriting.feedback.record import FeedbackRecord, FeedbackStorageError, ReadFeedback
+from handwriting.feedback.record import READ_COLUMNS, RECORD_COLUMNS, FeedbackRecord, FeedbackStorageError, ReadFeedback
 from handwriting.sqlite_file import open_shared
 
 DB_FILE = "feedback.sqlite3"
@@ -72,8 +72,6 @@ CREATE TABLE IF NOT EXISTS reads (
 );
 """
 
-_RECORD_COLUMNS = [f.name for f in fields(FeedbackRecord)]
-_READ_COLUMNS = [f.name for f in fields(ReadFeedback)]
 
 
 class FeedbackStore(OutboxTables):
@@ -174,19 +172,19 @@ class FeedbackStore(OutboxTables):
         """Store a record; with `if_new`, a record already stored under its id is left as it is."""
         with self.transaction() as conn:
             conn.execute(
-                f"INSERT {'OR IGNORE ' if if_new else ''}INTO feedback ({', '.join(_RECORD_COLUMNS)}, was_correct) "
-                f"VALUES ({', '.join('?' * len(_RECORD_COLUMNS))}, ?)",
+                f"INSERT {'OR IGNORE ' if if_new else ''}INTO feedback ({', '.join(RECORD_COLUMNS)}, was_correct) "
+                f"VALUES ({', '.join('?' * len(RECORD_COLUMNS))}, ?)",
                 (*astuple(record), int(record.was_correct)),
             )
 
     def insert_read(self, read: ReadFeedback) -> None:
         with self.transaction() as conn:
-            conn.execute(f"INSERT INTO reads ({', '.join(_READ_COLUMNS)}) VALUES ({', '.join('?' * len(_READ_COLUMNS))})",
+            conn.execute(f"INSERT INTO reads ({', '.join(READ_COLUMNS)}) VALUES ({', '.join('?' * len(READ_COLUMNS))})",
                          astuple(read))
 
     def reads(self, read_id: str | None = None) -> list[ReadFeedback]:
         where, params = ("WHERE id = ?", [read_id]) if read_id else ("", [])
-        rows = self._query(f"SELECT {', '.join(_READ_COLUMNS)} FROM reads {where} ORDER BY created_at, id", params)
+        rows = self._query(f"SELECT {', '.join(READ_COLUMNS)} FROM reads {where} ORDER BY created_at, id", params)
         return [ReadFeedback(*row[:6], bool(row[6]), *row[7:]) for row in rows]
 
     def save_original(self, original: Original, budget: int | None = None) -> str:
@@ -290,12 +288,12 @@ class FeedbackStore(OutboxTables):
             return record_id
 
     def get(self, record_id: str) -> FeedbackRecord | None:
-        rows = self._query(f"SELECT {', '.join(_RECORD_COLUMNS)} FROM feedback WHERE id = ?", [record_id])
+        rows = self._query(f"SELECT {', '.join(RECORD_COLUMNS)} FROM feedback WHERE id = ?", [record_id])
         return FeedbackRecord(*rows[0]) if rows else None
 
     def records(self, task: str | None = None) -> list[FeedbackRecord]:
         where, params = ("WHERE task = ?", [task]) if task else ("", [])
-        rows = self._query(f"SELECT {', '.join(_RECORD_COLUMNS)} FROM feedback {where} ORDER BY created_at, id", params)
+        rows = self._query(f"SELECT {', '.join(RECORD_COLUMNS)} FROM feedback {where} ORDER BY created_at, id", params)
         return [FeedbackRecord(*row) for row in rows]
 
     def count(self, task: str | None = None) -> int:

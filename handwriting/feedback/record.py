@@ -16,7 +16,7 @@ import json
 import math
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Mapping
 
@@ -233,3 +233,7 @@ def request_fingerprint(original, task, predicted, correct) -> str:
     parts = [original.digest if original is not None else "", *("" if v is None else str(v).strip()
                                                                  for v in (task, predicted, correct))]
     return hashlib.sha256(json.dumps(parts).encode("utf-8")).hexdigest()
+
+
+RECORD_COLUMNS = [f.name for f in fields(FeedbackRecord)]  # as every store keeps them, in this order
+READ_COLUMNS = [f.name for f in fields(ReadFeedback)]
