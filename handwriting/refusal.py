@@ -86,6 +86,12 @@ class Answer:
     def refused(self) -> bool:
         return self.label == REFUSED
 
+    @property
+    def none_confidence(self) -> float:
+        """How sure the model is that the picture is none of the characters: its "none" unit, or (a model
+        without one) what the closest character leaves."""
+        return self.none_probability if self.none_probability else 1.0 - self.top[0][1]
+
     def top_given_character(self) -> tuple[tuple[str, float], ...]:
         """`top` with each probability divided by the characters' share (1 - none): how the closest characters
         compare if the picture is one of them (what "Closest: 5 (60%), 4 (20%)" can show for a "?")."""

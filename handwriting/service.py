@@ -65,7 +65,7 @@ class Prediction:
 
     def confidence_of(self, label: str) -> float:
         if label == REFUSED:
-            return self.answer.none_probability if self.answer.none_probability else 1.0 - self.top(1)[0][1]
+            return self.answer.none_confidence
         return float(self.probabilities[self.task.index(label)])
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:

@@ -81,7 +81,7 @@ def _default_recognise(x, task: Task) -> dict:
     said = dict(zip(task.labels, map(float, model.real(row))))
     answer = model.answer(row)
     if answer.refused:
-        said[REFUSED] = answer.none_probability or 1.0 - answer.top[0][1]
+        said[REFUSED] = answer.none_confidence
     return said
 
 
