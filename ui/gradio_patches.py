@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import sys
 from collections import Counter
 from copy import copy
 
@@ -71,6 +72,18 @@ def check_gradio_version() -> bool:
     return False
 
 
+def share_interpreter_fairly() -> None:
+    """Let the event loop take the interpreter from a busy worker thread after `switch_interval_ms`.
+
+    Gradio answers every request on one asyncio loop and runs the handlers in worker threads; while a
+    worker decodes a picture or runs the model it holds the interpreter, and the loop waits up to Python's
+    switch interval (5 ms) each time it wants it back. With forty people drawing, those waits queue up
+    behind one another: the tail of the latency, not the CPU, is what grows (docs/capacity.md)."""
+    interval = settings().switch_interval_ms
+    if interval > 0:
+        sys.setswitchinterval(interval / 1000.0)
+
+
 class GuardedBlocks(gr.Blocks):
     """`gr.Blocks` whose input checking refuses a bad request with a message, never a traceback, and
     which runs `on_launch` callbacks when it is launched."""
@@ -86,6 +99,7 @@ class GuardedBlocks(gr.Blocks):
         app_kwargs = dict(kwargs.get("app_kwargs") or {})
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(BodyLimit, limits=body_limits())]
         kwargs["app_kwargs"] = app_kwargs
+        share_interpreter_fairly()
         for start in self.on_launch:
             start()
         return super().launch(*args, **kwargs)
