@@ -1,6 +1,7 @@
 """The "?" decision (handwriting/refusal.py): what a model folder's refusal.json makes of a model's output row."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,3 +172,56 @@ def test_a_none_head_leaves_the_networks_answers_among_the_characters_as_they_we
     assert after.shape == (32, 11)
     np.testing.assert_allclose(after.sum(1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(after[:, :10] / after[:, :10].sum(1, keepdims=True), before, rtol=1e-4, atol=1e-6)
+
+
+def test_a_photo_of_a_training_character_is_dark_pen_on_paper_and_reaches_the_model_as_that_character():
+    from handwriting.preprocessing import to_model_input
+    from training.photo_renders import photo_of, photo_renders
+
+    with np.load(Path(__file__).parent / "fixtures" / "mnist_test_200.npz") as f:
+        digits, labels = f["x"], f["y"]
+    rng = np.random.default_rng(0)
+    for digit in digits[:10]:
+        photo = photo_of(digit, rng)
+        assert photo.dtype == np.uint8 and 20 <= photo.shape[0] <= 60
+        assert photo.min() < np.median(photo) - 20  # darker ink on lighter paper (some pens are faint)
+    x, kept = photo_renders(digits, seed=1)
+    assert kept.mean() >= 0.9 and x.dtype == np.uint8 and not x[~kept].any()  # a photo too faint to read is left out
+    clean = np.stack([to_model_input(d) for d in digits]).reshape(len(digits), -1)
+    shot = x[kept].reshape(int(kept.sum()), -1).astype(np.float32) / 255
+    similarity = (shot / np.linalg.norm(shot, axis=1, keepdims=True)) @ (clean / np.linalg.norm(clean, axis=1, keepdims=True)).T
+    assert similarity[np.arange(len(shot)), np.flatnonzero(kept)].mean() > 0.75  # close to its own character
+    assert (labels[similarity.argmax(1)] == labels[kept]).mean() >= 0.9  # and most like a character of its class
+
+
+def test_the_networks_inside_a_served_ensemble_with_a_none_head_come_back_out_exactly(tmp_path):
+    import json
+
+    import keras
+
+    from training.ensemble import build_ensemble
+    from training.model import build_model
+    from training.refusal_head import HEAD_UNITS, assembled
+    from training.served_network import plain_networks
+
+    members = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        members.append(build_model(10, name=f"m{seed}"))
+        members[-1].save(tmp_path / f"m{seed}.keras")
+    base = tmp_path / "base"
+    base.mkdir()
+    build_ensemble([tmp_path / "m1.keras", tmp_path / "m2.keras"], 10).save(base / "model.keras")
+    run = tmp_path / "head"
+    run.mkdir()
+    head = keras.Sequential([keras.Input((2 * 64,)), keras.layers.Dense(HEAD_UNITS, activation="relu"), keras.layers.Dense(1)])
+    head.save(run / "none_head.keras")
+    (run / "head_record.json").write_text(json.dumps({"rich_features": False}))
+    served = tmp_path / "served"
+    served.mkdir()
+    assembled(base, run).save(served / "model.keras")
+    back = plain_networks(served)
+    x = np.random.default_rng(0).random((16, 28, 28, 1)).astype(np.float32)
+    assert len(back) == 2
+    for original, recovered in zip(members, back):
+        np.testing.assert_allclose(recovered.predict(x, verbose=0), original.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

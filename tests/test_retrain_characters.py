@@ -176,3 +176,30 @@ def test_class_weights_follow_the_base_models_prior_power():
     half = retrain.class_weights(y, 2, 0.5)
     assert np.isclose(half[y == 1][0] / half[y == 0][0], 3.0) and np.isclose(half.mean(), 1.0)
     assert np.allclose(retrain.class_weights(y, 2, 0.0), 1.0)
+
+
+def test_a_retrain_keeps_showing_the_renders_its_base_model_learnt_from(tmp_path, monkeypatch):
+    from training import config
+
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "training.json").write_text(json.dumps({"settings": {"synthetic": "synthetic_pc7_s3.npz"}}))
+    monkeypatch.setattr(config, "SYNTHETIC_DIR", tmp_path / "synthetic")
+    (tmp_path / "synthetic").mkdir()
+    (tmp_path / "synthetic" / "synthetic_pc7_s3.npz").write_bytes(b"")
+    assert retrain.synthetic_cache_for("letters", base) == tmp_path / "synthetic" / "synthetic_pc7_s3.npz"
+    assert retrain.synthetic_cache_for("letters", base, "given.npz") == Path("given.npz")
+    assert retrain.synthetic_cache_for("digits", base) is None  # the digits model learnt from no renders
+    (tmp_path / "synthetic" / "synthetic_pc7_s3.npz").unlink()  # missing: rendered with the fetched fonts...
+    made = []
+    monkeypatch.setattr("training.fonts.load_manifest", lambda folder=None: [])
+    monkeypatch.setattr("training.synthetic.build_cache", lambda per_class, seed, out=None: made.append((per_class, seed)) or out)
+    assert retrain.synthetic_cache_for("all", base) == tmp_path / "synthetic" / "synthetic_pc7_s3.npz"
+    assert made == [(7, 3)]
+
+    def no_fonts(folder=None):
+        raise FileNotFoundError("data/fonts/manifest.json not found")
+
+    monkeypatch.setattr("training.fonts.load_manifest", no_fonts)  # ...and without the fonts, it says what to run
+    with pytest.raises(SystemExit, match="fetch_fonts"):
+        retrain.synthetic_cache_for("all", base)

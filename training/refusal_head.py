@@ -107,18 +107,36 @@ def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int =
                    f"training digits (seeded draw) against {len(dx):,} generated doodles of the training families "
                    "(training.doodles.TRAIN_FAMILIES)"
                    + (f" and {len(lx):,} EMNIST letters that look like no digit (training part)" if len(lx) else ""))
-    return x, none, xv, yv, yv_alt, description
+    y = np.concatenate([data["y"][pick].astype(np.int64), np.full(len(dx) + len(lx), -1)])
+    return x, none, y, xv, yv, yv_alt, description
+
+
+def photos_of(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A photo of each real character (label >= 0) as the upload path makes it (training.photo_renders), and
+    the index in `x` each comes from."""
+    from training.photo_renders import photo_renders_parallel
+
+    real = np.flatnonzero(y >= 0)
+    photos, kept = photo_renders_parallel(x[real], seed)
+    return photos[kept], real[kept]
 
 
 def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, rich: bool = False,
-          augmented: bool = False, task: str = "all") -> Path:
+          augmented: bool = False, task: str = "all", balanced: bool = False, photos: bool = False) -> Path:
     import keras
 
     keras.utils.set_random_seed(seed)
     network = keras.saving.load_model(base / KERAS_FILE, compile=False)
     extractor = _features_and_logits(network, rich)
-    x, none, xv, yv, yv_alt, description = head_data(cache, seed, task=task)
+    x, none, y, xv, yv, yv_alt, description = head_data(cache, seed, task=task)
     started = time.time()
+    if photos:  # pen on paper, photographed, through the upload path: a character still, not a doodle
+        px, source = photos_of(x, y, seed)
+        x, y, none = np.concatenate([x, px]), np.concatenate([y, y[source]]), np.concatenate([none, np.zeros(len(px), bool)])
+        vx, vsource = photos_of(xv, yv, seed + 1)
+        xv, yv, yv_alt = np.concatenate([xv, vx]), np.concatenate([yv, yv[vsource]]), np.concatenate([yv_alt, yv_alt[vsource]])
+        description += (f", plus a photo of each character ({len(px):,}: pen on paper, photographed, through "
+                        "the upload path, training.photo_renders; the validation part's characters too)")
     if augmented:  # one more copy of every character as other hands and formats make it (thin, blurred, slanted)
         import tensorflow as tf
 
@@ -130,6 +148,7 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
                                                     training=True))[..., 0] for i in range(0, len(real), 1024)])
         x = np.concatenate([x, np.clip(np.rint(copies * 255), 0, 255).astype(np.uint8)])
         none = np.concatenate([none, np.zeros(len(copies), bool)])
+        y = np.concatenate([y, y[y >= 0]])
         description += f", plus one writer-augmented copy of each character ({len(copies):,}, training.augment)"
     f, logits = extractor.predict(x.astype(np.float32)[..., None] / 255.0, batch_size=512, verbose=0)
     if _members(network):  # mean probabilities: their logs are logits
@@ -145,6 +164,11 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
     model = keras.Model([feats, offset], keras.layers.Activation("sigmoid")(z))
     model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy", metrics=["accuracy"])
     weight = np.where(none, 0.5 / none.mean(), 0.5 / (1 - none.mean()))
+    if balanced:  # every character counts as much as any other: rare ones (Y, i, j) are not left to the doodles
+        from training.fit import class_weights
+
+        weight[~none] *= class_weights(y[~none], int(y.max()) + 1)
+        description += "; each character weighted by 1 / its count (all characters count alike)"
     model.fit([f, log_z[:, None]], none.astype(np.float32), sample_weight=weight, epochs=epochs, batch_size=256,
               verbose=2)
     seconds = time.time() - started
@@ -154,7 +178,8 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
     np.savez_compressed(out / "validation.npz", x=xv, y=yv, y_alt=yv_alt)
     (out / "head_record.json").write_text(json.dumps({
         "base": str(base), "base_training": read_training(base).get("trained_at"), "data": description,
-        "task": task, "rich_features": rich, "augmented": augmented, "epochs": epochs, "out": str(out),
+        "task": task, "rich_features": rich, "augmented": augmented, "balanced": balanced, "photos": photos,
+        "epochs": epochs, "out": str(out),
         "head": f"Dense({HEAD_UNITS}, relu) -> Dense(1) on the base network's last features"
                 + (" and the average and maximum of two earlier blocks' activations" if rich else "")
                 + f", trained {epochs} epochs "
@@ -224,6 +249,8 @@ def main(argv=None):
     t.add_argument("--cache", default=None)
     t.add_argument("--rich", action="store_true", help="also pool two earlier blocks' activations into the head's input")
     t.add_argument("--augmented", action="store_true", help="add a writer-augmented copy of every character")
+    t.add_argument("--balanced", action="store_true", help="weight each character by 1 / its count")
+    t.add_argument("--photos", action="store_true", help="add a photographed copy of every character (training.photo_renders)")
     t.add_argument("--task", default="all", choices=["digits", "all"], help="whose characters are real (digits: "
                    "the digits only, and letters that look like no digit are none too)")
     a = sub.add_parser("assemble")
@@ -233,7 +260,8 @@ def main(argv=None):
     a.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.command == "train":
-        train(Path(args.base), Path(args.out), args.epochs, args.seed, args.cache, args.rich, args.augmented, args.task)
+        train(Path(args.base), Path(args.out), args.epochs, args.seed, args.cache, args.rich, args.augmented, args.task,
+              args.balanced, args.photos)
     else:
         run = Path(args.run)
         base = Path(args.base) if args.base else Path(json.loads((run / "head_record.json").read_text())["base"])

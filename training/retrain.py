@@ -9,8 +9,8 @@
    CNN or the averaged ensemble, fine-tuned as it is.
 2. The training set, built fresh each epoch: the base data (digits: MNIST train; letters and all: the EMNIST
    training part of `training.emnist_cache`, built from the data folder's EMNIST files when missing, plus
-   MNIST train for all; case-merged ByMerge images left out; with --synthetic-cache also the font renders
-   the 1.1.0 character models learnt from), generated rotated, zoomed and
+   MNIST train for all; case-merged ByMerge images left out; and the synthetic font renders the base model's
+   training record names, rendered once when missing: `synthetic_cache_for`), generated rotated, zoomed and
    shifted variants of every image (the training augmentation), and the feedback file's training part:
    each correction (a record the model got wrong) repeated CORRECTION_REPEATS times, each confirmation
    CONFIRMATION_REPEATS times. A fixed share of the feedback, chosen by a hash of each record's id so the
@@ -40,6 +40,7 @@ import argparse
 import hashlib
 import json
 import shutil
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -112,6 +113,38 @@ def with_synthetic(task: str, x: np.ndarray, y: np.ndarray, description: str, sy
     sx, sy = from_all_labels(task, sx, sy.astype(np.int64))
     return (np.concatenate([x, sx]), np.concatenate([y, sy]),
             f"{description} + {len(sy):,} synthetic font renders ({Path(synthetic).name})")
+
+
+def synthetic_cache_for(task: str, base_folder: Path, given=None) -> Path | None:
+    """The font renders the base model learnt from, so a retrain keeps showing them: `given`, else the cache
+    its training record names (settings.synthetic) in data/synthetic, rendered here when missing (the fonts
+    are fetched from npm, Debian and PyPI by `training.fonts`, the renders are seeded: the same cache again).
+    None for a model that learnt from none (digits)."""
+    if given:
+        return Path(given)
+    from handwriting.model_folder import read_training
+
+    name = (read_training(base_folder).get("settings") or {}).get("synthetic")
+    if task == "digits" or not name:
+        return None
+    from training.config import SYNTHETIC_DIR
+
+    path = SYNTHETIC_DIR / name
+    if path.exists():
+        return path
+    found = re.fullmatch(r"synthetic_pc(\d+)_s(\d+)\.npz", name)
+    if not found:
+        raise SystemExit(f"the base model learnt from {name}, which is not in {SYNTHETIC_DIR}: pass --synthetic-cache")
+    from training.fonts import default_fonts_dir, load_manifest
+    from training.synthetic import build_cache
+
+    try:
+        load_manifest(default_fonts_dir())
+    except FileNotFoundError:
+        raise SystemExit(f"the base model learnt from the font renders {name}: fetch the fonts first "
+                         "(bash scripts/fetch_fonts.sh), then run this again to render them") from None
+    print(f"rendering {name}, which the base model learnt from (once; it is cached in {SYNTHETIC_DIR})")
+    return build_cache(int(found.group(1)), int(found.group(2)), out=path)
 
 
 def base_training_data(task: str, data_dir, emnist_cache=None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -426,7 +459,8 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
 
     policy = RefusalPolicy.load(base.folder)
     base_x, base_y, base_description = base_training_data(task, data_dir, emnist_cache)  # what the model learnt from
-    if synthetic_cache and task != "digits":
+    synthetic_cache = synthetic_cache_for(task, base.folder, synthetic_cache)
+    if synthetic_cache:
         base_x, base_y, base_description = with_synthetic(task, base_x, base_y, base_description, synthetic_cache)
     if policy.none_unit:  # a "?" model keeps seeing what it learnt "none" from (and the digits model EMNIST's digits)
         from training.none_data import none_unit_base_data
@@ -503,8 +537,8 @@ def main(argv=None):
                         "only, usps_train_16x16.npz and hw62_dev/ (default: $HANDWRITING_DATA_DIR or ../shared/datasets)")
     parser.add_argument("--emnist-cache", default=None, help="letters/all: the preprocessed EMNIST cache (default: "
                         "$HANDWRITING_EMNIST_CACHE or data/emnist/preprocessed.npz, built from --data-dir when missing)")
-    parser.add_argument("--synthetic-cache", default=None, help="letters/all: also keep showing the model these synthetic "
-                        "font renders (training.synthetic; the 1.1.0 models learnt from data/synthetic/synthetic_pc2000_s0.npz)")
+    parser.add_argument("--synthetic-cache", default=None, help="letters/all: the synthetic font renders to keep "
+                        "showing the model (default: the cache its training record names, rendered when missing)")
     parser.add_argument("--out", default=None, help="where the report and candidate go (default: runs/retrain/<task>-<time>)")
     parser.add_argument("--base-model", default=None, help="model folder to start from (default: the one the app serves)")
     parser.add_argument("--promote-to", default=None, help="when the gate passes, copy the new model folder here "

@@ -42,7 +42,7 @@ ALL = labels_for("all")
 
 def training_prior(data: dict, train_mask: np.ndarray) -> np.ndarray:
     """Class frequencies of the training part ("all" order), case-merged images split by ByClass's case ratio."""
-    y, y_alt, amb = data["y"].astype(np.int64), data["y_alt"].astype(np.int64), data["case_ambiguous"]
+    y, amb = data["y"].astype(np.int64), data["case_ambiguous"]
     counts = np.bincount(y[train_mask & ~amb], minlength=len(ALL)).astype(np.float64)
     byclass = np.bincount(y[train_mask & (data["source"] == 0)], minlength=len(ALL)).astype(np.float64)
     for upper in np.unique(y[train_mask & amb]):

@@ -1,0 +1,83 @@
+"""Training characters as photographs of pen on paper, through the app's upload path.
+
+The "?" heads were calibrated on EMNIST as the serving preprocessing makes it: scanned, thick, clean strokes.
+A photo reaches the model differently: thin pen strokes on grey, unevenly lit paper, blurred, with specks
+of dirt that the preprocessing keeps. Calibrated on scans alone, the letters and all heads refused 5-8% of
+real photographed characters. Here each training character (white on black, 28x28) is re-made as such a
+photo and sent through `handwriting.preprocessing.to_model_input`, the path every upload takes, so the
+heads can learn that a photo of a character is still a character, and be calibrated on photos too.
+
+Never made from evaluation data: the callers pass EMNIST's training part (to learn from) or its validation
+tenth (to calibrate on). hw62_dev and USPS stay evaluation only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from handwriting.preprocessing import InvalidImageError, to_model_input
+
+UPSCALE = 4  # strokes are thinned at 112 px, then the picture is shrunk to a photo crop's size
+
+
+def photo_of(char: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One 28x28 character (uint8, white ink on black) as a small grey photo (uint8 H x W, dark ink on paper)."""
+    big = np.asarray(Image.fromarray(char).resize((28 * UPSCALE,) * 2, Image.Resampling.BILINEAR), np.float32) / 255
+    thin = int(rng.integers(0, 9))  # pens draw thinner lines than the scans' strokes
+    if thin:
+        thinner = ndimage.grey_erosion(big, size=(thin, thin))
+        big = thinner if (thinner > 0.5).sum() > 0.25 * (big > 0.5).sum() else big
+    rows, cols = np.nonzero(big > 0.3)
+    if len(rows) == 0:
+        raise InvalidImageError("no ink")
+    margin = rng.integers(2, 14, size=4) * UPSCALE // 2
+    top, left = max(rows.min() - margin[0], 0), max(cols.min() - margin[1], 0)
+    bottom, right = min(rows.max() + margin[2], big.shape[0] - 1), min(cols.max() + margin[3], big.shape[1] - 1)
+    crop = big[top:bottom + 1, left:right + 1]
+    height = int(rng.integers(20, 61))
+    width = max(8, int(round(crop.shape[1] * height / crop.shape[0] * rng.uniform(0.85, 1.2))))
+    ink = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize((width, height), Image.Resampling.BOX),
+                     np.float32) / 255
+    ink = ndimage.gaussian_filter(ink, rng.uniform(0.2, 1.2))
+    paper = rng.uniform(150, 235) + rng.uniform(-20, 20) * np.linspace(-1, 1, width)[None, :] \
+        + rng.uniform(-20, 20) * np.linspace(-1, 1, height)[:, None]
+    pen = rng.uniform(10, 120)
+    photo = paper - (paper - pen) * np.clip(ink * rng.uniform(0.7, 1.0), 0, 1)
+    for _ in range(int(rng.poisson(0.6))):  # specks of dirt, dust or a neighbour's stroke end
+        r, c = rng.integers(0, height), rng.integers(0, width)
+        rr, cc = np.ogrid[:height, :width]
+        photo[(rr - r) ** 2 + (cc - c) ** 2 <= rng.uniform(0.3, 2.5)] = pen + rng.uniform(0, 60)
+    photo += rng.normal(0, rng.uniform(1, 6), photo.shape)
+    return np.clip(np.rint(photo), 0, 255).astype(np.uint8)
+
+
+def photo_renders(chars: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each character re-made as a photo and normalised by the upload path: (uint8 N x 28 x 28, kept mask).
+    Pictures the preprocessing refuses (too faint to find) are zeros and not kept."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((len(chars), 28, 28), np.uint8)
+    kept = np.zeros(len(chars), bool)
+    for i, char in enumerate(chars):
+        try:
+            out[i] = np.clip(np.rint(to_model_input(photo_of(char, rng)) * 255), 0, 255).astype(np.uint8)
+            kept[i] = True
+        except InvalidImageError:
+            pass
+    return out, kept
+
+
+def _render_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    chars, seed = args
+    return photo_renders(chars, seed)
+
+
+def photo_renders_parallel(chars: np.ndarray, seed: int = 0, workers: int = 2, chunk: int = 2000):
+    """`photo_renders` in `workers` processes (each chunk seeded from `seed` and its position)."""
+    from multiprocessing import Pool
+
+    pieces = [(chars[i:i + chunk], seed * 100003 + i) for i in range(0, len(chars), chunk)]
+    with Pool(workers) as pool:
+        results = pool.map(_render_chunk, pieces)
+    return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
