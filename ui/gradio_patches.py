@@ -73,12 +73,12 @@ def check_gradio_version() -> bool:
 
 
 def share_interpreter_fairly() -> None:
-    """Let the event loop take the interpreter from a busy worker thread after `switch_interval_ms`.
+    """Apply `HANDWRITING_SWITCH_INTERVAL_MS` (unset or 0: Python's 5 ms stays).
 
     Gradio answers every request on one asyncio loop and runs the handlers in worker threads; while a
-    worker decodes a picture or runs the model it holds the interpreter, and the loop waits up to Python's
-    switch interval (5 ms) each time it wants it back. With forty people drawing, those waits queue up
-    behind one another: the tail of the latency, not the CPU, is what grows (docs/capacity.md)."""
+    worker decodes a picture or runs the model it holds the interpreter, and the loop waits up to the
+    switch interval each time it wants it back. Measured in docs/capacity.md: worth setting (1) on a host
+    shared with other work, not on a quiet one."""
     interval = settings().switch_interval_ms
     if interval > 0:
         sys.setswitchinterval(interval / 1000.0)
