@@ -194,6 +194,22 @@ def test_a_photo_of_a_training_character_is_dark_pen_on_paper_and_reaches_the_mo
     assert (labels[similarity.argmax(1)] == labels[kept]).mean() >= 0.9  # and most like a character of its class
 
 
+def test_a_character_redrawn_on_the_pad_is_crisp_strokes_of_one_pen_and_stays_that_character():
+    from handwriting.preprocessing import to_model_input
+    from training.photo_renders import canvas_of, restyled
+
+    with np.load(Path(__file__).parent / "fixtures" / "mnist_test_200.npz") as f:
+        digits, labels = f["x"], f["y"]
+    pad = canvas_of(digits[0], np.random.default_rng(0))
+    assert set(np.unique(pad)) == {0, 255}  # one pen, no soft edges, as a drawing on the sketchpad
+    x, kept = restyled(digits, "canvas", seed=2)
+    assert kept.all()
+    clean = np.stack([to_model_input(d) for d in digits]).reshape(len(digits), -1)
+    drawn = x.reshape(len(digits), -1).astype(np.float32) / 255
+    similarity = (drawn / np.linalg.norm(drawn, axis=1, keepdims=True)) @ (clean / np.linalg.norm(clean, axis=1, keepdims=True)).T
+    assert (labels[similarity.argmax(1)] == labels).mean() >= 0.9
+
+
 def test_the_networks_inside_a_served_ensemble_with_a_none_head_come_back_out_exactly(tmp_path):
     import json
 

@@ -86,10 +86,11 @@ def real_sets(task: str, data_dir=None) -> list[EvalSet]:
     hw62 = unpack(_cached(f"real_hw62_{task}", lambda: pack([evaluate.hw62_set(task, data_dir)])))
     emnist = evaluate.emnist_validation_set(task)
     mnist = []
-    if task == "all":  # the digits of the 62-class task must not be refused either
+    if task == "all":  # the digits of the 62-class task must not be refused either: as published, and uploaded
         _, test = load_mnist(data_dir)
         mnist = [EvalSet("mnist_test", test.x.astype(np.float32) / 255.0, test.y,
                          f"MNIST test set, {len(test.y):,} digits, as published (already 28x28)")]
+        mnist += [s for s in real_sets("digits", data_dir) if s.name == "mnist_test_upload"]
     return hw62 + ([emnist] if emnist is not None else []) + mnist
 
 

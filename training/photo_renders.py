@@ -1,4 +1,4 @@
-"""Training characters as photographs of pen on paper, through the app's upload path.
+"""Training characters as photographs of pen on paper, or drawn on the sketchpad, through the app's upload path.
 
 The "?" heads were calibrated on EMNIST as the serving preprocessing makes it: scanned, thick, clean strokes.
 A photo reaches the model differently: thin pen strokes on grey, unevenly lit paper, blurred, with specks
@@ -6,6 +6,12 @@ of dirt that the preprocessing keeps. Calibrated on scans alone, the letters and
 real photographed characters. Here each training character (white on black, 28x28) is re-made as such a
 photo and sent through `handwriting.preprocessing.to_model_input`, the path every upload takes, so the
 heads can learn that a photo of a character is still a character, and be calibrated on photos too.
+
+The same holds the other way round for the sketchpad: the doodles the heads learn "none" from are crisp
+strokes of one pen width (`training.doodles`), EMNIST's characters soft scans. A head shown only those learns
+"crisp strokes = doodle", and refuses characters drawn on the page or photographed with a fine pen. So the
+characters are also re-drawn as such strokes (`canvas_of`), and the doodles photographed, so that neither
+look belongs to one side.
 
 Never made from evaluation data: the callers pass EMNIST's training part (to learn from) or its validation
 tenth (to calibrate on). hw62_dev and USPS stay evaluation only.
@@ -53,31 +59,60 @@ def photo_of(char: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(photo), 0, 255).astype(np.uint8)
 
 
-def photo_renders(chars: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Each character re-made as a photo and normalised by the upload path: (uint8 N x 28 x 28, kept mask).
-    Pictures the preprocessing refuses (too faint to find) are zeros and not kept."""
+def canvas_of(char: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One 28x28 character re-drawn as crisp strokes of one pen width on a white pad (uint8, 112 px: what a
+    drawing on the 280 px sketchpad becomes at the preprocessing's working size): how a character drawn on
+    the page looks, and how the doodles the "none" unit learns from are drawn."""
+    big = np.asarray(Image.fromarray(char).resize((28 * UPSCALE,) * 2, Image.Resampling.BILINEAR))
+    strokes = big > rng.uniform(60, 160)
+    change = int(rng.integers(-2, 4))  # a thinner or thicker pen than the scan's strokes
+    if change > 0:
+        strokes = ndimage.binary_dilation(strokes, iterations=change)
+    elif change < 0:
+        thinner = ndimage.binary_erosion(strokes, iterations=-change)
+        strokes = thinner if thinner.sum() > 0.3 * strokes.sum() else strokes
+    return np.where(strokes, 0, 255).astype(np.uint8)
+
+
+STYLES = {"photo": photo_of, "canvas": canvas_of}
+
+
+def restyled(chars: np.ndarray, style: str = "photo", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each character (or doodle) re-made in `style` ("photo": photographed pen on paper; "canvas": drawn on
+    the sketchpad) and normalised by the upload path: (uint8 N x 28 x 28, kept mask). Pictures the
+    preprocessing refuses (too faint to find) are zeros and not kept."""
+    make = STYLES[style]
     rng = np.random.default_rng(seed)
     out = np.zeros((len(chars), 28, 28), np.uint8)
     kept = np.zeros(len(chars), bool)
     for i, char in enumerate(chars):
         try:
-            out[i] = np.clip(np.rint(to_model_input(photo_of(char, rng)) * 255), 0, 255).astype(np.uint8)
+            out[i] = np.clip(np.rint(to_model_input(make(char, rng)) * 255), 0, 255).astype(np.uint8)
             kept[i] = True
         except InvalidImageError:
             pass
     return out, kept
 
 
-def _render_chunk(args) -> tuple[np.ndarray, np.ndarray]:
-    chars, seed = args
-    return photo_renders(chars, seed)
+def photo_renders(chars: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`restyled(chars, "photo", seed)`."""
+    return restyled(chars, "photo", seed)
+
+
+def _restyle_chunk(args) -> tuple[np.ndarray, np.ndarray]:
+    return restyled(*args)
+
+
+def restyled_parallel(chars: np.ndarray, style: str = "photo", seed: int = 0, workers: int = 2, chunk: int = 2000):
+    """`restyled` in `workers` processes (each chunk seeded from `seed` and its position)."""
+    from multiprocessing import Pool
+
+    pieces = [(chars[i:i + chunk], style, seed * 100003 + i) for i in range(0, len(chars), chunk)]
+    with Pool(workers) as pool:
+        results = pool.map(_restyle_chunk, pieces)
+    return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
 
 def photo_renders_parallel(chars: np.ndarray, seed: int = 0, workers: int = 2, chunk: int = 2000):
-    """`photo_renders` in `workers` processes (each chunk seeded from `seed` and its position)."""
-    from multiprocessing import Pool
-
-    pieces = [(chars[i:i + chunk], seed * 100003 + i) for i in range(0, len(chars), chunk)]
-    with Pool(workers) as pool:
-        results = pool.map(_render_chunk, pieces)
-    return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+    """Photos in `workers` processes: `restyled_parallel(chars, "photo", ...)`."""
+    return restyled_parallel(chars, "photo", seed, workers, chunk)

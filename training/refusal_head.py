@@ -27,6 +27,7 @@ from handwriting.model_folder import KERAS_FILE, read_training, write_training
 
 ALL = labels_for("all")
 HEAD_UNITS = 128
+STYLE_WORDS = {"photo": "photographed", "canvas": "drawn on the sketchpad"}
 
 
 def _members(network) -> list:
@@ -111,45 +112,51 @@ def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int =
     return x, none, y, xv, yv, yv_alt, description
 
 
-def photos_of(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A photo of each real character (label >= 0) as the upload path makes it (training.photo_renders), and
-    the index in `x` each comes from."""
-    from training.photo_renders import photo_renders_parallel
+def restyled_copies(x: np.ndarray, styles: tuple[str, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of every image in each style of `training.photo_renders` (photographed; drawn on the pad), as the
+    upload path makes it, and the index in `x` each copy comes from."""
+    from training.photo_renders import restyled_parallel
 
-    real = np.flatnonzero(y >= 0)
-    photos, kept = photo_renders_parallel(x[real], seed)
-    return photos[kept], real[kept]
+    copies, sources = [], []
+    for k, style in enumerate(styles):
+        made, kept = restyled_parallel(x, style, seed + 7919 * k)
+        copies.append(made[kept])
+        sources.append(np.flatnonzero(kept))
+    if not copies:
+        return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64)
+    return np.concatenate(copies), np.concatenate(sources)
 
 
 def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, rich: bool = False,
-          augmented: bool = False, task: str = "all", balanced: bool = False, photos: bool = False) -> Path:
+          augmented: bool = False, task: str = "all", balanced: bool = False, styles: tuple[str, ...] = (),
+          augment_negatives: bool = False, doodle_n: int = 34000) -> Path:
     import keras
 
     keras.utils.set_random_seed(seed)
     network = keras.saving.load_model(base / KERAS_FILE, compile=False)
     extractor = _features_and_logits(network, rich)
-    x, none, y, xv, yv, yv_alt, description = head_data(cache, seed, task=task)
+    x, none, y, xv, yv, yv_alt, description = head_data(cache, seed, doodle_n=doodle_n, task=task)
     started = time.time()
-    if photos:  # pen on paper, photographed, through the upload path: a character still, not a doodle
-        px, source = photos_of(x, y, seed)
-        x, y, none = np.concatenate([x, px]), np.concatenate([y, y[source]]), np.concatenate([none, np.zeros(len(px), bool)])
-        vx, vsource = photos_of(xv, yv, seed + 1)
+    if styles:  # characters and doodles alike photographed and drawn on the pad: neither look means "none"
+        cx, source = restyled_copies(x, styles, seed)
+        x, y, none = np.concatenate([x, cx]), np.concatenate([y, y[source]]), np.concatenate([none, none[source]])
+        vx, vsource = restyled_copies(xv, styles, seed + 1)
         xv, yv, yv_alt = np.concatenate([xv, vx]), np.concatenate([yv, yv[vsource]]), np.concatenate([yv_alt, yv_alt[vsource]])
-        description += (f", plus a photo of each character ({len(px):,}: pen on paper, photographed, through "
-                        "the upload path, training.photo_renders; the validation part's characters too)")
+        description += (f", plus a copy of every image {' and '.join(STYLE_WORDS[s] for s in styles)} ({len(cx):,}, "
+                        "training.photo_renders; the validation part too)")
     if augmented:  # one more copy of every character as other hands and formats make it (thin, blurred, slanted)
         import tensorflow as tf
 
         from training.augment import writer_augmenter
 
         augment = writer_augmenter(seed=seed)
-        real = x[~none]
-        copies = np.concatenate([np.asarray(augment(tf.constant(real[i:i + 1024], tf.float32)[..., None] / 255.0,
-                                                    training=True))[..., 0] for i in range(0, len(real), 1024)])
+        chosen = np.flatnonzero(np.ones(len(x), bool) if augment_negatives else ~none)  # with doodles: no cue
+        copies = np.concatenate([np.asarray(augment(tf.constant(x[chosen[i:i + 1024]], tf.float32)[..., None] / 255.0,
+                                                    training=True))[..., 0] for i in range(0, len(chosen), 1024)])
         x = np.concatenate([x, np.clip(np.rint(copies * 255), 0, 255).astype(np.uint8)])
-        none = np.concatenate([none, np.zeros(len(copies), bool)])
-        y = np.concatenate([y, y[y >= 0]])
-        description += f", plus one writer-augmented copy of each character ({len(copies):,}, training.augment)"
+        none, y = np.concatenate([none, none[chosen]]), np.concatenate([y, y[chosen]])
+        description += (f", plus one writer-augmented copy of each {'image' if augment_negatives else 'character'} "
+                        f"({len(copies):,}, training.augment)")
     f, logits = extractor.predict(x.astype(np.float32)[..., None] / 255.0, batch_size=512, verbose=0)
     if _members(network):  # mean probabilities: their logs are logits
         logits = np.log(np.maximum(logits, 1e-12))
@@ -178,7 +185,8 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
     np.savez_compressed(out / "validation.npz", x=xv, y=yv, y_alt=yv_alt)
     (out / "head_record.json").write_text(json.dumps({
         "base": str(base), "base_training": read_training(base).get("trained_at"), "data": description,
-        "task": task, "rich_features": rich, "augmented": augmented, "balanced": balanced, "photos": photos,
+        "task": task, "rich_features": rich, "augmented": augmented, "balanced": balanced, "styles": list(styles),
+        "augment_negatives": augment_negatives, "doodles": doodle_n,
         "epochs": epochs, "out": str(out),
         "head": f"Dense({HEAD_UNITS}, relu) -> Dense(1) on the base network's last features"
                 + (" and the average and maximum of two earlier blocks' activations" if rich else "")
@@ -250,7 +258,10 @@ def main(argv=None):
     t.add_argument("--rich", action="store_true", help="also pool two earlier blocks' activations into the head's input")
     t.add_argument("--augmented", action="store_true", help="add a writer-augmented copy of every character")
     t.add_argument("--balanced", action="store_true", help="weight each character by 1 / its count")
-    t.add_argument("--photos", action="store_true", help="add a photographed copy of every character (training.photo_renders)")
+    t.add_argument("--augment-negatives", action="store_true", help="--augmented copies of the doodles too")
+    t.add_argument("--doodles", type=int, default=34000, help="training-family doodles drawn as negatives")
+    t.add_argument("--styles", nargs="*", default=[], choices=list(STYLE_WORDS), help="add a copy of every image in "
+                   "these styles (training.photo_renders: photographed pen on paper; drawn on the sketchpad)")
     t.add_argument("--task", default="all", choices=["digits", "all"], help="whose characters are real (digits: "
                    "the digits only, and letters that look like no digit are none too)")
     a = sub.add_parser("assemble")
@@ -261,7 +272,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "train":
         train(Path(args.base), Path(args.out), args.epochs, args.seed, args.cache, args.rich, args.augmented, args.task,
-              args.balanced, args.photos)
+              args.balanced, tuple(args.styles), args.augment_negatives, args.doodles)
     else:
         run = Path(args.run)
         base = Path(args.base) if args.base else Path(json.loads((run / "head_record.json").read_text())["base"])
