@@ -189,10 +189,14 @@ def _none_head_lines(metrics: dict, training: dict) -> list[str]:
     method = (metrics.get("refusal") or {}).get("policy", {}).get("method", "none")
     run = head.get("out", "runs/none_head")
     base = "runs/base_digits" if task == "digits" else "runs/base_all"
-    flags = (" --rich" if head.get("rich_features") else "") + (" --augmented" if head.get("augmented") else "") + (
-        " --task digits" if task == "digits" else "")
-    copies = [f"cp -r models/{t} runs/base_{t}   # the network above, before its none unit" for t in
-              dict.fromkeys([task, "all" if task == "letters" else task])]
+    flags = "".join([" --rich" if head.get("rich_features") else "", " --augmented" if head.get("augmented") else "",
+                     " --augment-negatives" if head.get("augment_negatives") else "",
+                     " --balanced" if head.get("balanced") else "",
+                     f" --styles {' '.join(head['styles'])}" if head.get("styles") else "",
+                     f" --doodles {head['doodles']}" if head.get("doodles", 34000) != 34000 else "",
+                     " --task digits" if task == "digits" else ""])
+    copies = [f"python -m training.served_network models/{t} --out runs/base_{t}   # the network(s) above, without "
+              "the none unit" for t in dict.fromkeys([task, "all" if task == "letters" else task])]
     return [*copies,
             f"python -m training.refusal_head train --base {base} --out {run}{flags}",
             f"python -m training.refusal_head assemble {run} --task {task} --base runs/base_{task} --out models/{task}",
