@@ -3,9 +3,11 @@ allowed to refuse (real characters), with its refusal.json or with any other pol
 
     python -m training.evaluate_refusal digits --model-dir models/digits [--methods] [--json out.json]
 
-Sets, none of them trained on and none used to set a threshold:
-- real characters of the task (the same sets as `training.evaluate`, and for digits MNIST test also through
-  the upload preprocessing): how many are refused, and accuracy on the accepted ones;
+Sets, none of them trained on and none used to set a threshold (but for the last two checks):
+- real characters of the task (the same sets as `training.evaluate`, and for digits and all MNIST test also
+  through the upload preprocessing): how many are refused, and accuracy on the accepted ones;
+- checks: EMNIST validation characters re-drawn on the sketchpad and photographed (`restyled_validation`);
+  the thresholds are set on the validation tenth, so these say how a style is treated, not how new writers are;
 - doodles of `training.doodles.EVAL_FAMILIES` (scribbles, faces, stars, spirals, hatching, ticks, arrows),
   families the models never saw, drawn and preprocessed as a sketch would be; every task;
 - digits task: letters that look like no digit (`train_refusal.NEGATIVE_LETTERS`), photographed (hw62_dev)
@@ -61,7 +63,8 @@ def _cached(name: str, make):
 
 
 def real_sets(task: str, data_dir=None) -> list[EvalSet]:
-    """The task's real characters: the sets of `training.evaluate` (cached), plus MNIST test uploaded."""
+    """The task's real characters: the sets of `training.evaluate` (cached), MNIST test uploaded (digits, all),
+    and EMNIST validation characters drawn on the pad and photographed (`restyled_validation`)."""
     from training import eval_sets as evaluate
     from training.data import load_mnist
     from training.eval_sets import preprocess_all
@@ -74,15 +77,16 @@ def real_sets(task: str, data_dir=None) -> list[EvalSet]:
         return [EvalSet(str(n), arrays[f"{n}__x"], arrays[f"{n}__y"], str(d))
                 for n, d in zip(arrays["names"], arrays["descriptions"])]
 
+    def make_digits():
+        sets = evaluate.digit_sets(data_dir)
+        _, test = load_mnist(data_dir)
+        x, kept = preprocess_all(list(test.x), "MNIST test through the upload preprocessing")
+        sets.insert(1, EvalSet("mnist_test_upload", x[kept], test.y[kept],
+                               "MNIST test set through the upload preprocessing (to_model_input), as a user's upload"))
+        return pack(sets)
+
     if task == "digits":
-        def make():
-            sets = evaluate.digit_sets(data_dir)
-            _, test = load_mnist(data_dir)
-            x, kept = preprocess_all(list(test.x), "MNIST test through the upload preprocessing")
-            sets.insert(1, EvalSet("mnist_test_upload", x[kept], test.y[kept],
-                                   "MNIST test set through the upload preprocessing (to_model_input), as a user's upload"))
-            return pack(sets)
-        return unpack(_cached("real_digits", make))
+        return unpack(_cached("real_digits", make_digits)) + restyled_validation(task)
     hw62 = unpack(_cached(f"real_hw62_{task}", lambda: pack([evaluate.hw62_set(task, data_dir)])))
     emnist = evaluate.emnist_validation_set(task)
     mnist = []
@@ -90,8 +94,34 @@ def real_sets(task: str, data_dir=None) -> list[EvalSet]:
         _, test = load_mnist(data_dir)
         mnist = [EvalSet("mnist_test", test.x.astype(np.float32) / 255.0, test.y,
                          f"MNIST test set, {len(test.y):,} digits, as published (already 28x28)")]
-        mnist += [s for s in real_sets("digits", data_dir) if s.name == "mnist_test_upload"]
-    return hw62 + ([emnist] if emnist is not None else []) + mnist
+        mnist += [s for s in unpack(_cached("real_digits", make_digits)) if s.name == "mnist_test_upload"]
+    return hw62 + ([emnist] if emnist is not None else []) + mnist + restyled_validation(task)
+
+
+RESTYLED_N, RESTYLED_SEED = 6000, 4242
+
+
+def restyled_validation(task: str) -> list[EvalSet]:
+    """EMNIST validation characters (a seeded 6,000) re-drawn on the sketchpad and photographed
+    (`training.photo_renders`), through the upload path: how often a character is refused for how it was
+    drawn. The validation tenth is what the thresholds are set on, so these are checks, not new writers."""
+    from training import eval_sets as evaluate
+    from training.photo_renders import restyled_parallel
+
+    emnist = evaluate.emnist_validation_set(task)
+    if emnist is None:
+        return []
+    pick = np.sort(np.random.default_rng(RESTYLED_SEED).choice(len(emnist.y), min(RESTYLED_N, len(emnist.y)), replace=False))
+    chars = np.clip(np.rint(emnist.x[pick] * 255), 0, 255).astype(np.uint8)
+    sets = []
+    for style, words in (("canvas", "re-drawn as crisp strokes on the sketchpad"), ("photo", "photographed pen on paper")):
+        def make(style=style):
+            x, kept = restyled_parallel(chars, style, RESTYLED_SEED)
+            return {"x": x[kept], "y": emnist.y[pick][kept]}
+        d = _cached(f"emnist_val_{style}_{task}", make)
+        sets.append(EvalSet(f"emnist_val_{style}", d["x"].astype(np.float32) / 255.0, d["y"],
+                            f"{len(d['y']):,} EMNIST validation characters {words}, through the upload path"))
+    return sets
 
 
 def negative_sets(task: str, data_dir=None, cache=None) -> list[NegativeSet]:
