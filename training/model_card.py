@@ -347,6 +347,8 @@ REFUSAL_NAMES = {
     "usps": "USPS (evaluation only)", "hw62_digits": "hw62_dev digit photos", "hw62_letters": "hw62_dev photos",
     "hw62_all": "hw62_dev photos", "emnist_val": "EMNIST validation tenth",
     "doodles": "doodles of families never trained on", "emnist_val_letters": "EMNIST validation letters",
+    "emnist_val_canvas": "EMNIST validation tenth re-drawn on the sketchpad (check: the thresholds are set on this tenth)",
+    "emnist_val_photo": "EMNIST validation tenth photographed (check: the thresholds are set on this tenth)",
 }
 
 
@@ -381,7 +383,8 @@ def _refusal_text(metrics: dict, training: dict) -> str:
     return f"""## "Not a character": the "?" answer
 
 The model has {units}. A picture is answered "?" (none of this task's characters) when
-{' or '.join(rule) or 'never'}; the thresholds were {how}, never on the sets below. The three closest characters are
+{' or '.join(rule) or 'never'}; the thresholds were {how}: never on hw62_dev, USPS, MNIST test or the held-out doodles
+(the "EMNIST validation" rows below come from the split they were set on). The three closest characters are
 still listed. `refusal.json` holds the rule; `handwriting.refusal.decide` applies it.
 Measured by `python -m training.evaluate_refusal {metrics['task']} --model-dir models/{metrics['task']}`:
 
