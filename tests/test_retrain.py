@@ -193,6 +193,33 @@ def test_the_gate_refuses_a_candidate_that_answers_more_real_characters_with_a_q
     assert retrain.gate(rows)[0]
 
 
+def test_the_gate_refuses_a_candidate_whose_question_mark_fades_on_what_it_must_refuse():
+    """Same characters, but the retrained model answers "?" for 300 fewer of 2,000 doodles: not promoted."""
+    from handwriting.refusal import RefusalPolicy
+
+    settings, policy = retrain.RetrainSettings(), RefusalPolicy(none_unit=True, none_threshold=0.5)
+
+    def runtime(refused_from):
+        def call(x):  # pixel (0, 0) holds the image's index; images from `refused_from` on are answered "?"
+            probs = np.zeros((len(x), 11), np.float32)
+            probs[:, 0] = 1.0
+            refused = x[:, 0, 0] >= refused_from
+            probs[refused] = [0.2] + [0.0] * 9 + [0.8]
+            return probs
+        return call
+
+    n = 2000
+    x = np.zeros((n, 28, 28), np.float32)
+    x[:, 0, 0] = np.arange(n)
+    rows = retrain.compare_negatives(runtime(100), runtime(400), {"doodles": x}, policy, policy, settings)
+    assert rows["doodles"]["old_refused"] == 0.95 and rows["doodles"]["new_refused"] == 0.8
+    same = {"set": {"verdict": "same", "old_accuracy": 1.0, "new_accuracy": 1.0, "change": 0.0, "allowed_drop": 0.001}}
+    promoted, reasons = retrain.gate(same, rows)
+    assert not promoted and "doodles" in reasons[0] and "95.00% -> 80.00%" in reasons[0]
+    assert retrain.gate(same, retrain.compare_negatives(runtime(100), runtime(101), {"doodles": x}, policy, policy,
+                                                        settings))[0]  # one fewer of 2,000: noise
+
+
 # ---------------------------------------------------------------------------------------------------
 # The training package: one recipe for train and retrain, every setting on the command line, imports one way
 

@@ -25,7 +25,9 @@
    layer stays what it was.
 5. The gate: the new version is promoted only if on EVERY set its accuracy is not below the old one's by
    more than the tolerance plus the noise of that set (NOISE_Z standard errors of the paired difference:
-   small sets get more room, large ones little).
+   small sets get more room, large ones little). A "?" model must also refuse no more of each set's real
+   characters, and no fewer of what it must keep refusing (`gate_negatives`: fresh drawings of the training
+   doodle families; digits also EMNIST validation letters that look like no digit).
 6. Either way it writes `report.json` and `report.md` in --out, and the candidate model folder (weights,
    their LiteRT copy for serving, metrics.json, model card with the comparison) in --out/candidate. When the gate passes, --promote-to
    DIR copies the candidate there and --publish REPO publishes it to the hub (`training.publish`).
@@ -335,7 +337,50 @@ def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings, o
     return old_results, new_results, rows
 
 
-def gate(rows: dict[str, dict]) -> tuple[bool, list[str]]:
+GATE_DOODLES, GATE_DOODLE_SEED = 2000, 31  # fresh drawings of the training families, never trained on
+
+
+def gate_negatives(task: str, emnist_cache=None) -> dict[str, np.ndarray]:
+    """What a "?" model must keep refusing, as float32 model inputs: fresh drawings of the training doodle
+    families (another seed than any training draw; the held-out families stay evaluation only) and, for
+    digits, EMNIST validation letters that look like no digit."""
+    from training.none_data import doodles, negative_letter_mask
+
+    x, _ = doodles("train", GATE_DOODLES, GATE_DOODLE_SEED)
+    sets = {"doodles (training families, fresh)": x.astype(np.float32) / 255.0}
+    if task == "digits":
+        from training.emnist_cache import load
+
+        try:
+            data = load(emnist_cache)
+        except FileNotFoundError:
+            return sets
+        keep = negative_letter_mask(data) & data["validation"]
+        sets["EMNIST validation letters that look like no digit"] = data["x"][keep].astype(np.float32) / 255.0
+    return sets
+
+
+def compare_negatives(old_runtime, new_runtime, negatives: dict[str, np.ndarray], old_policy, new_policy,
+                      settings: RetrainSettings) -> dict[str, dict]:
+    """How many of each negative set old and new answer "?"; a candidate that refuses fewer is worse (a
+    retrain moves the features under the none unit, and nothing else would notice "?" fading)."""
+    from handwriting.refusal import refused_mask
+    from training.evaluate import predict_all
+
+    rows = {}
+    for name, x in negatives.items():
+        r_old = refused_mask(predict_all(old_runtime, x), old_policy)
+        r_new = refused_mask(predict_all(new_runtime, x), new_policy)
+        fewer, more = int((r_old & ~r_new).sum()), int((r_new & ~r_old).sum())
+        allowed = max(settings.tolerance, settings.noise_z * np.sqrt(fewer + more) / len(x))
+        change = (more - fewer) / len(x)
+        rows[name] = {"n": len(x), "old_refused": round(float(r_old.mean()), 5), "new_refused": round(float(r_new.mean()), 5),
+                      "change": round(change, 5), "allowed_drop": round(float(allowed), 5),
+                      "verdict": "worse" if change < -allowed else "same"}
+    return rows
+
+
+def gate(rows: dict[str, dict], negative_rows: dict[str, dict] | None = None) -> tuple[bool, list[str]]:
     """Promote only when no set got worse beyond what it allows; the reasons say why, either way."""
     if not rows:
         return False, ["there is no evaluation set to compare on"]
@@ -344,6 +389,9 @@ def gate(rows: dict[str, dict]) -> tuple[bool, list[str]]:
     worse += [f"{name}: refuses {r['old_refused']:.2%} -> {r['new_refused']:.2%} of its real characters as \"?\" "
               f"(a rise of {r['refused_change']:.2%}, {r['allowed_refusal_rise']:.2%} allowed)"
               for name, r in rows.items() if r.get("refusal_verdict") == "worse"]
+    worse += [f"{name}: answers \"?\" for {r['old_refused']:.2%} -> {r['new_refused']:.2%} of them (a drop of "
+              f"{-r['change']:.2%}, {r['allowed_drop']:.2%} allowed)"
+              for name, r in (negative_rows or {}).items() if r["verdict"] == "worse"]
     if worse:
         return False, ["worse on " + w for w in worse]
     better = [name for name, r in rows.items() if r["verdict"] == "better"]
@@ -423,8 +471,14 @@ def _refusal_rows(report: dict) -> str:
             f"{r['refusal_verdict']} |" for name, r in report["comparison"].items() if "old_refused" in r]
     if not rows:
         return ""
-    return ("Real characters answered \"?\" (the candidate keeps the base's refusal.json; more refusals fail the gate):\n\n"
+    text = ("Real characters answered \"?\" (the candidate keeps the base's refusal.json; more refusals fail the gate):\n\n"
             "| set | old refused | new refused | allowed rise | verdict |\n|---|---:|---:|---:|---|\n" + "\n".join(rows) + "\n\n")
+    negatives = [f"| {name} | {r['n']} | {r['old_refused']:.2%} | {r['new_refused']:.2%} | {r['allowed_drop']:.2%} | "
+                 f"{r['verdict']} |" for name, r in (report.get("negatives") or {}).items()]
+    if negatives:
+        text += ("What must stay \"?\" (fewer refusals fail the gate):\n\n| set | images | old refused | new refused | "
+                 "allowed drop | verdict |\n|---|---:|---:|---:|---:|---|\n" + "\n".join(negatives) + "\n\n")
+    return text
 
 
 def write_report(out: Path, report: dict) -> None:
@@ -488,7 +542,11 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     evaluated_at = time.time()  # both as they would serve: LiteRT where its copy is current, else Keras
     old_results, new_results, rows = compare(load_any(base.folder), load_any(candidate), sets, labels, settings,
                                              policy, RefusalPolicy.load(candidate))
-    promoted, reasons = gate(rows)
+    negative_rows = {}
+    if policy.none_unit:
+        negative_rows = compare_negatives(load_any(base.folder), load_any(candidate), gate_negatives(task, emnist_cache),
+                                          policy, RefusalPolicy.load(candidate), settings)
+    promoted, reasons = gate(rows, negative_rows)
     version = next_version(base.version)
     report = {
         "task": task,
@@ -501,6 +559,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
         "training_set": composition,
         "settings": asdict(settings),
         "comparison": rows,
+        "negatives": negative_rows,
         "skipped_sets": skipped,
         "seconds": {"training": round(training_seconds, 1), "evaluation": round(time.time() - evaluated_at, 1)},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
