@@ -276,3 +276,31 @@ def test_training_imports_run_one_way():
     cycles = sorted(m for m in graph if reaches(m, m))
     assert not cycles, f"training modules importing each other: {cycles}"
     assert "train" not in graph["evaluate"] and "evaluate" in graph["train"]
+
+
+def test_retraining_a_question_mark_model_moves_only_its_character_layer(tmp_path):
+    """The none unit reads the network's features: a retrain of a "?" model leaves them (and the head) as they were."""
+    import json
+
+    import keras
+
+    from training.model import build_model
+    from training.refusal_head import HEAD_UNITS, assembled
+
+    keras.utils.set_random_seed(3)
+    base = tmp_path / "base"
+    base.mkdir()
+    build_model(10).save(base / "model.keras")
+    run = tmp_path / "head"
+    run.mkdir()
+    keras.Sequential([keras.Input((64,)), keras.layers.Dense(HEAD_UNITS, activation="relu"),
+                      keras.layers.Dense(1)]).save(run / "none_head.keras")
+    (run / "head_record.json").write_text(json.dumps({"rich_features": False}))
+    assembled(base, run).save(tmp_path / "model.keras")
+    before = keras.saving.load_model(tmp_path / "model.keras", compile=False)
+    rng = np.random.default_rng(0)
+    x, y = (rng.random((64, 28, 28)) * 255).astype(np.uint8), rng.integers(0, 11, 64)
+    settings = retrain.RetrainSettings(epochs=1, learning_rate=1e-2)
+    after = retrain.fine_tune(tmp_path / "model.keras", x, y, settings, character_layers_only=10)
+    moved = [w.path for w, v in zip(before.weights, after.weights) if not np.allclose(w.numpy(), v.numpy())]
+    assert moved and all("character_logits" in path for path in moved), moved
