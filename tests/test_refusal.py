@@ -176,7 +176,7 @@ def test_a_none_head_leaves_the_networks_answers_among_the_characters_as_they_we
 
 def test_a_photo_of_a_training_character_is_dark_pen_on_paper_and_reaches_the_model_as_that_character():
     from handwriting.preprocessing import to_model_input
-    from training.photo_renders import photo_of, photo_renders
+    from training.photo_renders import photo_of, restyled
 
     with np.load(Path(__file__).parent / "fixtures" / "mnist_test_200.npz") as f:
         digits, labels = f["x"], f["y"]
@@ -185,7 +185,7 @@ def test_a_photo_of_a_training_character_is_dark_pen_on_paper_and_reaches_the_mo
         photo = photo_of(digit, rng)
         assert photo.dtype == np.uint8 and 20 <= photo.shape[0] <= 60
         assert photo.min() < np.median(photo) - 20  # darker ink on lighter paper (some pens are faint)
-    x, kept = photo_renders(digits, seed=1)
+    x, kept = restyled(digits, "photo", seed=1)
     assert kept.mean() >= 0.9 and x.dtype == np.uint8 and not x[~kept].any()  # a photo too faint to read is left out
     clean = np.stack([to_model_input(d) for d in digits]).reshape(len(digits), -1)
     shot = x[kept].reshape(int(kept.sum()), -1).astype(np.float32) / 255

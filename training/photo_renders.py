@@ -1,11 +1,10 @@
 """Training characters as photographs of pen on paper, or drawn on the sketchpad, through the app's upload path.
 
-The "?" heads were calibrated on EMNIST as the serving preprocessing makes it: scanned, thick, clean strokes.
-A photo reaches the model differently: thin pen strokes on grey, unevenly lit paper, blurred, with specks
-of dirt that the preprocessing keeps. Calibrated on scans alone, the letters and all heads refused 5-8% of
-real photographed characters. Here each training character (white on black, 28x28) is re-made as such a
-photo and sent through `handwriting.preprocessing.to_model_input`, the path every upload takes, so the
-heads can learn that a photo of a character is still a character, and be calibrated on photos too.
+EMNIST's characters are scans: thick, soft, clean strokes. A photo reaches the model differently: thin pen
+strokes on grey, unevenly lit paper, blurred, with specks of dirt that the preprocessing keeps. Here each
+training character (white on black, 28x28) is re-made as such a photo and sent through
+`handwriting.preprocessing.to_model_input`, the path every upload takes, so the "?" heads can learn that a
+photo of a character is still a character, and be calibrated on photos too.
 
 The same holds the other way round for the sketchpad: the doodles the heads learn "none" from are crisp
 strokes of one pen width (`training.doodles`), EMNIST's characters soft scans. A head shown only those learns
@@ -59,13 +58,15 @@ def photo_of(char: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(photo), 0, 255).astype(np.uint8)
 
 
-def canvas_of(char: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One 28x28 character re-drawn as crisp strokes of one pen width on a white pad (uint8, 112 px: what a
-    drawing on the 280 px sketchpad becomes at the preprocessing's working size): how a character drawn on
-    the page looks, and how the doodles the "none" unit learns from are drawn."""
-    big = np.asarray(Image.fromarray(char).resize((28 * UPSCALE,) * 2, Image.Resampling.BILINEAR))
+def canvas_of(char: np.ndarray, rng: np.random.Generator, side: int = 28 * UPSCALE,
+              pen_change: tuple[int, int] = (-2, 4)) -> np.ndarray:
+    """One 28x28 character re-drawn as crisp strokes of one pen width on a white pad (uint8 `side` px; 112 is
+    what a drawing on the 280 px sketchpad becomes at the preprocessing's working size): how a character
+    drawn on the page looks, and how the doodles the "none" unit learns from are drawn. The pen is up to
+    `pen_change` pixels thinner or thicker than the scan's strokes."""
+    big = np.asarray(Image.fromarray(char).resize((side, side), Image.Resampling.BILINEAR))
     strokes = big > rng.uniform(60, 160)
-    change = int(rng.integers(-2, 4))  # a thinner or thicker pen than the scan's strokes
+    change = int(rng.integers(*pen_change))
     if change > 0:
         strokes = ndimage.binary_dilation(strokes, iterations=change)
     elif change < 0:
@@ -94,11 +95,6 @@ def restyled(chars: np.ndarray, style: str = "photo", seed: int = 0) -> tuple[np
     return out, kept
 
 
-def photo_renders(chars: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """`restyled(chars, "photo", seed)`."""
-    return restyled(chars, "photo", seed)
-
-
 def _restyle_chunk(args) -> tuple[np.ndarray, np.ndarray]:
     return restyled(*args)
 
@@ -112,7 +108,3 @@ def restyled_parallel(chars: np.ndarray, style: str = "photo", seed: int = 0, wo
         results = pool.map(_restyle_chunk, pieces)
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
-
-def photo_renders_parallel(chars: np.ndarray, seed: int = 0, workers: int = 2, chunk: int = 2000):
-    """Photos in `workers` processes: `restyled_parallel(chars, "photo", ...)`."""
-    return restyled_parallel(chars, "photo", seed, workers, chunk)

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy import ndimage
 from tqdm import tqdm
 
 from handwriting.tasks import labels_for
@@ -44,16 +43,9 @@ def _as_uint8(model_input: np.ndarray) -> np.ndarray:
 
 def redraw_on_canvas(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """An MNIST digit (uint8 28x28, white on black) as canvas strokes, through the app's preprocessing."""
-    big = np.asarray(Image.fromarray(digit).resize((CANVAS, CANVAS), Image.Resampling.BILINEAR))
-    strokes = big > rng.uniform(60, 160)
-    change = int(rng.integers(-4, 7))  # thinner or thicker brush than the scan's strokes
-    if change > 0:
-        strokes = ndimage.binary_dilation(strokes, iterations=change)
-    elif change < 0:
-        thinner = ndimage.binary_erosion(strokes, iterations=-change)
-        strokes = thinner if thinner.sum() > 0.3 * strokes.sum() else strokes
-    canvas = np.where(strokes, 0, 255).astype(np.uint8)
-    return _as_uint8(to_model_input(canvas))
+    from training.photo_renders import canvas_of
+
+    return _as_uint8(to_model_input(canvas_of(digit, rng, side=CANVAS, pen_change=(-4, 7))))
 
 
 def _draw(lines: list[list[tuple[float, float]]], rng: np.random.Generator) -> np.ndarray:
