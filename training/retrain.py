@@ -297,6 +297,12 @@ def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSett
 # The gate
 
 
+def allowed_change(settings: RetrainSettings, changed: int, n: int) -> float:
+    """How far a share of a set may move before the gate calls it a change: the tolerance, or `noise_z`
+    standard errors of a paired difference in which `changed` of `n` images went one way or the other."""
+    return max(settings.tolerance, settings.noise_z * np.sqrt(changed) / n)
+
+
 def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings, old_policy=None,
             new_policy=None) -> tuple[dict, dict, dict]:
     """Both models on the same sets: (old results, new results, per-set comparison with verdicts).
@@ -318,7 +324,7 @@ def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings, o
         lost, gained = int((old_right & ~new_right).sum()), int((~old_right & new_right).sum())
         n = len(s.y)
         change = (gained - lost) / n
-        allowed = max(settings.tolerance, settings.noise_z * np.sqrt(lost + gained) / n)
+        allowed = allowed_change(settings, lost + gained, n)
         verdict = "worse" if change < -allowed else "better" if change > allowed else "same"
         per_class_old, per_class_new = old_results[s.name]["per_class_accuracy"], new_results[s.name]["per_class_accuracy"]
         moved = sorted(labels, key=lambda c: -abs(per_class_new[c] - per_class_old[c]))[:3]
@@ -336,7 +342,7 @@ def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings, o
         if old_policy != RefusalPolicy.never() or new_policy != RefusalPolicy.never():
             r_old, r_new = refused_mask(full_old, old_policy), refused_mask(full_new, new_policy)
             more, fewer = int((r_new & ~r_old).sum()), int((r_old & ~r_new).sum())
-            allowed_more = max(settings.tolerance, settings.noise_z * np.sqrt(more + fewer) / n)
+            allowed_more = allowed_change(settings, more + fewer, n)
             refused_change = (more - fewer) / n
             rows[s.name].update({
                 "old_refused": round(float(r_old.mean()), 5), "new_refused": round(float(r_new.mean()), 5),
@@ -381,7 +387,7 @@ def compare_negatives(old_runtime, new_runtime, negatives: dict[str, np.ndarray]
         r_old = refused_mask(predict_all(old_runtime, x), old_policy)
         r_new = refused_mask(predict_all(new_runtime, x), new_policy)
         fewer, more = int((r_old & ~r_new).sum()), int((r_new & ~r_old).sum())
-        allowed = max(settings.tolerance, settings.noise_z * np.sqrt(fewer + more) / len(x))
+        allowed = allowed_change(settings, fewer + more, len(x))
         change = (more - fewer) / len(x)
         rows[name] = {"n": len(x), "old_refused": round(float(r_old.mean()), 5), "new_refused": round(float(r_new.mean()), 5),
                       "change": round(change, 5), "allowed_drop": round(float(allowed), 5),
