@@ -85,30 +85,29 @@ def real_sets(task: str, data_dir=None) -> list[EvalSet]:
                                "MNIST test set through the upload preprocessing (to_model_input), as a user's upload"))
         return pack(sets)
 
-    if task == "digits":
-        return unpack(_cached("real_digits", make_digits)) + restyled_validation(task)
-    hw62 = unpack(_cached(f"real_hw62_{task}", lambda: pack([evaluate.hw62_set(task, data_dir)])))
     emnist = evaluate.emnist_validation_set(task)
+    if task == "digits":
+        return unpack(_cached("real_digits", make_digits)) + restyled_validation(task, emnist)
+    hw62 = unpack(_cached(f"real_hw62_{task}", lambda: pack([evaluate.hw62_set(task, data_dir)])))
     mnist = []
     if task == "all":  # the digits of the 62-class task must not be refused either: as published, and uploaded
         _, test = load_mnist(data_dir)
         mnist = [EvalSet("mnist_test", test.x.astype(np.float32) / 255.0, test.y,
                          f"MNIST test set, {len(test.y):,} digits, as published (already 28x28)")]
         mnist += [s for s in unpack(_cached("real_digits", make_digits)) if s.name == "mnist_test_upload"]
-    return hw62 + ([emnist] if emnist is not None else []) + mnist + restyled_validation(task)
+    return hw62 + ([emnist] if emnist is not None else []) + mnist + restyled_validation(task, emnist)
 
 
 RESTYLED_N, RESTYLED_SEED = 6000, 4242
 
 
-def restyled_validation(task: str) -> list[EvalSet]:
+def restyled_validation(task: str, emnist: EvalSet | None) -> list[EvalSet]:
     """EMNIST validation characters (a seeded 6,000) re-drawn on the sketchpad and photographed
     (`training.photo_renders`), through the upload path: how often a character is refused for how it was
-    drawn. The validation tenth is what the thresholds are set on, so these are checks, not new writers."""
-    from training import eval_sets as evaluate
+    drawn. The validation tenth is what the thresholds are set on, so these are checks, not new writers.
+    `emnist`: the task's EMNIST validation set (`eval_sets.emnist_validation_set`), None without the cache."""
     from training.photo_renders import restyled_parallel
 
-    emnist = evaluate.emnist_validation_set(task)
     if emnist is None:
         return []
     pick = np.sort(np.random.default_rng(RESTYLED_SEED).choice(len(emnist.y), min(RESTYLED_N, len(emnist.y)), replace=False))
