@@ -124,8 +124,8 @@ class Settings:
     # classroom behind one address: raise it)
     game_table_per_client: int = field(default_factory=lambda: _env_int("HANDWRITING_GAME_TABLE_PER_CLIENT", 1))
     # How long a Python thread may hold the interpreter while another waits for it, in ms (0: Python's own 5 ms).
-    # Shorter lets the event loop back in sooner while a worker runs a model: on a loaded host it cut the
-    # p95 at 40 clients; on a quiet one it made no difference beyond the noise (docs/capacity.md).
+    # Shorter lets the event loop back in sooner while a worker runs a model; worth it only on a host shared
+    # with other work (docs/capacity.md).
     switch_interval_ms: float = field(default_factory=lambda: _env_float("HANDWRITING_SWITCH_INTERVAL_MS", 0.0))
     sheets: SheetsSettings = field(default_factory=SheetsSettings)
     hub: HubSettings = field(default_factory=HubSettings)

@@ -275,8 +275,8 @@ def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSett
     per-image weights if given; returns the Keras model.
 
     `character_layers_only` (the task's number of characters): only the layers that turn features into those
-    characters learn; everything under them stays as it was. A "?" model's none unit reads those features,
-    and fine-tuning them too made a letters model answer "?" for 7 points fewer doodles."""
+    characters learn; everything under them stays as it was. A "?" model's none unit reads those features:
+    moving them makes "?" fade (docs/retraining.md)."""
     import keras
 
     from training.fit import fit
