@@ -63,6 +63,15 @@ def phone(chromium, app_url):
     page.context.close()
 
 
+def start_round(page, length: str | None = None) -> None:
+    """Open the Game tab, pick the round's length if given ("30 s"), press Start and wait for the first target."""
+    page.get_by_role("tab", name="Game").click()
+    if length:
+        page.get_by_label(length).check()
+    page.click("#game-start")
+    page.locator("#game-target-char").wait_for()
+
+
 def label_text(page, prefix: str) -> str:
     return page.locator(f"#{prefix}-label").inner_text()
 
@@ -195,9 +204,7 @@ def test_a_finger_drawing_and_its_top_3_fit_the_first_phone_screen(phone, tab, p
 
 def test_the_game_target_pad_and_submit_fit_the_first_phone_screen(phone):
     page = phone
-    page.get_by_role("tab", name="Game").click()
-    page.click("#game-start")
-    page.locator("#game-target-char").wait_for()
+    start_round(page)
     page.evaluate("() => window.scrollTo(0, 0)")
     for part in ("#game-target-char", "#game-sketch canvas", "#game-submit"):
         assert below_the_fold(page, part) <= 0, f"{part} ends {below_the_fold(page, part):.0f} px below the first screen"
@@ -263,10 +270,7 @@ def test_a_finger_stroke_from_the_pads_top_right_corner_is_drawn(phone):
 def test_the_clock_running_out_mid_stroke_ends_the_stroke_cleanly(desktop):
     """The pen held down as the round ends: no page text selected, and the next round starts on a clean pad."""
     page = desktop
-    page.get_by_role("tab", name="Game").click()
-    page.get_by_label("30 s").check()
-    page.click("#game-start")
-    page.locator("#game-target-char").wait_for()
+    start_round(page, "30 s")
     page.wait_for_function("sel => /^\\s*[12] s left/.test(document.querySelector(sel)?.textContent || '')",
                            arg="#game-clock", timeout=40_000)
     box = page.locator("#game-sketch canvas").bounding_box()
@@ -320,9 +324,7 @@ def test_a_pad_taken_off_the_page_mid_stroke_ends_the_stroke(desktop):
 
 def test_an_empty_round_says_nothing_was_drawn(desktop):
     page = desktop
-    page.get_by_role("tab", name="Game").click()
-    page.click("#game-start")
-    page.locator("#game-target-char").wait_for()
+    start_round(page)
     page.click("#game-end")
     page.wait_for_function("sel => /Round over/.test(document.querySelector(sel)?.textContent || '')", arg="#game-report")
     report = page.locator("#game-report").inner_text()
