@@ -5,7 +5,8 @@ the app, the API, the training scripts and the evaluation all give the model wha
 `handwriting.decoding` turns the input into grey (and refuses what it must); here:
 
 1. find the ink whatever its polarity, against a background fitted as a plane (uneven photo lighting);
-2. keep the ink's connected strokes, drop paper texture and specks;
+2. keep the ink's connected strokes, drop paper texture and specks, and in a photo the ruled line or box
+   edge the crop caught below the character (`edge_lines`);
 3. thin strokes that would be too fat at MNIST's scale, thicken ones that would vanish;
 4. crop to the ink, scale its longest side to 20 px keeping the aspect ratio, and place it in 28x28 with
    its centre of mass at the centre, white ink on black, in [0, 1].
@@ -22,13 +23,14 @@ from scipy import ndimage
 from handwriting.decoding import WORK_SIDE, BlankImageError, InvalidImageError, to_grey
 
 __all__ = ["BlankImageError", "InvalidImageError", "to_grey", "to_model_input", "ink_map", "clean_ink",
-           "center_in_frame", "grow", "resize", "stroke_width", "WORK_SIDE"]
+           "center_in_frame", "edge_lines", "is_digital_drawing", "grow", "resize", "stroke_width", "WORK_SIDE"]
 
 SIZE = 28  # the model's input side
 BOX = 20  # MNIST scales the ink's longest side to this many pixels
 STROKE_SIDE = 4 * BOX  # the ink's longest side while stroke widths are normalised
 MIN_CONTRAST = 0.10  # ink must differ from the paper by this much (0..1) to count as ink
 FLAT_PAPER = 2 / 255  # a border this uniform is a digital canvas or a scan: no lighting gradient to fit
+DIGITAL_BORDER = 0.8  # share of the border exactly the paper's shade that only a digital picture has
 MIN_SPECK_FRACTION = 0.02  # connected ink smaller than this share of all ink is a speck
 TARGET_STROKE = (1.5, 4.0)  # stroke width range in 28x28 pixels that MNIST digits have
 
@@ -36,18 +38,32 @@ TARGET_STROKE = (1.5, 4.0)  # stroke width range in 28x28 pixels that MNIST digi
 def to_model_input(value) -> np.ndarray:
     """Any supported input -> float32 28 x 28 in [0, 1], white ink on black, as MNIST."""
     grey = _work_size(to_grey(value))
-    return center_in_frame(clean_ink(ink_map(grey)))
+    return center_in_frame(clean_ink(ink_map(grey), drop_edge_lines=not is_digital_drawing(grey)))
 
 
 # ---------------------------------------------------------------------------------------------------
 # 1-2. Finding the ink
 
 
-def ink_map(grey: np.ndarray) -> np.ndarray:
-    """float32 H x W: 0 where paper, up to 1 where the strongest ink is, whatever the polarity."""
+def _border(grey: np.ndarray) -> np.ndarray:
+    """The pixels of the picture's outer twentieth: paper, whatever is drawn in the middle."""
     h, w = grey.shape
     edge = max(1, min(h, w) // 20)
-    border = np.concatenate([grey[:edge].ravel(), grey[-edge:].ravel(), grey[:, :edge].ravel(), grey[:, -edge:].ravel()])
+    return np.concatenate([grey[:edge].ravel(), grey[-edge:].ravel(), grey[:, :edge].ravel(), grey[:, -edge:].ravel()])
+
+
+def is_digital_drawing(grey: np.ndarray) -> bool:
+    """Most of the border exactly one shade: a sketchpad, a drawing program's file or a clean scan, not a
+    photo of paper, in which no two pixels are quite alike (sensor noise, texture, lighting). Strokes may
+    run into the border; a small, clean photo's border can be nearly uniform, but not exactly."""
+    border = _border(grey)
+    (paper,) = _quantiles(border, (0.5,))
+    return float(np.mean(border == paper)) >= DIGITAL_BORDER
+
+
+def ink_map(grey: np.ndarray) -> np.ndarray:
+    """float32 H x W: 0 where paper, up to 1 where the strongest ink is, whatever the polarity."""
+    border = _border(grey)
     (paper,) = _quantiles(border, (0.5,))
     lo, hi = _quantiles(grey[::2, ::2], (0.01, 0.99))  # a quarter of the pixels estimates these as well
     dark_ink = (paper - lo) >= (hi - paper)
@@ -138,10 +154,11 @@ def _otsu(values: np.ndarray) -> float:
     return float(centres[int(np.argmax(between[:-1]))])
 
 
-def clean_ink(ink: np.ndarray, min_speck_fraction: float = MIN_SPECK_FRACTION) -> np.ndarray:
+def clean_ink(ink: np.ndarray, min_speck_fraction: float = MIN_SPECK_FRACTION, drop_edge_lines: bool = False) -> np.ndarray:
     """Keep the strokes: zero everything outside connected ink blobs of a reasonable size.
 
-    A line of writing passes a smaller `min_speck_fraction`: an i's dot is under 2% of a word's ink."""
+    A line of writing passes a smaller `min_speck_fraction`: an i's dot is under 2% of a word's ink.
+    `drop_edge_lines` (photos of one character) also drops what `edge_lines` finds."""
     mask = ink > max(_otsu(ink), 0.2)
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     if count == 0:
@@ -151,10 +168,36 @@ def clean_ink(ink: np.ndarray, min_speck_fraction: float = MIN_SPECK_FRACTION) -
     else:
         areas = np.bincount(labels.ravel())[1:]
         keep = np.concatenate([[False], areas >= min_speck_fraction * areas.sum()])
+        if drop_edge_lines:
+            keep[1:] &= ~edge_lines(labels, areas)
         strokes = keep[labels]
     near_strokes = grow(strokes, 2)  # keep the anti-aliased rims
     soft = _clamp01((ink - 0.1) / 0.9)  # paper texture below 10% of the ink goes
     return (soft * near_strokes).astype(np.float32, copy=False)  # zero away from the strokes
+
+
+def edge_lines(labels: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """Which blobs (bool per label 1..n) are a ruled line or a box edge that a photo's crop caught, not
+    part of the character: flat (at least 3x as wide as tall), cut by the picture's edge, and wholly below
+    the largest blob, or a full-width line along the top edge above it.
+
+    People write on ruled paper and in boxes; such a line squeezes the character into the top of the 28x28
+    frame, or reads as part of it (a 2 over a line becomes a 3). No character of the 62 has a flat part
+    wholly below the rest, so nothing real is dropped below; above, only a line from edge to edge along the
+    top is (an i's dot is round, a T's bar joins its stem or stops short of the edges)."""
+    h, w = labels.shape
+    boxes = ndimage.find_objects(labels)
+    main = int(np.argmax(areas))
+    main_rows = boxes[main][0]
+    lines = np.zeros(len(boxes), bool)
+    for k, (rows, cols) in enumerate(boxes):
+        if k == main or cols.stop - cols.start < 3 * (rows.stop - rows.start):
+            continue
+        cut_by_edge = cols.start == 0 or cols.stop == w or rows.stop == h
+        below = rows.start >= main_rows.stop - 1 and cut_by_edge
+        along_top = rows.stop <= main_rows.start + 1 and rows.start == 0 and cols.start == 0 and cols.stop == w
+        lines[k] = below or along_top
+    return lines
 
 
 def grow(mask: np.ndarray, steps: int) -> np.ndarray:

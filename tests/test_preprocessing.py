@@ -229,3 +229,59 @@ def test_fast_quantiles_match_numpys(size):
     assert np.allclose(_quantiles(values, fractions), np.quantile(values, fractions), rtol=0, atol=1e-7)
     assert _quantiles(np.full(50, 0.25, np.float32), (0.5,)) == [0.25]
 
+
+
+def _without_edge_lines(value) -> np.ndarray:
+    """The upload path as it was before ruled lines were dropped."""
+    from handwriting.preprocessing import _work_size, center_in_frame, clean_ink, ink_map
+
+    return center_in_frame(clean_ink(ink_map(_work_size(to_grey(value)))))
+
+
+def _paper(height: int, width: int) -> np.ndarray:
+    """Unevenly lit grey paper, as a phone photo has (not flat: the photo path)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    return (170 + 40 * xx / width + 20 * yy / height).astype(np.float64)
+
+
+def test_a_ruled_line_under_a_photographed_digit_is_dropped(digits):
+    for digit in digits[0][:4]:
+        clean = imagegen.photo(digit)
+        lined = clean.copy()
+        lined[425:428, 40:] = (lined[425:428, 40:] * 0.55).astype(np.uint8)  # the paper's printed line, cut by the crop
+        assert similarity(to_model_input(lined), to_model_input(clean)) > 0.97
+        assert similarity(_without_edge_lines(lined), to_model_input(clean)) < 0.9  # what the line did before
+
+
+def test_a_box_edge_along_the_top_of_a_photo_is_dropped_but_an_i_dot_stays():
+    def stroke_with(top_mark) -> np.ndarray:
+        paper = _paper(140, 70)
+        paper[40:130, 31:38] = 40  # an i's stem (or an l)
+        top_mark(paper)
+        return np.clip(paper, 0, 255).astype(np.uint8)
+
+    def blobs(out: np.ndarray) -> int:
+        return ndimage.label(out > 0.3)[1]
+
+    def dot(p):
+        p[0:9, 30:39] = 40  # round, touching the top edge
+
+    def box_edge(p):
+        p[0:3, :] = 60  # from edge to edge along the top
+
+    assert blobs(to_model_input(stroke_with(dot))) == 2
+    assert blobs(to_model_input(stroke_with(box_edge))) == 1
+    assert blobs(_without_edge_lines(stroke_with(box_edge))) == 2
+
+
+def test_flat_parts_below_a_drawing_on_the_pad_are_kept(digits):
+    """A sketchpad has no ruled lines: whatever the person drew there is theirs (and a photo's flat mark that
+    does not reach an edge is kept too)."""
+    canvas = imagegen.canvas_rgba(digits[0][1])
+    canvas[262:270, 0:200, :3] = 0  # a bar under the drawing, from the pad's left edge
+    assert similarity(to_model_input(canvas), _without_edge_lines(canvas)) == pytest.approx(1.0)
+    photo = _paper(140, 90)
+    photo[10:100, 40:47] = 40
+    photo[118:122, 20:70] = 40  # a flat mark under it, short of every edge
+    photo = np.clip(photo, 0, 255).astype(np.uint8)
+    assert np.array_equal(to_model_input(photo), _without_edge_lines(photo))

@@ -27,8 +27,10 @@ from handwriting.preprocessing import InvalidImageError, to_model_input
 UPSCALE = 4  # strokes are thinned at 112 px, then the picture is shrunk to a photo crop's size
 
 
-def photo_of(char: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One 28x28 character (uint8, white ink on black) as a small grey photo (uint8 H x W, dark ink on paper)."""
+def photo_of(char: np.ndarray, rng: np.random.Generator, ruled: bool = False) -> np.ndarray:
+    """One 28x28 character (uint8, white ink on black) as a small grey photo (uint8 H x W, dark ink on paper).
+
+    `ruled`: written on ruled paper, the printed line under the character caught by the crop (`ruled_line`)."""
     big = np.asarray(Image.fromarray(char).resize((28 * UPSCALE,) * 2, Image.Resampling.BILINEAR), np.float32) / 255
     thin = int(rng.integers(0, 9))  # pens draw thinner lines than the scans' strokes
     if thin:
@@ -50,12 +52,30 @@ def photo_of(char: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         + rng.uniform(-20, 20) * np.linspace(-1, 1, height)[:, None]
     pen = rng.uniform(10, 120)
     photo = paper - (paper - pen) * np.clip(ink * rng.uniform(0.7, 1.0), 0, 1)
+    if ruled:
+        photo = ruled_line(photo, ink, paper, rng)
     for _ in range(int(rng.poisson(0.6))):  # specks of dirt, dust or a neighbour's stroke end
         r, c = rng.integers(0, height), rng.integers(0, width)
         rr, cc = np.ogrid[:height, :width]
         photo[(rr - r) ** 2 + (cc - c) ** 2 <= rng.uniform(0.3, 2.5)] = pen + rng.uniform(0, 60)
     photo += rng.normal(0, rng.uniform(1, 6), photo.shape)
     return np.clip(np.rint(photo), 0, 255).astype(np.uint8)
+
+
+def ruled_line(photo: np.ndarray, ink: np.ndarray, paper: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The printed line of ruled paper under a written character: 1-2 px, paler than the pen, from a point
+    between the picture's left edge and the character to its right edge (or the mirror), somewhere between
+    the character's foot (touching it at times) and the picture's bottom edge."""
+    height, width = photo.shape
+    inked_rows = np.nonzero((ink > 0.3 * ink.max()).any(axis=1))[0] if ink.max() > 0 else [0]
+    foot = int(inked_rows[-1])
+    row = int(rng.integers(max(foot - 1, 0), height))
+    thick = int(rng.integers(1, 3))
+    start = int(rng.integers(0, width // 3)) if rng.random() < 0.4 else 0
+    cols = slice(start, width) if rng.random() < 0.5 else slice(0, width - start)
+    line = photo.copy()
+    line[row:row + thick, cols] = np.minimum(line[row:row + thick, cols], paper[row:row + thick, cols] * rng.uniform(0.45, 0.8))
+    return line
 
 
 def canvas_of(char: np.ndarray, rng: np.random.Generator, side: int = 28 * UPSCALE,
@@ -75,12 +95,12 @@ def canvas_of(char: np.ndarray, rng: np.random.Generator, side: int = 28 * UPSCA
     return np.where(strokes, 0, 255).astype(np.uint8)
 
 
-STYLES = {"photo": photo_of, "canvas": canvas_of}
+STYLES = {"photo": photo_of, "canvas": canvas_of, "ruled": lambda char, rng: photo_of(char, rng, ruled=True)}
 
 
 def restyled(chars: np.ndarray, style: str = "photo", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Each character (or doodle) re-made in `style` ("photo": photographed pen on paper; "canvas": drawn on
-    the sketchpad) and normalised by the upload path: (uint8 N x 28 x 28, kept mask). Pictures the
+    """Each character (or doodle) re-made in `style` ("photo": photographed pen on paper; "ruled": the same
+    on ruled paper; "canvas": drawn on the sketchpad) and normalised by the upload path: (uint8 N x 28 x 28, kept mask). Pictures the
     preprocessing refuses (too faint to find) are zeros and not kept."""
     make = STYLES[style]
     rng = np.random.default_rng(seed)
