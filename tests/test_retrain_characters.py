@@ -203,3 +203,24 @@ def test_a_retrain_keeps_showing_the_renders_its_base_model_learnt_from(tmp_path
     monkeypatch.setattr("training.fonts.load_manifest", no_fonts)  # ...and without the fonts, it says what to run
     with pytest.raises(SystemExit, match="fetch_fonts"):
         retrain.synthetic_cache_for("all", base)
+
+
+def test_mixed_feedback_arrives_drawn_photographed_and_scanned():
+    train_x, _ = fixture_part("letters", validation=False)
+    chars = train_x[:9]
+    sent = synthetic_feedback.as_sent(chars, "mixed", seed=0)
+    assert sent.shape == chars.shape and sent.dtype == np.uint8
+    changed = [not np.array_equal(a, b) for a, b in zip(sent, chars)]
+    assert changed[0::3] == [True] * 3 and changed[1::3] == [True] * 3  # drawn on the pad, photographed
+    assert changed[2::3] == [False] * 3  # as scanned
+    assert np.array_equal(synthetic_feedback.as_sent(chars, "scan"), chars)
+
+
+def test_feedback_counts_a_question_mark_answer_as_wrong():
+    from handwriting.refusal import RefusalPolicy
+
+    probs = np.array([[0.9, 0.05, 0.05], [0.3, 0.1, 0.6], [0.1, 0.8, 0.1]], np.float32)
+    policy = RefusalPolicy(none_unit=True, none_threshold=0.5)
+    right = synthetic_feedback.answered_right(lambda x: probs[: len(x)], np.zeros((3, 28, 28), np.uint8),
+                                              np.array([0, 0, 0]), policy)
+    assert right.tolist() == [True, False, False]  # right; "?" although 0 was the closest; another character

@@ -101,11 +101,13 @@ def real_sets(task: str, data_dir=None) -> list[EvalSet]:
 RESTYLED_N, RESTYLED_SEED = 6000, 4242
 
 
-def restyled_validation(task: str, emnist: EvalSet | None) -> list[EvalSet]:
+def restyled_validation(task: str, emnist: EvalSet | None, cached: bool = True) -> list[EvalSet]:
     """EMNIST validation characters (a seeded 6,000) re-drawn on the sketchpad and photographed
     (`training.photo_renders`), through the upload path: how often a character is refused for how it was
     drawn. The validation tenth is what the thresholds are set on, so these are checks, not new writers.
-    `emnist`: the task's EMNIST validation set (`eval_sets.emnist_validation_set`), None without the cache."""
+    `emnist`: the task's EMNIST validation set (`eval_sets.emnist_validation_set`), None without the cache.
+    `cached`: keep them in data/refusal_eval (the evaluation of the data folder's EMNIST); False makes them
+    afresh from `emnist`, whatever it holds (the retraining gate, which may be given another cache)."""
     from training.photo_renders import restyled_parallel
 
     if emnist is None:
@@ -117,7 +119,7 @@ def restyled_validation(task: str, emnist: EvalSet | None) -> list[EvalSet]:
         def make(style=style):
             x, kept = restyled_parallel(chars, style, RESTYLED_SEED)
             return {"x": x[kept], "y": emnist.y[pick][kept]}
-        d = _cached(f"emnist_val_{style}_{task}", make)
+        d = _cached(f"emnist_val_{style}_{task}", make) if cached else make()
         sets.append(EvalSet(f"emnist_val_{style}", d["x"].astype(np.float32) / 255.0, d["y"],
                             f"{len(d['y']):,} EMNIST validation characters {words}, through the upload path"))
     return sets

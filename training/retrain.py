@@ -222,14 +222,25 @@ def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSe
     return x, y, composition
 
 
+def as_people_send(task: str, emnist_cache=None) -> list:
+    """The EMNIST validation tenth's characters drawn on the sketchpad and photographed (the looks feedback
+    from the page has; `evaluate_refusal.restyled_validation`), where the EMNIST cache is found."""
+    from training.evaluate import emnist_validation_set
+    from training.evaluate_refusal import restyled_validation
+
+    return restyled_validation(task, emnist_validation_set(task, emnist_cache), cached=False)
+
+
 def character_sets(task: str, data_dir, emnist_cache=None) -> list:
-    """Letters and all: the EMNIST validation tenth, the task's hw62_dev photos and (all) MNIST test, where found."""
+    """Letters and all: the EMNIST validation tenth, as it is and drawn and photographed, the task's hw62_dev
+    photos and (all) MNIST test, where found."""
     from training.evaluate import EvalSet, emnist_validation_set, hw62_set
 
     sets = []
     emnist = emnist_validation_set(task, emnist_cache)
     if emnist is not None:
         sets.append(emnist)
+        sets += as_people_send(task, emnist_cache)
     try:
         sets.append(hw62_set(task, data_dir))
     except FileNotFoundError:
@@ -252,7 +263,10 @@ def evaluation_sets(task: str, data_dir, feedback, holdout_mask, emnist_cache=No
     """The fixed sets old and new are compared on, and the ones that could not be found (with why)."""
     from training.evaluate import EvalSet, digit_sets
 
-    sets = digit_sets(data_dir, skip_missing=True) if task == "digits" else character_sets(task, data_dir, emnist_cache)
+    if task == "digits":
+        sets = digit_sets(data_dir, skip_missing=True) + as_people_send(task, emnist_cache)
+    else:
+        sets = character_sets(task, data_dir, emnist_cache)
     missing = {name: "not found in the data folder" for name in EXPECTED_SETS[task]
                if name not in {s.name for s in sets}}
     n = int(holdout_mask.sum())

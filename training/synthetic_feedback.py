@@ -15,8 +15,13 @@ app's own preprocessing. What is drawn:
 For letters and all (`--task letters|all`): EMNIST training-part images from the preprocessed cache
 (`training.emnist_cache`; never its validation tenth) and capital Zs with a bar through the diagonal.
 
-`was_correct` says whether the given model (default: the one the app serves) read it right, as the app
-records it. Everything is seeded.
+`--look mixed` sends the MNIST / EMNIST part in the ways people send pictures to the page: a third drawn on
+the sketchpad, a third photographed pen on paper (some on ruled paper; `training.photo_renders`), a third
+as scanned, each through the app's preprocessing. The default (`scan`) keeps the earlier files'
+make-up (digits re-drawn on the pad, letters as scanned).
+
+`was_correct` says whether the given model (default: the one the app serves) answered it right, as the app
+records it: an answer of "?" (the model's refusal.json) is wrong too. Everything is seeded.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from handwriting.preprocessing import InvalidImageError, to_model_input
+from handwriting.refusal import RefusalPolicy
 from handwriting.tasks import labels_for
-from handwriting.preprocessing import to_model_input
 
 # The default mix of a synthetic file: shares of re-drawn MNIST digits, crossed 7s and flagged 1s.
 MIX = {"mnist_redrawn": 0.6, "crossed_seven": 0.2, "flagged_one": 0.2}
@@ -105,6 +111,41 @@ def redrawn(digits: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.stack([redraw_on_canvas(d, rng) for d in tqdm(digits, desc="re-drawing MNIST digits", unit="img")])
 
 
+LOOKS = ("scan", "mixed")
+
+
+def as_sent(chars: np.ndarray, look: str, seed: int = 0) -> np.ndarray:
+    """Characters (uint8 N x 28 x 28, white on black) as the page receives them, through its preprocessing.
+
+    "scan": as they are; "mixed": each in turn drawn on the sketchpad, photographed (a third of the photos on
+    ruled paper) and as scanned."""
+    from training.photo_renders import canvas_of, photo_of
+
+    if look == "scan":
+        return chars
+    rng = np.random.default_rng(seed)
+    out = chars.copy()
+    for i, char in enumerate(tqdm(chars, desc="pictures as people send them", unit="img")):
+        way = i % 3
+        try:
+            if way == 0:
+                out[i] = _as_uint8(to_model_input(canvas_of(char, rng, side=CANVAS, pen_change=(-4, 7))))
+            elif way == 1:
+                out[i] = _as_uint8(to_model_input(photo_of(char, rng, ruled=rng.random() < 1 / 3)))
+        except InvalidImageError:  # too faint to photograph: sent as scanned
+            pass
+    return out
+
+
+def answered_right(runtime, x: np.ndarray, y: np.ndarray, policy) -> np.ndarray:
+    """What the app records as `was_correct`: the answer is the right character, and not "?"."""
+    from handwriting.refusal import refused_mask
+
+    probs = np.concatenate([runtime(x[i : i + 512].astype(np.float32) / 255.0) for i in range(0, len(x), 512)])
+    n_labels = probs.shape[1] - (1 if policy.none_unit else 0)
+    return (probs[:, :n_labels].argmax(1) == y) & ~refused_mask(probs, policy)
+
+
 def feedback_file(path, x: np.ndarray, y: np.ndarray, was_correct: np.ndarray, seed: int = 0, task: str = "digits") -> Path:
     """Write records as the app's feedback export does (`training.feedback_file`), with seeded ids and sources."""
     from training.feedback_file import TrainingSet, save_training_file
@@ -116,15 +157,17 @@ def feedback_file(path, x: np.ndarray, y: np.ndarray, was_correct: np.ndarray, s
     return save_training_file(path, data)
 
 
-def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float] = MIX):
-    """(x, y, was_correct) of `n` synthetic records in the proportions of `mix`, shuffled."""
+def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float] = MIX, look: str = "scan", policy=None):
+    """(x, y, was_correct) of `n` synthetic records in the proportions of `mix`, shuffled. `look` "scan" re-draws
+    the MNIST digits on the pad; "mixed" sends them as `as_sent` does."""
     from training.data import load_mnist
 
     counts = {name: int(round(share * n)) for name, share in mix.items()}
     counts["mnist_redrawn"] += n - sum(counts.values())
     train, _ = load_mnist(data_dir)
     pick = np.random.default_rng(seed).choice(len(train.y), counts["mnist_redrawn"], replace=False)
-    parts = [(redrawn(train.x[pick], seed), train.y[pick])]
+    digits = redrawn(train.x[pick], seed) if look == "scan" else as_sent(train.x[pick], look, seed)
+    parts = [(digits, train.y[pick])]
     for i, style in enumerate(STYLES):
         if style in counts:
             parts.append(glyphs(style, counts[style], seed + 1 + i))
@@ -132,16 +175,17 @@ def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float
     y = np.concatenate([p[1] for p in parts])
     order = np.random.default_rng(seed + 100).permutation(len(y))
     x, y = x[order], y[order]
-    probs = np.concatenate([runtime(x[i : i + 512].astype(np.float32) / 255.0) for i in range(0, len(x), 512)])
-    return x, y, probs.argmax(1) == y
+    return x, y, answered_right(runtime, x, y, policy or RefusalPolicy.never())
 
 
 CHARACTER_MIX = {"emnist": 0.7, "crossed_zed": 0.3}
 
 
-def make_character_feedback(n: int, task: str, runtime, seed: int = 0, emnist_cache=None, mix: dict[str, float] = CHARACTER_MIX):
+def make_character_feedback(n: int, task: str, runtime, seed: int = 0, emnist_cache=None, mix: dict[str, float] = CHARACTER_MIX,
+                            look: str = "scan", policy=None):
     """Letters / all: (x, y, was_correct) of `n` records: EMNIST *training-part* images from the preprocessed cache
-    (never its validation tenth, never hw62_dev) and crossed Zs (a European style), shuffled."""
+    (never its validation tenth, never hw62_dev), sent with `look` (`as_sent`), and crossed Zs (a European
+    style), shuffled."""
     from training.emnist_cache import load
 
     d = load(emnist_cache)
@@ -152,11 +196,10 @@ def make_character_feedback(n: int, task: str, runtime, seed: int = 0, emnist_ca
     pick = np.random.default_rng(seed).choice(np.flatnonzero(pool), n - n_zed, replace=False)
     ey = d["y"][pick].astype(np.int64) - (10 if task == "letters" else 0)
     zx, zy = glyphs("crossed_zed", n_zed, seed + 1, task)
-    x, y = np.concatenate([d["x"][pick], zx]), np.concatenate([ey, zy])
+    x, y = np.concatenate([as_sent(d["x"][pick], look, seed), zx]), np.concatenate([ey, zy])
     order = np.random.default_rng(seed + 100).permutation(len(y))
     x, y = x[order], y[order]
-    probs = np.concatenate([runtime(x[i : i + 512].astype(np.float32) / 255.0) for i in range(0, len(x), 512)])
-    return x, y, probs.argmax(1) == y
+    return x, y, answered_right(runtime, x, y, policy or RefusalPolicy.never())
 
 
 def main(argv=None):
@@ -167,6 +210,8 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="the .npz file to write")
     parser.add_argument("--data-dir", default=None, help="folder holding mnist.npz (default: $HANDWRITING_DATA_DIR or ../shared/datasets)")
     parser.add_argument("--model-dir", default=None, help="model that sets was_correct (default: the one the app serves)")
+    parser.add_argument("--look", default="scan", choices=LOOKS,
+                        help="scan: as the earlier files; mixed: drawn on the pad, photographed and scanned (default scan)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -175,10 +220,12 @@ def main(argv=None):
     from handwriting.models import resolve as resolve_model
 
     weights = Path(args.model_dir) / KERAS_FILE if args.model_dir else resolve_model(args.task).weights
+    runtime, policy = KerasRuntime(weights), RefusalPolicy.load(Path(weights).parent)
     if args.task == "digits":
-        x, y, was_correct = make_feedback(args.n, args.data_dir, KerasRuntime(weights), args.seed)
+        x, y, was_correct = make_feedback(args.n, args.data_dir, runtime, args.seed, look=args.look, policy=policy)
     else:
-        x, y, was_correct = make_character_feedback(args.n, args.task, KerasRuntime(weights), args.seed, args.emnist_cache)
+        x, y, was_correct = make_character_feedback(args.n, args.task, runtime, args.seed, args.emnist_cache,
+                                                    look=args.look, policy=policy)
     path = feedback_file(args.out, x, y, was_correct, args.seed, args.task)
     print(f"wrote {path}: {len(y)} records, {int((~was_correct).sum())} of them corrections "
           f"(the model at {weights} got them wrong)")
