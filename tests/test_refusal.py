@@ -148,13 +148,26 @@ def test_elastic_wobble_warps_each_image_on_its_own_inside_a_data_pipeline():
     assert not np.allclose(out, images)
 
 
-def test_a_none_head_leaves_the_networks_answers_among_the_characters_as_they_were(tmp_path):
+def untrained_head(features: int, pixels: bool):
+    """A none head as `refusal_head.train` builds it (weights untrained), with or without its pixel branch."""
+    import keras
+
+    from training.refusal_head import HEAD_UNITS, pixel_branch
+
+    feats, image = keras.Input((features,)), keras.Input((28, 28, 1))
+    hidden_in = keras.layers.Concatenate()([feats, pixel_branch(image)]) if pixels else feats
+    none = keras.layers.Dense(1)(keras.layers.Dense(HEAD_UNITS, activation="relu")(hidden_in))
+    return keras.Model([feats, image] if pixels else [feats], none)
+
+
+@pytest.mark.parametrize("pixels", [False, True], ids=["features", "features-and-pixels"])
+def test_a_none_head_leaves_the_networks_answers_among_the_characters_as_they_were(tmp_path, pixels):
     import json
 
     import keras
 
     from training.model import build_model
-    from training.refusal_head import HEAD_UNITS, assembled
+    from training.refusal_head import assembled
 
     keras.utils.set_random_seed(1)
     base = tmp_path / "base"
@@ -163,9 +176,8 @@ def test_a_none_head_leaves_the_networks_answers_among_the_characters_as_they_we
     network.save(base / "model.keras")
     run = tmp_path / "head"
     run.mkdir()
-    head = keras.Sequential([keras.Input((64,)), keras.layers.Dense(HEAD_UNITS, activation="relu"), keras.layers.Dense(1)])
-    head.save(run / "none_head.keras")
-    (run / "head_record.json").write_text(json.dumps({"rich_features": False}))
+    untrained_head(64, pixels).save(run / "none_head.keras")
+    (run / "head_record.json").write_text(json.dumps({"rich_features": False, "pixels": pixels}))
     model = assembled(base, run)
     x = np.random.default_rng(0).random((32, 28, 28, 1)).astype(np.float32)
     before, after = network.predict(x, verbose=0), model.predict(x, verbose=0)
@@ -210,14 +222,15 @@ def test_a_character_redrawn_on_the_pad_is_crisp_strokes_of_one_pen_and_stays_th
     assert (labels[similarity.argmax(1)] == labels).mean() >= 0.9
 
 
-def test_the_networks_inside_a_served_ensemble_with_a_none_head_come_back_out_exactly(tmp_path):
+@pytest.mark.parametrize("pixels", [False, True], ids=["features", "features-and-pixels"])
+def test_the_networks_inside_a_served_ensemble_with_a_none_head_come_back_out_exactly(tmp_path, pixels):
     import json
 
     import keras
 
     from training.ensemble import build_ensemble
     from training.model import build_model
-    from training.refusal_head import HEAD_UNITS, assembled
+    from training.refusal_head import assembled
     from training.served_network import plain_networks
 
     members = []
@@ -230,9 +243,8 @@ def test_the_networks_inside_a_served_ensemble_with_a_none_head_come_back_out_ex
     build_ensemble([tmp_path / "m1.keras", tmp_path / "m2.keras"], 10).save(base / "model.keras")
     run = tmp_path / "head"
     run.mkdir()
-    head = keras.Sequential([keras.Input((2 * 64,)), keras.layers.Dense(HEAD_UNITS, activation="relu"), keras.layers.Dense(1)])
-    head.save(run / "none_head.keras")
-    (run / "head_record.json").write_text(json.dumps({"rich_features": False}))
+    untrained_head(2 * 64, pixels).save(run / "none_head.keras")
+    (run / "head_record.json").write_text(json.dumps({"rich_features": False, "pixels": pixels}))
     served = tmp_path / "served"
     served.mkdir()
     assembled(base, run).save(served / "model.keras")

@@ -127,9 +127,22 @@ def restyled_copies(x: np.ndarray, styles: tuple[str, ...], seed: int) -> tuple[
     return np.concatenate(copies), np.concatenate(sources)
 
 
+def pixel_branch(image):
+    """The head's own look at the picture (`--pixels`): two small strided convolutions, pooled. The frozen
+    network's features were learnt to tell characters apart, not to tell a character from a drawing; this
+    lets the head learn shapes of its own (stroke ends, crossings, loops). Its layers are named "none_..."
+    so `training.served_network` leaves them with the head."""
+    import keras
+
+    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="none_pixels_1")(image)
+    x = keras.layers.Conv2D(32, 3, strides=2, activation="relu", name="none_pixels_2")(x)
+    return keras.layers.Concatenate(name="none_pixels_pooled")(
+        [keras.layers.GlobalAveragePooling2D(name="none_pixels_mean")(x), keras.layers.GlobalMaxPooling2D(name="none_pixels_max")(x)])
+
+
 def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, rich: bool = False,
           augmented: bool = False, task: str = "all", balanced: bool = False, styles: tuple[str, ...] = (),
-          augment_negatives: bool = False, doodle_n: int = 34000) -> Path:
+          augment_negatives: bool = False, doodle_n: int = 34000, pixels: bool = False) -> Path:
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -165,10 +178,13 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
 
     feats = keras.Input((f.shape[1],))
     offset = keras.Input((1,))
-    h = keras.layers.Dense(HEAD_UNITS, activation="relu", name="none_hidden")(feats)
+    image = keras.Input((28, 28, 1))
+    hidden_in = keras.layers.Concatenate(name="none_inputs")([feats, pixel_branch(image)]) if pixels else feats
+    h = keras.layers.Dense(HEAD_UNITS, activation="relu", name="none_hidden")(hidden_in)
     n = keras.layers.Dense(1, name="none_logit")(h)
     z = keras.layers.Subtract()([n, offset])  # log p(none) - log p(character) in the N+1 softmax
-    model = keras.Model([feats, offset], keras.layers.Activation("sigmoid")(z))
+    head_inputs = [feats, image] if pixels else [feats]
+    model = keras.Model([*head_inputs, offset], keras.layers.Activation("sigmoid")(z))
     model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy", metrics=["accuracy"])
     weight = np.where(none, 0.5 / none.mean(), 0.5 / (1 - none.mean()))
     if balanced:  # every character counts as much as any other: rare ones (Y, i, j) are not left to the doodles
@@ -176,20 +192,22 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
 
         weight[~none] *= class_weights(y[~none], int(y.max()) + 1)
         description += "; each character weighted by 1 / its count (all characters count alike)"
-    model.fit([f, log_z[:, None]], none.astype(np.float32), sample_weight=weight, epochs=epochs, batch_size=256,
+    inputs = [f, x.astype(np.float32)[..., None] / 255.0] if pixels else [f]
+    model.fit([*inputs, log_z[:, None]], none.astype(np.float32), sample_weight=weight, epochs=epochs, batch_size=256,
               verbose=2)
     seconds = time.time() - started
     out.mkdir(parents=True, exist_ok=True)
-    head = keras.Model(feats, n)
+    head = keras.Model(head_inputs, n)
     head.save(out / "none_head.keras")
     np.savez_compressed(out / "validation.npz", x=xv, y=yv, y_alt=yv_alt)
     (out / "head_record.json").write_text(json.dumps({
         "base": str(base), "base_training": read_training(base).get("trained_at"), "data": description,
         "task": task, "rich_features": rich, "augmented": augmented, "balanced": balanced, "styles": list(styles),
-        "augment_negatives": augment_negatives, "doodles": doodle_n,
+        "augment_negatives": augment_negatives, "doodles": doodle_n, "pixels": pixels,
         "epochs": epochs, "out": str(out),
         "head": f"Dense({HEAD_UNITS}, relu) -> Dense(1) on the base network's last features"
                 + (" and the average and maximum of two earlier blocks' activations" if rich else "")
+                + (", and of its own two small convolutions over the picture" if pixels else "")
                 + f", trained {epochs} epochs "
                 "(Adam 1e-3, balanced binary cross-entropy of the none unit's probability in the N+1 softmax)",
         "training_seconds": round(seconds, 1), "seed": seed}, indent=2) + "\n")
@@ -203,10 +221,10 @@ def assembled(base: Path, head_run: Path):
 
     network = keras.saving.load_model(base / KERAS_FILE, compile=False)
     head = keras.saving.load_model(head_run / "none_head.keras", compile=False)
-    rich = json.loads((head_run / "head_record.json").read_text()).get("rich_features", False)
-    extractor = _features_and_logits(network, rich)
+    record = json.loads((head_run / "head_record.json").read_text())
+    extractor = _features_and_logits(network, record.get("rich_features", False))
     features, logits = extractor.outputs
-    none = head(features)
+    none = head([features, extractor.inputs[0]] if record.get("pixels") else features)
     if _members(network):  # softmax([log p, none]) without a log layer: [p * sigmoid(-none), sigmoid(none)]
         p_none = keras.layers.Activation("sigmoid", name="none_probability")(none)
         keep = keras.layers.Rescaling(-1.0, offset=1.0, name="character_share")(p_none)
@@ -262,6 +280,7 @@ def main(argv=None):
     t.add_argument("--doodles", type=int, default=34000, help="training-family doodles drawn as negatives")
     t.add_argument("--styles", nargs="*", default=[], choices=list(STYLE_WORDS), help="add a copy of every image in "
                    "these styles (training.photo_renders: photographed pen on paper; drawn on the sketchpad)")
+    t.add_argument("--pixels", action="store_true", help="give the head its own small convolutions over the picture")
     t.add_argument("--task", default="all", choices=["digits", "all"], help="whose characters are real (digits: "
                    "the digits only, and letters that look like no digit are none too)")
     a = sub.add_parser("assemble")
@@ -272,7 +291,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "train":
         train(Path(args.base), Path(args.out), args.epochs, args.seed, args.cache, args.rich, args.augmented, args.task,
-              args.balanced, tuple(args.styles), args.augment_negatives, args.doodles)
+              args.balanced, tuple(args.styles), args.augment_negatives, args.doodles, args.pixels)
     else:
         run = Path(args.run)
         base = Path(args.base) if args.base else Path(json.loads((run / "head_record.json").read_text())["base"])

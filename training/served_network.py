@@ -36,7 +36,8 @@ def plain_networks(folder: Path) -> list:
     from training.model import build_model
 
     served = keras.saving.load_model(Path(folder) / KERAS_FILE, compile=False)
-    layers = [layer for layer in served._flatten_layers(include_self=False, recursive=True)]
+    layers = [layer for layer in served._flatten_layers(include_self=False, recursive=True)
+              if not layer.name.startswith("none_")]  # the none head's own layers (refusal_head.pixel_branch)
     by_kind = {kind: sorted((l for l in layers if type(l) is kind), key=lambda l: _index(l.name))
                for kind in (keras.layers.Conv2D, keras.layers.BatchNormalization)}
     convs, norms = by_kind[keras.layers.Conv2D], by_kind[keras.layers.BatchNormalization]
