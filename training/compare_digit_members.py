@@ -1,23 +1,28 @@
-"""Which digits ensemble reads best: the served three MNIST CNNs, with or without a member that learnt
-from other hands (`training.train_digit_member`).
+"""Which digits ensemble reads best: the served MNIST CNNs, with or instead of members that learnt from
+other hands (`training.train_digit_member`).
 
     python -m training.compare_digit_members runs/base_digits/member_0 runs/base_digits/member_1 \
-        runs/base_digits/member_2 --extra runs/digit_member_emnist --out benchmarks/results/digit_members.json
+        runs/base_digits/member_2 runs/digit_member_emnist --out benchmarks/results/digit_members.json
 
-Every combination is the plain average of its members' probabilities, as `training.ensemble` serves it:
-no weights are fitted, so nothing is tuned on the evaluation sets (MNIST test as published and uploaded,
-USPS, the hw62_dev digit photos), which are only measured here.
+Every combination of 3 or more of the given members is the plain average of their probabilities, as
+`training.ensemble` serves it: no weights are fitted. The choice among the combinations that cost what the
+served ensemble costs (as many members) is made on EMNIST's validation-tenth digits, which none of the
+MNIST CNNs saw and `train_digit_member` only used to keep its best epoch; the evaluation sets (MNIST test
+as published and uploaded, USPS, the hw62_dev digit photos) are only measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 
 from handwriting.model_folder import KERAS_FILE
+
+SELECTION_SET = "emnist_val_digits"
 
 
 def member_probabilities(folder: Path, sets) -> dict[str, np.ndarray]:
@@ -32,32 +37,46 @@ def member_probabilities(folder: Path, sets) -> dict[str, np.ndarray]:
     return out
 
 
+def comparison_sets(data_dir):
+    from training.eval_sets import EvalSet
+    from training.evaluate_refusal import real_sets
+
+    sets = [s for s in real_sets("digits", data_dir) if not s.name.startswith("emnist_val")]
+    from training.emnist_cache import load
+
+    d = load()
+    pick = (d["source"] < 2) & (d["y"] < 10) & d["validation"]
+    sets.append(EvalSet(SELECTION_SET, d["x"][pick].astype(np.float32) / 255.0, d["y"][pick].astype(np.int64),
+                        "EMNIST validation-tenth digits (the selection set)"))
+    return sets
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("members", nargs="+", help="the served ensemble's member folders")
-    parser.add_argument("--extra", nargs="+", required=True, help="candidate members' folders")
+    parser.add_argument("members", nargs="+", help="member folders; the first --served of them are the served ensemble")
+    parser.add_argument("--served", type=int, default=3, help="how many of the members the served ensemble has (default 3)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
-    from training.evaluate_refusal import real_sets
-
-    sets = [s for s in real_sets("digits", args.data_dir) if not s.name.startswith("emnist_val")]
-    base = [member_probabilities(Path(m), sets) for m in args.members]
-    extra = {Path(e).name: member_probabilities(Path(e), sets) for e in args.extra}
-    combos = {f"served ({len(base)} MNIST CNNs)": base}
-    combos.update({f"{name} alone": [probs] for name, probs in extra.items()})
-    combos.update({f"served + {name}": base + [probs] for name, probs in extra.items()})
-    if len(extra) > 1:
-        combos["served + " + " + ".join(extra)] = base + list(extra.values())
-    report = {}
-    for name, members in combos.items():
-        report[name] = {}
-        for s in sets:
-            mean = np.mean([m[s.name] for m in members], axis=0)
-            wrong = int((mean.argmax(1) != s.y).sum())
-            report[name][s.name] = {"n": int(len(s.y)), "accuracy": round(1 - wrong / len(s.y), 5), "errors": wrong}
-        print(f"{name:45s} " + "  ".join(f"{k} {v['accuracy']:.2%} ({v['errors']})" for k, v in report[name].items()))
+    sets = comparison_sets(args.data_dir)
+    names = [Path(m).name for m in args.members]
+    probs = {name: member_probabilities(Path(m), sets) for name, m in zip(names, args.members)}
+    report = {"members": dict(zip(names, args.members)), "combinations": {}}
+    for size in range(args.served, len(names) + 1):
+        for combo in itertools.combinations(names, size):
+            key = " + ".join(combo)
+            report["combinations"][key] = {}
+            for s in sets:
+                mean = np.mean([probs[n][s.name] for n in combo], axis=0)
+                wrong = int((mean.argmax(1) != s.y).sum())
+                report["combinations"][key][s.name] = {"n": int(len(s.y)), "accuracy": round(1 - wrong / len(s.y), 5),
+                                                       "errors": wrong}
+            print(f"{key:75s} " + "  ".join(f"{k} {v['accuracy']:.2%}" for k, v in report["combinations"][key].items()))
+    same_cost = [k for k in report["combinations"] if len(k.split(" + ")) == args.served]
+    report["chosen"] = max(same_cost, key=lambda k: report["combinations"][k][SELECTION_SET]["accuracy"])
+    report["served"] = " + ".join(names[: args.served])
+    print(f"served: {report['served']}\nchosen on {SELECTION_SET} among {args.served}-member combinations: {report['chosen']}")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
         print(f"wrote {args.out}")
