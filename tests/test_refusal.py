@@ -155,7 +155,7 @@ def untrained_head(features: int, pixels: bool):
     from training.refusal_head import HEAD_UNITS, pixel_branch
 
     feats, image = keras.Input((features,)), keras.Input((28, 28, 1))
-    hidden_in = keras.layers.Concatenate()([feats, pixel_branch(image)]) if pixels else feats
+    hidden_in = keras.layers.Concatenate()([feats, pixel_branch()(image)]) if pixels else feats
     none = keras.layers.Dense(1)(keras.layers.Dense(HEAD_UNITS, activation="relu")(hidden_in))
     return keras.Model([feats, image] if pixels else [feats], none)
 

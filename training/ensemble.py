@@ -32,6 +32,28 @@ def build_ensemble(member_paths: list[Path], num_classes: int):
     return keras.Model(inputs, averaged, name="handwriting_cnn_ensemble")
 
 
+def ensemble_record(members: list[dict]) -> dict:
+    """training.json of an averaged model: the first member's record, each setting as "a/b/c" over the members,
+    the members' records in full, and the data of each when they learnt from different data."""
+    def each(key) -> str:
+        return "/".join(str(key(m)) for m in members)
+
+    summary = dict(members[0])
+    summary.update(
+        kind="ensemble",
+        members=members,
+        settings={**members[0]["settings"], "epochs": each(lambda m: m["settings"]["epochs"]),
+                  "seed": each(lambda m: m["settings"]["seed"])},
+        training_seconds=each(lambda m: m["training_seconds"]),
+        best_epoch=each(lambda m: m["best_epoch"]),
+        best_val_accuracy=each(lambda m: f"{m['best_val_accuracy']:.2%}"),
+    )
+    if len({m.get("data") for m in members}) > 1:
+        summary["data"] = "; ".join(f"member {i}: {m.get('data')}" for i, m in enumerate(members))
+        summary["train_size"] = each(lambda m: m.get("train_size", "?"))
+    return summary
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=["digits", "letters", "all"])
@@ -54,19 +76,7 @@ def main(argv=None):
             record["results"] = {k: v["accuracy"] for k, v in metrics["results"].items()}
         record.pop("val_accuracy_history", None)
         members.append({"folder": str(folder), **record})
-    def each(key) -> str:
-        return "/".join(str(key(m)) for m in members)
-
-    summary = dict(members[0])
-    summary.update(
-        kind="ensemble",
-        members=members,
-        settings={**members[0]["settings"], "epochs": each(lambda m: m["settings"]["epochs"]),
-                  "seed": each(lambda m: m["settings"]["seed"])},
-        training_seconds=each(lambda m: m["training_seconds"]),
-        best_epoch=each(lambda m: m["best_epoch"]),
-        best_val_accuracy=each(lambda m: f"{m['best_val_accuracy']:.2%}"),
-    )
+    summary = ensemble_record(members)
     write_training(out, summary)
     from training.export import export_litert
 

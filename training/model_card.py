@@ -124,12 +124,17 @@ def _ensemble_text(metrics: dict, training: dict) -> str:
     for i, member in enumerate(training["members"]):
         scores = member.get("results", {})
         cells = " | ".join(f"{scores[n]:.2%}" if n in scores else "-" for n in names)
-        rows.append(f"| one original CNN (member {i}, seed {member['settings']['seed']}, best epoch {member['best_epoch']}) | {cells} |")
+        kind = "the same CNN, from other hands (`training.train_digit_member`)" if member.get("command") else "one original CNN"
+        rows.append(f"| {kind} (member {i}, seed {member['settings']['seed']}, best epoch {member['best_epoch']}) | {cells} |")
     cells = " | ".join(f"**{metrics['results'][n]['accuracy']:.2%}**" for n in names)
     rows.append(f"| mean of the {len(training['members'])} (this model) | {cells} |")
+    own = [i for i, m in enumerate(training["members"]) if m.get("command")]
+    recipe = ("each trained as above with its own seed" if not own else
+              f"each trained with its own seed, as above; member{'s' if len(own) > 1 else ''} "
+              f"{', '.join(map(str, own))} on the data named above with its own recipe (its command is under Reproduce)")
     return (
         f"\n\nThis model averages the softmax outputs of {len(training['members'])} copies of the original CNN, "
-        "each trained as above with its own seed (`python -m training.ensemble`). A single copy is the "
+        f"{recipe} (`python -m training.ensemble`). A single copy is the "
         "baseline (exact top-1 accuracy of each):\n\n" + "\n".join(rows)
     )
 
@@ -150,10 +155,13 @@ def _reproduce(metrics: dict, training: dict) -> str:
     if training.get("kind") != "ensemble":
         return (f"Reproduce: `python -m training.train {task} --data-dir ../shared/datasets` (writes this folder, "
                 "then runs the evaluation that writes this card).")
-    lines = [f"python -m training.train {task} --epochs {m['settings']['epochs']} --seed {m['settings']['seed']} "
-             f"--out-dir runs/{task}_s{m['settings']['seed']}" for m in training["members"]]
-    seeds = " ".join(f"runs/{task}_s{m['settings']['seed']}" for m in training["members"])
-    lines.append(f"python -m training.ensemble {task} {seeds} --out models/{task}")
+    def out_of(m: dict) -> str:
+        return m["command"].split("--out ")[1].split()[0] if m.get("command") else f"runs/{task}_s{m['settings']['seed']}"
+
+    lines = [m["command"] if m.get("command") else
+             f"python -m training.train {task} --epochs {m['settings']['epochs']} --seed {m['settings']['seed']} "
+             f"--out-dir {out_of(m)}" for m in training["members"]]
+    lines.append(f"python -m training.ensemble {task} {' '.join(out_of(m) for m in training['members'])} --out models/{task}")
     lines += _none_head_lines(metrics, training)
     if training.get("none_unit"):
         lines.append(f"python -m training.evaluate {task} --data-dir ../shared/datasets --version {metrics['version']}")
@@ -282,8 +290,9 @@ DIGIT_LIMITATIONS = """## Limitations
   sometimes with high confidence. Softmax confidence is a weak "not a digit" signal.
 - MNIST writers are American Census employees and students; other styles (a crossed 7, a European 1 with a
   long flag, a 9 with a straight stem) are rarer in training and less reliable.
-- Photos need the character to be the main dark (or light) thing in the picture; several characters,
-  ruled lines or heavy shadows confuse the ink detection.
+- Photos need the character to be the main dark (or light) thing in the picture; several characters, a
+  ruled line that touches the character or heavy shadows confuse the ink detection (a line clear of it is
+  dropped).
 """
 
 # What every letters/all card says, whatever the model learnt from (appended to both texts below).
@@ -291,8 +300,9 @@ _CHARACTER_LIMITS = """- Upper and lower case that differ only in size cannot be
   case-insensitive figure, or the look-alike groups, when the case does not matter.
 - It always answers with one of its {classes} classes, even for a scribble; softmax confidence is a weak
   "not a character" signal.
-- Photos need the character to be the main dark (or light) thing in the picture; several characters,
-  ruled lines or heavy shadows confuse the ink detection.
+- Photos need the character to be the main dark (or light) thing in the picture; several characters, a
+  ruled line that touches the character or heavy shadows confuse the ink detection (a line clear of it is
+  dropped).
 """
 
 CHARACTER_LIMITATIONS = """## Limitations

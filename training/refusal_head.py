@@ -127,17 +127,20 @@ def restyled_copies(x: np.ndarray, styles: tuple[str, ...], seed: int) -> tuple[
     return np.concatenate(copies), np.concatenate(sources)
 
 
-def pixel_branch(image):
-    """The head's own look at the picture (`--pixels`): two small strided convolutions, pooled. The frozen
-    network's features were learnt to tell characters apart, not to tell a character from a drawing; this
-    lets the head learn shapes of its own (stroke ends, crossings, loops). Its layers are named "none_..."
-    so `training.served_network` leaves them with the head."""
+def pixel_branch():
+    """The head's own look at the picture (`--pixels`): two small strided convolutions, pooled, as one
+    sub-model (picture in [0, 1] -> 64 values). The frozen network's features were learnt to tell
+    characters apart, not to tell a character from a drawing; this lets the head learn shapes of its own
+    (stroke ends, crossings, loops). Its layers are named "none_..." so `training.served_network` leaves
+    them with the head."""
     import keras
 
+    image = keras.Input((28, 28, 1))
     x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", name="none_pixels_1")(image)
     x = keras.layers.Conv2D(32, 3, strides=2, activation="relu", name="none_pixels_2")(x)
-    return keras.layers.Concatenate(name="none_pixels_pooled")(
+    pooled = keras.layers.Concatenate(name="none_pixels_pooled")(
         [keras.layers.GlobalAveragePooling2D(name="none_pixels_mean")(x), keras.layers.GlobalMaxPooling2D(name="none_pixels_max")(x)])
+    return keras.Model(image, pooled, name="none_pixels")
 
 
 def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, rich: bool = False,
@@ -178,13 +181,19 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
 
     feats = keras.Input((f.shape[1],))
     offset = keras.Input((1,))
-    image = keras.Input((28, 28, 1))
-    hidden_in = keras.layers.Concatenate(name="none_inputs")([feats, pixel_branch(image)]) if pixels else feats
-    h = keras.layers.Dense(HEAD_UNITS, activation="relu", name="none_hidden")(hidden_in)
-    n = keras.layers.Dense(1, name="none_logit")(h)
+    hidden = keras.layers.Dense(HEAD_UNITS, activation="relu", name="none_hidden")
+    none_logit = keras.layers.Dense(1, name="none_logit")
+    if pixels:  # trained on uint8 pictures (a quarter of the memory), served on the model's [0, 1] input
+        branch, joined = pixel_branch(), keras.layers.Concatenate(name="none_inputs")
+        raw, image = keras.Input((28, 28, 1), dtype="uint8"), keras.Input((28, 28, 1))
+        n = none_logit(hidden(joined([feats, branch(keras.layers.Rescaling(1 / 255)(raw))])))
+        head = keras.Model([feats, image], none_logit(hidden(joined([feats, branch(image)]))))
+        train_inputs = [feats, raw]
+    else:
+        n = none_logit(hidden(feats))
+        head, train_inputs = keras.Model(feats, n), [feats]
     z = keras.layers.Subtract()([n, offset])  # log p(none) - log p(character) in the N+1 softmax
-    head_inputs = [feats, image] if pixels else [feats]
-    model = keras.Model([*head_inputs, offset], keras.layers.Activation("sigmoid")(z))
+    model = keras.Model([*train_inputs, offset], keras.layers.Activation("sigmoid")(z))
     model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy", metrics=["accuracy"])
     weight = np.where(none, 0.5 / none.mean(), 0.5 / (1 - none.mean()))
     if balanced:  # every character counts as much as any other: rare ones (Y, i, j) are not left to the doodles
@@ -192,12 +201,11 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
 
         weight[~none] *= class_weights(y[~none], int(y.max()) + 1)
         description += "; each character weighted by 1 / its count (all characters count alike)"
-    inputs = [f, x.astype(np.float32)[..., None] / 255.0] if pixels else [f]
+    inputs = [f, x[..., None]] if pixels else [f]
     model.fit([*inputs, log_z[:, None]], none.astype(np.float32), sample_weight=weight, epochs=epochs, batch_size=256,
               verbose=2)
     seconds = time.time() - started
     out.mkdir(parents=True, exist_ok=True)
-    head = keras.Model(head_inputs, n)
     head.save(out / "none_head.keras")
     np.savez_compressed(out / "validation.npz", x=xv, y=yv, y_alt=yv_alt)
     (out / "head_record.json").write_text(json.dumps({

@@ -89,7 +89,10 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / KERAS_FILE)
-    write_training(out, {"task": "digits", "labels": list(labels_for("digits")), "data": description,
+    command = (f"python -m training.train_digit_member --out {out} --epochs {args.epochs} --batch-size {args.batch_size} "
+               f"--learning-rate {args.learning_rate:g} --lr-decay-per-epoch {args.lr_decay_per_epoch:g} "
+               f"--restyled-share {args.restyled_share:g} --seed {args.seed}")
+    write_training(out, {"task": "digits", "labels": list(labels_for("digits")), "data": description, "command": command,
                          "settings": {**asdict(settings), "restyled_share": args.restyled_share},
                          "train_size": int(len(y)),
                          **fit_summary(history.history["val_accuracy"], time.time() - started)})
