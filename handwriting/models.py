@@ -105,6 +105,7 @@ class Model:
         self.record = record
         self.task = record.task
         self.policy = RefusalPolicy.load(record.folder)
+        self.line_policy = self.policy.for_lines()
         self.runtime = load_runtime(record.folder)
         units = self.policy.output_units(self.task.labels)
         if self.runtime.num_classes != units:
@@ -133,6 +134,10 @@ class Model:
     def answer(self, row: np.ndarray) -> Answer:
         """A raw row's answer: its label ("?" when refused) and the closest characters."""
         return decide(row, self.task.labels, self.policy)
+
+    def answer_in_line(self, row: np.ndarray) -> Answer:
+        """`answer` for a character the reader found in a line of writing (`RefusalPolicy.for_lines`)."""
+        return decide(row, self.task.labels, self.line_policy)
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """One preprocessed 28x28 image -> its labels' probabilities."""

@@ -235,7 +235,7 @@ class Scores:
             return
         crops, boxes = zip(*(self._crop(p) for p in todo))
         for p, row, box, crop in zip(todo, self.recognizer.rows(list(crops)), boxes, crops):
-            self._found[id(p)] = (p, self.recognizer.real(row), box, crop, self.recognizer.answer(row))
+            self._found[id(p)] = (p, self.recognizer.real(row), box, crop, self.recognizer.answer_in_line(row))
 
     def __contains__(self, piece) -> bool:
         return id(piece) in self._found

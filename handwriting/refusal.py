@@ -8,6 +8,9 @@ A model folder says how its model refuses in `refusal.json` beside `model.tflite
   them" (its raw output has N+1 units); without it the output has exactly N units.
 - `none_threshold`: refuse when the "none" unit's probability is at least this (needs `none_unit`).
 - `min_confidence`: refuse when the most likely real character's probability is below this (0: never).
+- `in_a_line` (optional): {"none_threshold": ..., "min_confidence": ...} for a character the reader found in
+  a line of writing. Its neighbours make it far likelier to be a character than a lone picture is, and one
+  "?" spoils a whole number, so these are calibrated to refuse fewer real characters (`for_lines`).
 
 A folder without `refusal.json` (every model published before "?") never refuses, as before. Whatever
 is decided, the answer lists the real characters closest to the picture with the model's probabilities.
@@ -38,6 +41,15 @@ class RefusalPolicy:
     min_confidence: float = 0.0
     details: dict = field(default_factory=dict, compare=False)  # how the thresholds were chosen (for the card)
 
+    def for_lines(self) -> "RefusalPolicy":
+        """The policy for a character in a line of writing: the `in_a_line` thresholds where the file has
+        them, else this policy."""
+        line = self.details.get("in_a_line")
+        if not line:
+            return self
+        return RefusalPolicy(self.none_unit, float(line.get("none_threshold", self.none_threshold)),
+                             float(line.get("min_confidence", self.min_confidence)), dict(line))
+
     @classmethod
     def never(cls) -> "RefusalPolicy":
         """Today's behaviour: the most likely character, whatever the picture."""
@@ -60,8 +72,14 @@ class RefusalPolicy:
                                   if k not in ("format", "none_unit", "none_threshold", "min_confidence")})
         except (OSError, ValueError, TypeError) as error:
             raise RefusalPolicyError(f"{path}: not a usable refusal policy ({error})") from None
-        for name in ("none_threshold", "min_confidence"):
-            if not 0.0 <= getattr(policy, name) <= 1.0:
+        checks = {"none_threshold": policy.none_threshold, "min_confidence": policy.min_confidence}
+        line = policy.details.get("in_a_line")
+        if line is not None:
+            if not isinstance(line, dict):
+                raise RefusalPolicyError(f"{path}: in_a_line must be an object")
+            checks.update({f"in_a_line.{k}": line.get(k, 0.0) for k in ("none_threshold", "min_confidence")})
+        for name, value in checks.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise RefusalPolicyError(f"{path}: {name} must lie in [0, 1]")
         return policy
 

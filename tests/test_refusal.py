@@ -253,3 +253,22 @@ def test_the_networks_inside_a_served_ensemble_with_a_none_head_come_back_out_ex
     assert len(back) == 2
     for original, recovered in zip(members, back):
         np.testing.assert_allclose(recovered.predict(x, verbose=0), original.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["none", "confidence"])
+def test_line_thresholds_are_the_same_rule_calibrated_to_a_smaller_budget(method):
+    from training.evaluate_refusal import calibrate, with_line_thresholds
+
+    rng = np.random.default_rng(0)
+    none = np.concatenate([rng.beta(1, 30, 5000), rng.beta(30, 1, 1000)])  # real characters, then negatives
+    chars = rng.dirichlet(np.ones(10), len(none)) * (1 - none)[:, None]
+    probs = np.column_stack([chars, none])
+    real = np.arange(len(none)) < 5000
+    policy = with_line_thresholds(calibrate(probs, real, method, True, 0.005), probs, real, 0.001)
+    line = policy.for_lines()
+    assert line.details["validation_real_refused"] == pytest.approx(0.001, abs=0.0005)
+    assert policy.details["calibration"]["validation_real_refused"] == pytest.approx(0.005, abs=0.001)
+    if method == "none":
+        assert line.none_threshold > policy.none_threshold and line.min_confidence == policy.min_confidence
+    else:
+        assert line.min_confidence < policy.min_confidence and line.none_threshold == policy.none_threshold

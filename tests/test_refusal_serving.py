@@ -97,3 +97,26 @@ def test_a_folder_without_a_policy_never_refuses(tmp_path, monkeypatch, seven):
         assert service.predict(seven, "digits").label in "0123456789"
     finally:
         models.forget()
+
+
+def test_a_character_in_a_line_is_judged_by_the_policys_line_thresholds(refusing, mnist_samples, seven):
+    """One "?" spoils a whole number, and a piece between characters is likelier one: refusal.json's
+    `in_a_line` thresholds decide for the reader; a lone picture keeps the folder's own."""
+    policy = json.loads((refusing / "refusal.json").read_text())
+    (refusing / "refusal.json").write_text(json.dumps({**policy, "in_a_line": {"min_confidence": 0.0}}))
+    models.forget()
+    x, y = mnist_samples
+    line = np.hstack([imagegen.dark_on_white(x[list(y).index(d)], 100) for d in (2, 0)])
+    reading = service.read(line, "digits")
+    assert REFUSED not in reading.text and len(reading.text) == 2
+    assert service.predict(seven, "digits").label == REFUSED  # the same model, a lone picture
+
+
+@pytest.mark.parametrize("line", [[0.5], {"min_confidence": 2.0}, {"none_threshold": "high"}])
+def test_damaged_line_thresholds_are_a_one_line_error(tmp_path, line):
+    from handwriting.refusal import RefusalPolicy, RefusalPolicyError
+
+    (tmp_path / "refusal.json").write_text(json.dumps({"format": 1, "none_unit": True, "none_threshold": 0.9,
+                                                       "in_a_line": line}))
+    with pytest.raises(RefusalPolicyError, match="in_a_line"):
+        RefusalPolicy.load(tmp_path)

@@ -219,6 +219,20 @@ def calibrate(val_probs: np.ndarray, val_real: np.ndarray, method: str, none_uni
     return policy
 
 
+LINE_BUDGET = 0.001  # per character in a line: a 6-digit number then carries a "?" about 0.6% of the time
+
+
+def with_line_thresholds(policy: RefusalPolicy, val_probs: np.ndarray, val_real: np.ndarray,
+                         budget: float = LINE_BUDGET) -> RefusalPolicy:
+    """`policy` plus its `in_a_line` thresholds (`RefusalPolicy.for_lines`): the same rule, calibrated on the
+    same validation split to refuse `budget` of its real characters."""
+    line = calibrate(val_probs, val_real, policy.details["method"], policy.none_unit, budget)
+    return RefusalPolicy(policy.none_unit, policy.none_threshold, policy.min_confidence, {
+        **{k: v for k, v in policy.details.items() if k != "in_a_line"},
+        "in_a_line": {"none_threshold": line.none_threshold, "min_confidence": line.min_confidence,
+                      **line.details["calibration"]}})
+
+
 def validation_split(folder: Path, task: str) -> tuple[np.ndarray, np.ndarray]:
     """(x float32, y) of `folder`'s validation.npz (training data kept aside by its training script), y in
     the task's labels with len(labels) meaning "none"."""
@@ -251,6 +265,9 @@ def main(argv=None):
                         "best: the rule that refuses most of the validation negatives within the same budget")
     parser.add_argument("--budget", type=float, default=REAL_REFUSAL_BUDGET,
                         help="share of validation real characters a calibrated rule may refuse")
+    parser.add_argument("--line-budget", type=float, default=None, help="(re)calibrate the model folder's thresholds "
+                        "for characters in a line of writing to refuse this share of validation real characters "
+                        f"(the reader's; {LINE_BUDGET} with --calibrate), keeping its own thresholds")
     parser.add_argument("--json", default=None, help="write the measurements here")
     args = parser.parse_args(argv)
 
@@ -280,7 +297,13 @@ def main(argv=None):
                                          "min_confidence": policy.min_confidence, **policy.details}
             print(f"{method}: {summary_line(results[method])}")
             if args.calibrate:
+                policy = with_line_thresholds(policy, probs, (y >= 0) & (y < n), args.line_budget or LINE_BUDGET)
                 print(f"wrote {policy.save(folder)}")
+    elif args.line_budget is not None:  # the served thresholds stay; only those for lines are set
+        x, y = validation_split(Path(args.validation) if args.validation else folder, args.task)
+        policy = with_line_thresholds(RefusalPolicy.load(folder), predict_all(runtime, x), (y >= 0) & (y < n),
+                                      args.line_budget)
+        print(f"in a line: {policy.details['in_a_line']}\nwrote {policy.save(folder)}")
     else:
         policy = RefusalPolicy.load(folder)
         results["policy"] = measure(args.task, runtime, policy, args.data_dir, reals=reals, negatives=negatives)

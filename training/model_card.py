@@ -388,6 +388,12 @@ def _refusal_text(metrics: dict, training: dict) -> str:
            f"({cal.get('validation_real', '?')} real characters: {cal.get('validation_real_refused', 0):.2%} refused; "
            f"{cal.get('validation_negative', '?')} negatives of the training kinds: "
            f"{_percent(cal.get('validation_negative_refused'))} refused)") if cal else "set by hand"
+    line = policy.get("in_a_line")
+    in_a_line = ("" if not line else
+                 " A character the reader finds in a line of writing (the Read tab, `/read`) has its neighbours' "
+                 "word for being one, and one \"?\" spoils a whole number: there the same rule refuses only "
+                 f"{line.get('real_refusal_budget', 0):.1%} of the validation split's real characters "
+                 f"({_percent(line.get('validation_negative_refused'))} of its negatives; `in_a_line` in refusal.json).")
     units = (f"{len(metrics['labels']) + 1} output units: the {len(metrics['labels'])} characters, then \"none\""
              if policy.get("none_unit") else f"{len(metrics['labels'])} output units")
     return f"""## "Not a character": the "?" answer
@@ -395,7 +401,7 @@ def _refusal_text(metrics: dict, training: dict) -> str:
 The model has {units}. A picture is answered "?" (none of this task's characters) when
 {' or '.join(rule) or 'never'}; the thresholds were {how}: never on hw62_dev, USPS, MNIST test or the held-out doodles
 (the "EMNIST validation" rows below come from the split they were set on). The three closest characters are
-still listed. `refusal.json` holds the rule; `handwriting.refusal.decide` applies it.
+still listed. `refusal.json` holds the rule; `handwriting.refusal.decide` applies it.{in_a_line}
 Measured by `python -m training.evaluate_refusal {metrics['task']} --model-dir models/{metrics['task']}`:
 
 {chr(10).join(rows)}
