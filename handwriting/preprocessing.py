@@ -182,9 +182,10 @@ def edge_lines(labels: np.ndarray, areas: np.ndarray) -> np.ndarray:
     the largest blob, or a full-width line along the top edge above it.
 
     People write on ruled paper and in boxes; such a line squeezes the character into the top of the 28x28
-    frame, or reads as part of it (a 2 over a line becomes a 3). No character of the 62 has a flat part
-    wholly below the rest, so nothing real is dropped below; above, only a line from edge to edge along the
-    top is (an i's dot is round, a T's bar joins its stem or stops short of the edges)."""
+    frame, or reads as part of it (a 2 over a line becomes a 3). No character of the 62 is drawn with a flat
+    part standing apart below the rest (a 2's or an L's foot joins it unless the pen slipped), so little real
+    is at risk below; above, only a line from edge to edge along the top goes (an i's dot is round, a T's bar
+    joins its stem or stops short of the edges)."""
     h, w = labels.shape
     boxes = ndimage.find_objects(labels)
     main = int(np.argmax(areas))
