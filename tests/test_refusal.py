@@ -272,3 +272,19 @@ def test_line_thresholds_are_the_same_rule_calibrated_to_a_smaller_budget(method
         assert line.none_threshold > policy.none_threshold and line.min_confidence == policy.min_confidence
     else:
         assert line.min_confidence < policy.min_confidence and line.none_threshold == policy.none_threshold
+
+
+def test_cached_evaluation_sets_are_made_again_when_the_preprocessing_changes(tmp_path, monkeypatch):
+    from training import evaluate_refusal
+
+    monkeypatch.setattr(evaluate_refusal, "CACHE", tmp_path)
+    made = []
+
+    def make():
+        made.append(1)
+        return {"x": np.full((2, 28, 28), len(made), np.uint8)}
+
+    assert evaluate_refusal._cached("set", make)["x"][0, 0, 0] == 1
+    assert evaluate_refusal._cached("set", make)["x"][0, 0, 0] == 1 and len(made) == 1  # read back
+    monkeypatch.setattr(evaluate_refusal, "preprocessing_digest", lambda: "otherpreprocessing")
+    assert evaluate_refusal._cached("set", make)["x"][0, 0, 0] == 2 and len(made) == 2  # made again

@@ -48,11 +48,27 @@ class NegativeSet:
     description: str
 
 
+def preprocessing_digest() -> str:
+    """A short digest of the code that turns a picture into the model input (decoding, preprocessing) and
+    of the renders made from training characters: a cached set made by other code is not read back."""
+    import hashlib
+
+    import handwriting.decoding
+    import handwriting.preprocessing
+    import training.photo_renders
+
+    digest = hashlib.sha256()
+    for module in (handwriting.decoding, handwriting.preprocessing, training.photo_renders):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def _cached(name: str, make):
-    """An evaluation set through the preprocessing, kept in data/refusal_eval (photos take a while)."""
+    """An evaluation set through the preprocessing, kept in data/refusal_eval (photos take a while), under
+    a name that carries `preprocessing_digest`: a change to that code makes the sets again."""
     from handwriting.config import PROJECT_DIR
 
-    path = PROJECT_DIR / CACHE / f"{name}.npz"
+    path = PROJECT_DIR / CACHE / f"{name}_{preprocessing_digest()}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
