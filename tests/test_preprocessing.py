@@ -11,6 +11,7 @@ from scipy import ndimage
 
 import imagegen
 from handwriting.preprocessing import BlankImageError, InvalidImageError, to_grey, to_model_input
+from training.evaluate_edge_lines import without_edge_lines  # the upload path without the ruled-line step
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -231,13 +232,6 @@ def test_fast_quantiles_match_numpys(size):
 
 
 
-def _without_edge_lines(value) -> np.ndarray:
-    """The upload path as it was before ruled lines were dropped."""
-    from handwriting.preprocessing import _work_size, center_in_frame, clean_ink, ink_map
-
-    return center_in_frame(clean_ink(ink_map(_work_size(to_grey(value)))))
-
-
 def _paper(height: int, width: int) -> np.ndarray:
     """Unevenly lit grey paper, as a phone photo has (not flat: the photo path)."""
     yy, xx = np.mgrid[0:height, 0:width]
@@ -250,7 +244,7 @@ def test_a_ruled_line_under_a_photographed_digit_is_dropped(digits):
         lined = clean.copy()
         lined[425:428, 40:] = (lined[425:428, 40:] * 0.55).astype(np.uint8)  # the paper's printed line, cut by the crop
         assert similarity(to_model_input(lined), to_model_input(clean)) > 0.97
-        assert similarity(_without_edge_lines(lined), to_model_input(clean)) < 0.9  # what the line did before
+        assert similarity(without_edge_lines(lined), to_model_input(clean)) < 0.9  # what the line did before
 
 
 def test_a_box_edge_along_the_top_of_a_photo_is_dropped_but_an_i_dot_stays():
@@ -271,7 +265,7 @@ def test_a_box_edge_along_the_top_of_a_photo_is_dropped_but_an_i_dot_stays():
 
     assert blobs(to_model_input(stroke_with(dot))) == 2
     assert blobs(to_model_input(stroke_with(box_edge))) == 1
-    assert blobs(_without_edge_lines(stroke_with(box_edge))) == 2
+    assert blobs(without_edge_lines(stroke_with(box_edge))) == 2
 
 
 def test_flat_parts_below_a_drawing_on_the_pad_are_kept(digits):
@@ -279,9 +273,9 @@ def test_flat_parts_below_a_drawing_on_the_pad_are_kept(digits):
     does not reach an edge is kept too)."""
     canvas = imagegen.canvas_rgba(digits[0][1])
     canvas[262:270, 0:200, :3] = 0  # a bar under the drawing, from the pad's left edge
-    assert similarity(to_model_input(canvas), _without_edge_lines(canvas)) == pytest.approx(1.0)
+    assert similarity(to_model_input(canvas), without_edge_lines(canvas)) == pytest.approx(1.0)
     photo = _paper(140, 90)
     photo[10:100, 40:47] = 40
     photo[118:122, 20:70] = 40  # a flat mark under it, short of every edge
     photo = np.clip(photo, 0, 255).astype(np.uint8)
-    assert np.array_equal(to_model_input(photo), _without_edge_lines(photo))
+    assert np.array_equal(to_model_input(photo), without_edge_lines(photo))

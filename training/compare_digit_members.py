@@ -38,17 +38,14 @@ def member_probabilities(folder: Path, sets) -> dict[str, np.ndarray]:
 
 
 def comparison_sets(data_dir):
-    from training.eval_sets import EvalSet
+    from dataclasses import replace
+
+    from training.eval_sets import emnist_validation_set
     from training.evaluate_refusal import real_sets
 
     sets = [s for s in real_sets("digits", data_dir) if not s.name.startswith("emnist_val")]
-    from training.emnist_cache import load
-
-    d = load()
-    pick = (d["source"] < 2) & (d["y"] < 10) & d["validation"]
-    sets.append(EvalSet(SELECTION_SET, d["x"][pick].astype(np.float32) / 255.0, d["y"][pick].astype(np.int64),
-                        "EMNIST validation-tenth digits (the selection set)"))
-    return sets
+    return sets + [replace(emnist_validation_set("digits"), name=SELECTION_SET,
+                           description="EMNIST validation-tenth digits (the selection set)")]
 
 
 def main(argv=None):

@@ -60,14 +60,12 @@ def task_sets(task: str, data_dir, n: int, seed: int) -> dict[str, tuple[list, n
         pick = np.random.default_rng(seed).choice(len(test.y), n, replace=False)
         chars, y, source = test.x[pick], test.y[pick], "MNIST test"
     else:
-        from training.emnist_cache import load
+        from training.eval_sets import emnist_validation_set
 
-        d = load()
-        pool = d["validation"] & ~d["case_ambiguous"] & (d["source"] < 2)
-        if task == "letters":
-            pool &= d["y"] >= 10
-        pick = np.random.default_rng(seed).choice(np.flatnonzero(pool), n, replace=False)
-        chars, y, source = d["x"][pick], d["y"][pick].astype(np.int64) - (10 if task == "letters" else 0), "EMNIST validation"
+        emnist = emnist_validation_set(task)
+        pick = np.random.default_rng(seed).choice(len(emnist.y), n, replace=False)
+        chars = np.clip(np.rint(emnist.x[pick] * 255), 0, 255).astype(np.uint8)
+        y, source = emnist.y[pick], "EMNIST validation"
     sets = {f"{source} photographed on ruled paper": (photographed(chars, True, seed), y),
             f"{source} photographed on plain paper": (photographed(chars, False, seed), y)}
     photos = [(p, c) for p, c in load_hw62_paths(data_dir) if c in labels]

@@ -199,7 +199,7 @@ def _none_head_lines(metrics: dict, training: dict) -> list[str]:
     base = "runs/base_digits" if task == "digits" else "runs/base_all"
     flags = "".join([" --rich" if head.get("rich_features") else "", " --augmented" if head.get("augmented") else "",
                      " --augment-negatives" if head.get("augment_negatives") else "",
-                     " --balanced" if head.get("balanced") else "",
+                     " --balanced" if head.get("balanced") else "", " --pixels" if head.get("pixels") else "",
                      f" --styles {' '.join(head['styles'])}" if head.get("styles") else "",
                      f" --doodles {head['doodles']}" if head.get("doodles", 34000) != 34000 else "",
                      " --task digits" if task == "digits" else ""])

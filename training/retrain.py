@@ -222,13 +222,12 @@ def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSe
     return x, y, composition
 
 
-def as_people_send(task: str, emnist_cache=None) -> list:
-    """The EMNIST validation tenth's characters drawn on the sketchpad and photographed (the looks feedback
-    from the page has; `evaluate_refusal.restyled_validation`), where the EMNIST cache is found."""
-    from training.evaluate import emnist_validation_set
+def as_people_send(task: str, emnist) -> list:
+    """The EMNIST validation tenth's characters (`emnist`, None without the cache) drawn on the sketchpad and
+    photographed: the looks feedback from the page has (`evaluate_refusal.restyled_validation`)."""
     from training.evaluate_refusal import restyled_validation
 
-    return restyled_validation(task, emnist_validation_set(task, emnist_cache), cached=False)
+    return restyled_validation(task, emnist, cached=False)
 
 
 def character_sets(task: str, data_dir, emnist_cache=None) -> list:
@@ -240,7 +239,7 @@ def character_sets(task: str, data_dir, emnist_cache=None) -> list:
     emnist = emnist_validation_set(task, emnist_cache)
     if emnist is not None:
         sets.append(emnist)
-        sets += as_people_send(task, emnist_cache)
+        sets += as_people_send(task, emnist)
     try:
         sets.append(hw62_set(task, data_dir))
     except FileNotFoundError:
@@ -261,10 +260,10 @@ EXPECTED_SETS = {"digits": ("mnist_test", "usps", "hw62_digits"), "letters": ("e
 
 def evaluation_sets(task: str, data_dir, feedback, holdout_mask, emnist_cache=None) -> tuple[list, dict[str, str]]:
     """The fixed sets old and new are compared on, and the ones that could not be found (with why)."""
-    from training.evaluate import EvalSet, digit_sets
+    from training.evaluate import EvalSet, digit_sets, emnist_validation_set
 
     if task == "digits":
-        sets = digit_sets(data_dir, skip_missing=True) + as_people_send(task, emnist_cache)
+        sets = digit_sets(data_dir, skip_missing=True) + as_people_send(task, emnist_validation_set(task, emnist_cache))
     else:
         sets = character_sets(task, data_dir, emnist_cache)
     missing = {name: "not found in the data folder" for name in EXPECTED_SETS[task]
@@ -570,12 +569,12 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     candidate = out / "candidate"
     save_candidate_model(candidate, model, task, policy)
     evaluated_at = time.time()  # both as they would serve: LiteRT where its copy is current, else Keras
-    old_results, new_results, rows = compare(load_any(base.folder), load_any(candidate), sets, labels, settings,
-                                             policy, RefusalPolicy.load(candidate))
+    old_runtime, new_runtime, new_policy = load_any(base.folder), load_any(candidate), RefusalPolicy.load(candidate)
+    old_results, new_results, rows = compare(old_runtime, new_runtime, sets, labels, settings, policy, new_policy)
     negative_rows = {}
     if policy.none_unit:
-        negative_rows = compare_negatives(load_any(base.folder), load_any(candidate), gate_negatives(task, emnist_cache),
-                                          policy, RefusalPolicy.load(candidate), settings)
+        negative_rows = compare_negatives(old_runtime, new_runtime, gate_negatives(task, emnist_cache), policy,
+                                          new_policy, settings)
     promoted, reasons = gate(rows, negative_rows)
     version = next_version(base.version)
     report = {

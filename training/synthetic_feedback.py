@@ -119,7 +119,7 @@ def as_sent(chars: np.ndarray, look: str, seed: int = 0) -> np.ndarray:
 
     "scan": as they are; "mixed": each in turn drawn on the sketchpad, photographed (a third of the photos on
     ruled paper) and as scanned."""
-    from training.photo_renders import canvas_of, photo_of
+    from training.photo_renders import photo_of
 
     if look == "scan":
         return chars
@@ -129,7 +129,7 @@ def as_sent(chars: np.ndarray, look: str, seed: int = 0) -> np.ndarray:
         way = i % 3
         try:
             if way == 0:
-                out[i] = _as_uint8(to_model_input(canvas_of(char, rng, side=CANVAS, pen_change=(-4, 7))))
+                out[i] = redraw_on_canvas(char, rng)
             elif way == 1:
                 out[i] = _as_uint8(to_model_input(photo_of(char, rng, ruled=rng.random() < 1 / 3)))
         except InvalidImageError:  # too faint to photograph: sent as scanned
@@ -140,8 +140,9 @@ def as_sent(chars: np.ndarray, look: str, seed: int = 0) -> np.ndarray:
 def answered_right(runtime, x: np.ndarray, y: np.ndarray, policy) -> np.ndarray:
     """What the app records as `was_correct`: the answer is the right character, and not "?"."""
     from handwriting.refusal import refused_mask
+    from training.eval_sets import predict_all
 
-    probs = np.concatenate([runtime(x[i : i + 512].astype(np.float32) / 255.0) for i in range(0, len(x), 512)])
+    probs = predict_all(runtime, x.astype(np.float32) / 255.0)
     n_labels = probs.shape[1] - (1 if policy.none_unit else 0)
     return (probs[:, :n_labels].argmax(1) == y) & ~refused_mask(probs, policy)
 
