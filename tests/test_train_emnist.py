@@ -121,3 +121,42 @@ def test_lookalike_gaps_measure_how_close_the_two_cases_are():
     r = lookalike_gaps(probs, np.array([o, O]), labels)
     assert r["n"] == 2 and r["mean_gap"] == pytest.approx((0.1 + 0.88) / 2, abs=1e-6)
     assert r["both_in_top3"] == 1.0 and r["groups"]["O/o"]["top1_in_group"] == 1.0
+
+
+def test_warm_start_from_a_shipped_model_undoes_its_prior_correction(tmp_path):
+    """Training goes on from plain logits: the shipped 'all' model's correction (minus power x log prior) is
+    added back, so the warm-started network gives the trained network's own probabilities."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    network = train_emnist.build_network()
+    prior = np.random.default_rng(0).dirichlet(np.ones(62))
+    folder = tmp_path / "all"
+    folder.mkdir()
+    train_emnist.assembled(network, "all", prior, 0.5).save(folder / "model.keras")
+    (folder / "training.json").write_text(json.dumps({"prior_power": 0.5}))
+    warm = train_emnist.build_network()
+    warm.set_weights(train_emnist.warm_start_weights(folder / "model.keras", prior))
+    x = np.random.default_rng(1).random((6, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(warm.predict(x, verbose=0), network.predict(x, verbose=0), atol=2e-5)
+    with pytest.raises(ValueError, match="outputs"):
+        letters = tmp_path / "letters"
+        letters.mkdir()
+        train_emnist.assembled(network, "letters", prior, 1.0).save(letters / "model.keras")
+        (letters / "training.json").write_text(json.dumps({"prior_power": 1.0}))
+        train_emnist.warm_start_weights(letters / "model.keras", prior)
+
+
+def test_restyled_mix_comes_from_the_pool_with_their_own_labels():
+    from training.photo_renders import restyled_mix
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((40, 28, 28), np.uint8)
+    labels = np.arange(40)
+    for i in range(40):  # vertical bars of different widths
+        images[i, 4:24, 10:12 + i % 6] = 255
+    pool = np.arange(0, 40, 2)
+    x, y = restyled_mix(images, labels, pool, 16, rng, seed=1)
+    assert len(y) == 16 and x.shape == (16, 28, 28) and x.dtype == np.uint8
+    assert set(y) <= set(pool)  # only images from the pool, each with its own label
+    assert all(x[i].max() > 100 for i in range(16))  # every copy still shows its stroke

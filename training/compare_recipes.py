@@ -1,9 +1,11 @@
 """Score candidate character models side by side on hw62_dev and the EMNIST validation tenth.
 
-    python -m training.compare_recipes runs/emnist/cnn [models/letters ...] [--ensemble A B]
+    python -m training.compare_recipes runs/emnist/cnn [models/letters ...] [--ensemble]
 
 Each argument is a training run of `training.train_emnist` (its `network.keras`, scored as "all" and as
-"letters", with and without prior correction) or a model folder (`model.keras`, its own task). hw62_dev is
+"letters", with and without prior correction) or a model folder (`model.keras`, its own task). With
+`--ensemble`, the training runs given are also scored together, as `training.ensemble` would serve them: each
+run's probabilities prior-corrected and restricted to the task, then averaged. hw62_dev is
 evaluation data: this chooses between a handful of finished recipes, it never tunes weights. Results are
 appended to `runs/emnist/recipes.jsonl`.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from handwriting.tasks import labels_for
-from handwriting.model_folder import KERAS_FILE, read_metrics
+from handwriting.model_folder import KERAS_FILE, read_metrics, read_training
 from training.config import HW62_CACHE_DIR, RECIPES_FILE
 
 ALL = labels_for("all")
@@ -109,11 +111,32 @@ def to_letters(probs62: np.ndarray) -> np.ndarray:
     return p / p.sum(1, keepdims=True)
 
 
+def corrected_probabilities(p_all: dict, p_val, val, prior, power: float) -> tuple:
+    """(hw62 all, hw62 letters, EMNIST validation all, EMNIST validation letters) probabilities of one network at
+    one prior power, each restricted to its task (the validation ones None without validation data)."""
+    letters_val = None if p_val is None else to_letters(adjust(p_val[val[1] >= 10], prior, power))
+    return (adjust(p_all["all"], prior, power), to_letters(adjust(p_all["letters"], prior, power)),
+            None if p_val is None else adjust(p_val, prior, power), letters_val)
+
+
+def recipe_row(name: str, power: float, pa, pl, pva, pvl, sets, val) -> dict:
+    row = {"recipe": name, "prior_power": power,
+           "hw62_all": summary(pa, sets["all"][1], ALL),
+           "hw62_letters": summary(pl, sets["letters"][1], labels_for("letters")),
+           "lookalikes_hw62_letters": lookalike_gaps(pl, sets["letters"][1], labels_for("letters")),
+           "lookalikes_hw62_all": lookalike_gaps(pa, sets["all"][1], ALL)}
+    if pva is not None:
+        row["emnist_val_all"] = summary(pva, val[1], ALL)
+        row["emnist_val_letters"] = summary(pvl, val[1][val[1] >= 10] - 10, labels_for("letters"))
+    return row
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--powers", default="0,0.5,1")
     parser.add_argument("--skip-emnist", action="store_true")
+    parser.add_argument("--ensemble", action="store_true", help="also score the training runs given as one averaged model")
     args = parser.parse_args(argv)
     from training.keras_runtime import KerasRuntime
     from training.evaluate import predict_all
@@ -121,6 +144,9 @@ def main(argv=None):
     sets = {t: hw62(t) for t in ("letters", "all")}
     val = None if args.skip_emnist else emnist_validation("all")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    powers = [float(p) for p in args.powers.split(",")]
+    members = []  # (prior-corrected probabilities per power) of each training run, for --ensemble
+    runs = [path for path in map(Path, args.paths) if (path / "network.keras").exists()]
     for path in map(Path, args.paths):
         rows = []
         if (path / "network.keras").exists():
@@ -129,21 +155,16 @@ def main(argv=None):
             rt = KerasRuntime(path / "network.keras")
             p_all = {t: predict_all(rt, x) for t, (x, _) in sets.items()}
             p_val = predict_all(rt, val[0]) if val else None
-            for power in map(float, args.powers.split(",")):
-                pa = adjust(p_all["all"], prior, power)
-                pl = to_letters(adjust(p_all["letters"], prior, power))
-                row = {"recipe": str(path), "prior_power": power,
-                       "hw62_all": summary(pa, sets["all"][1], ALL),
-                       "hw62_letters": summary(pl, sets["letters"][1], labels_for("letters")),
-                       "lookalikes_hw62_letters": lookalike_gaps(pl, sets["letters"][1], labels_for("letters")),
-                       "lookalikes_hw62_all": lookalike_gaps(pa, sets["all"][1], ALL)}
-                if p_val is not None:
-                    row["emnist_val_all"] = summary(adjust(p_val, prior, power), val[1], ALL)
-                    row["emnist_val_letters"] = summary(to_letters(adjust(p_val[val[1] >= 10], prior, power)), val[1][val[1] >= 10] - 10,
-                                                        labels_for("letters"))
-                rows.append(row)
+            corrected = {power: corrected_probabilities(p_all, p_val, val, prior, power) for power in powers}
+            members.append(corrected)
+            rows += [recipe_row(str(path), power, *corrected[power], sets, val) for power in powers]
+            if args.ensemble and len(members) == len(runs) > 1:
+                name = "ensemble(" + " + ".join(map(str, runs)) + ")"
+                rows += [recipe_row(name, power, *[None if parts[0] is None else np.mean(parts, 0)
+                                                   for parts in zip(*(m[power] for m in members))], sets, val)
+                         for power in powers]
         else:
-            task = read_metrics(path)["task"]
+            task = (read_metrics(path).get("task") or read_training(path)["task"])
             rt = KerasRuntime(path / KERAS_FILE)
             x, y = sets[task]
             probs = predict_all(rt, x)

@@ -31,7 +31,7 @@ def member_data(cache=None, seed: int = 0, restyled_share: float = 0.2):
     """(x_train, y_train, x_val, y_val, description), uint8 images white on black."""
     from training.emnist_cache import load
     from training.none_data import MNIST_VALIDATION
-    from training.photo_renders import restyled_parallel
+    from training.photo_renders import restyled_mix
 
     data = load(cache)
     rng = np.random.default_rng(seed)
@@ -43,18 +43,13 @@ def member_data(cache=None, seed: int = 0, restyled_share: float = 0.2):
     emnist_val = np.flatnonzero((src < 2) & (y < 10) & val)
     train = np.concatenate([mnist_train, emnist_train])
     n_style = int(restyled_share * len(train))
-    copies_x, copies_y = [], []
-    for i, style in enumerate(("photo", "ruled", "canvas")):
-        pick = rng.choice(train, n_style // 2 if style == "canvas" else n_style // 4, replace=False)
-        x, kept = restyled_parallel(data["x"][pick], style, seed=seed * 10 + i)
-        copies_x.append(x[kept])
-        copies_y.append(y[pick][kept])
-    x_train = np.concatenate([data["x"][train], *copies_x])
-    y_train = np.concatenate([y[train], *copies_y])
+    copies_x, copies_y = restyled_mix(data["x"], y, train, n_style, rng, seed)
+    x_train = np.concatenate([data["x"][train], copies_x])
+    y_train = np.concatenate([y[train], copies_y])
     x_val = np.concatenate([data["x"][mnist_val], data["x"][emnist_val]])
     y_val = np.concatenate([y[mnist_val], y[emnist_val]])
     description = (f"{len(mnist_train):,} MNIST training digits and {len(emnist_train):,} EMNIST training-part "
-                   f"digits, plus {sum(len(c) for c in copies_y):,} of them re-made (a quarter photographed, a "
+                   f"digits, plus {len(copies_y):,} of them re-made (a quarter photographed, a "
                    "quarter photographed on ruled paper, half drawn on the sketchpad; training.photo_renders), "
                    f"all through the serving preprocessing. Validation: {len(mnist_val):,} MNIST training digits "
                    f"and EMNIST's {len(emnist_val):,} validation-tenth digits")

@@ -111,7 +111,7 @@ def build_network(width: float = 1.0):
 def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learning_rate: float = 1e-3,
           decay: float = 0.8, ambiguous: str = "either", width: float = 1.0, rotation_deg: float = 8.0,
           zoom: float = 0.08, shift: float = 0.05, seed: int = 0, limit: int | None = None, thin: float = 0.0,
-          synthetic: Path | None = None, init: Path | None = None) -> Path:
+          synthetic: Path | None = None, init: Path | None = None, restyled_share: float = 0.0) -> Path:
     import keras
     import tensorflow as tf
 
@@ -130,7 +130,8 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
     x_train, y_train = data["x"][idx], np.stack([data["y"][idx], data["y_alt"][idx]], 1).astype(np.int32)
     x_val = data["x"][val].astype(np.float32)[..., None] / 255.0
     y_val = np.stack([data["y"][val], data["y_alt"][val]], 1).astype(np.int32)
-    prior_counts = training_prior(data, np.isin(np.arange(len(data["y"])), idx)) * len(idx)
+    emnist_prior = training_prior(data, np.isin(np.arange(len(data["y"])), idx))
+    prior_counts = emnist_prior * len(idx)
     n_synthetic, synthetic_name = 0, None
     if synthetic:  # font renders of every class (training.synthetic), already through the serving preprocessing
         from training.synthetic import load_cache
@@ -140,6 +141,15 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
         y_train = np.concatenate([y_train, np.stack([sy, sy], 1).astype(np.int32)])
         prior_counts = prior_counts + np.bincount(sy.astype(np.int64), minlength=len(ALL))
         n_synthetic, synthetic_name = len(sy), Path(synthetic).name
+    base_prior = prior_counts / prior_counts.sum()
+    n_restyled = 0
+    if restyled_share:  # photographed and pad-drawn copies of real characters: the looks hw62_dev and users send
+        from training.photo_renders import restyled_mix
+
+        rx, ry = restyled_mix(data["x"], np.stack([data["y"], data["y_alt"]], 1).astype(np.int32), idx,
+                                 int(restyled_share * len(idx)), np.random.default_rng(seed + 1), seed)
+        x_train, y_train, n_restyled = np.concatenate([x_train, rx]), np.concatenate([y_train, ry]), len(ry)
+        prior_counts = prior_counts + emnist_prior * n_restyled  # drawn evenly from the same images
     prior = prior_counts / prior_counts.sum()
     print(f"training on {len(y_train):,} images ({int(data['case_ambiguous'][idx].sum()):,} case-merged, {n_synthetic:,} "
           f"synthetic), validating on {len(val):,}")
@@ -158,7 +168,7 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
           .batch(batch_size).map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
     model = build_network(width)
     if init:  # warm start from an earlier run's network (same architecture)
-        model.set_weights(keras.saving.load_model(init, compile=False).get_weights())
+        model.set_weights(warm_start_weights(Path(init), base_prior))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=either_case_loss, metrics=[either_case_accuracy])
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
@@ -181,14 +191,19 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
                 + ("ByMerge's case-merged images with a loss that accepts either case" if ambiguous == "either"
                    else "ByMerge's case-merged images left out")
                 + (f"; plus {n_synthetic:,} synthetic font renders of all 62 classes ({synthetic_name}, training.synthetic)"
-                   if n_synthetic else ""),
+                   if n_synthetic else "")
+                + (f"; plus {n_restyled:,} of the EMNIST and MNIST images re-made as people send them (a quarter "
+                   "photographed, a quarter photographed on ruled paper, half drawn on the sketchpad; "
+                   "training.photo_renders)" if n_restyled else ""),
         "sources": {**{name: int((data["source"][idx] == k).sum()) for k, name in enumerate(data["info"]["sources"])},
-                    **({"synthetic": n_synthetic} if n_synthetic else {})},
+                    **({"synthetic": n_synthetic} if n_synthetic else {}),
+                    **({"restyled": n_restyled} if n_restyled else {})},
         "case_merged_images": int(data["case_ambiguous"][idx].sum()),
         "validation_size": int(len(val)),
         "settings": dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, lr_decay_per_epoch=decay,
                          ambiguous=ambiguous, width=width, rotation_deg=rotation_deg, zoom=zoom, shift=shift, seed=seed,
-                         thin=thin, synthetic=synthetic_name, init=str(init) if init else None),
+                         thin=thin, synthetic=synthetic_name, init=str(init) if init else None,
+                         restyled_share=restyled_share),
         "train_size": int(len(y_train)),
         **fit_summary(val_acc, seconds),
         "prior": [round(float(p), 7) for p in prior],
@@ -196,6 +211,21 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
     (out / "train_record.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"best epoch {record['best_epoch']}: EMNIST validation {record['best_val_accuracy']:.4f} ({seconds:.0f} s)")
     return out
+
+
+def warm_start_weights(init: Path, prior: np.ndarray) -> list:
+    """The weights of `init`: a training run's `network.keras`, or a shipped (assembled) model.keras of the
+    same design, whose prior correction is undone with `prior` so that training goes on from plain logits."""
+    import keras
+
+    weights = keras.saving.load_model(init, compile=False).get_weights()
+    record = init.parent / "training.json"
+    power = json.loads(record.read_text()).get("prior_power", 0.0) if record.exists() else 0.0
+    if power:
+        if weights[-1].shape != prior.shape:
+            raise ValueError(f"{init} has {weights[-1].shape[0]} outputs; a warm start needs all {prior.shape[0]}")
+        weights[-1] = (weights[-1] + power * np.log(prior)).astype(np.float32)
+    return weights
 
 
 def assembled(network, task: str, prior: np.ndarray | None, prior_power: float):
@@ -293,7 +323,10 @@ def main(argv=None):
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--thin", type=float, default=0.0, help="share of training images whose strokes are thinned (2x2 erosion)")
     t.add_argument("--synthetic", default=None, help="also train on this synthetic font cache (training.synthetic)")
-    t.add_argument("--init", default=None, help="start from this network.keras (an earlier run) instead of random weights")
+    t.add_argument("--init", default=None, help="start from this network.keras (an earlier run) or an assembled 'all' "
+                   "model.keras (its prior correction undone) instead of random weights")
+    t.add_argument("--restyled-share", type=float, default=0.0, help="add this share of the real images again, "
+                   "re-made as photos and pad drawings (training.photo_renders)")
     t.add_argument("--limit", type=int, default=None, help="train on this many images only (smoke tests)")
     a = sub.add_parser("assemble")
     a.add_argument("run")
@@ -308,7 +341,8 @@ def main(argv=None):
         train(emnist_cache(args.cache), Path(args.out), args.epochs, args.batch_size, args.learning_rate, args.decay,
               args.ambiguous, args.width, rotation_deg=args.rotation_deg, zoom=args.zoom, shift=args.shift,
               seed=args.seed, limit=args.limit, thin=args.thin,
-              synthetic=Path(args.synthetic) if args.synthetic else None, init=Path(args.init) if args.init else None)
+              synthetic=Path(args.synthetic) if args.synthetic else None, init=Path(args.init) if args.init else None,
+              restyled_share=args.restyled_share)
     else:
         assemble(Path(args.run), args.task, Path(args.out), args.prior_power,
                  notes=Path(args.notes) if args.notes else None)
