@@ -216,6 +216,18 @@ def test_mixed_feedback_arrives_drawn_photographed_and_scanned():
     assert np.array_equal(synthetic_feedback.as_sent(chars, "scan"), chars)
 
 
+def test_a_slanted_narrow_hand_writes_narrower_characters_leaning_right():
+    block = np.zeros((1, 28, 28), np.uint8)
+    block[0, 4:24, 6:22] = 255  # a wide upright bar: its ink is as wide as it is tall, and straight
+    assert np.array_equal(synthetic_feedback.in_hand(block, "as-written"), block)
+    written = synthetic_feedback.in_hand(np.repeat(block, 4, 0), "slanted-narrow", seed=0)
+    for glyph in written:
+        rows, cols = np.nonzero(glyph > 127)
+        assert np.ptp(cols) < 0.9 * np.ptp(rows)  # narrower than tall now (it was 16 by 20)
+        top, bottom = rows < np.percentile(rows, 25), rows > np.percentile(rows, 75)
+        assert cols[top].mean() > cols[bottom].mean() + 1  # the top sits to the right of the foot
+
+
 def test_feedback_counts_a_question_mark_answer_as_wrong():
     from handwriting.refusal import RefusalPolicy
 
