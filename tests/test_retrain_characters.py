@@ -106,6 +106,13 @@ def test_feedback_correcting_a_letter_confusion_is_learnt_and_promoted(scenario)
     assert composition["class_balanced"] and "emnist_preprocessed_310.npz" in composition["base_data"]
     assert composition["base_images"] == (208 if task == "letters" else 248)  # the fixture minus its validation part
     assert report["promoted"]
+    # the control tool scores any model on the same held-out records as the gate
+    from training.compare_on_feedback import held_out_scores
+
+    scores = held_out_scores(scenario["feedback"], task, [scenario["base"], out / "candidate"])
+    assert scores["held_out"] == held_out["n"]
+    assert scores["models"][str(scenario["base"])]["accuracy"] == pytest.approx(held_out["old_accuracy"], abs=1e-4)
+    assert scores["models"][str(out / "candidate")]["accuracy"] == pytest.approx(held_out["new_accuracy"], abs=1e-4)
 
     fresh, _ = synthetic_feedback.glyphs("crossed_zed", 40, seed=9, task=task)
     assert (predictions(scenario["base"] / "model.keras", fresh) == labels.index("E")).mean() >= 0.8

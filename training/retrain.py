@@ -81,6 +81,7 @@ class RetrainSettings:
     seed: int = 0
     balance: str = "auto"  # class weights count^-power: "auto" (the base model's prior_power; digits none), "on" (1), "off"
     shuffle_labels: bool = False  # negative control: learn noise; the gate must refuse the result
+    learn: str = "characters"  # "?" models: "characters" (only the character layers learn) or "all" (every layer)
 
 
 FEEDBACK_SET = "feedback_heldout"
@@ -563,7 +564,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     trained_at = time.time()
     model = fine_tune(base.weights, x, y, settings,
                       class_weights(y, policy.output_units(labels), power) if balanced else None,
-                      character_layers_only=len(labels) if policy.none_unit else None)
+                      character_layers_only=len(labels) if policy.none_unit and settings.learn == "characters" else None)
     training_seconds = time.time() - trained_at
 
     candidate = out / "candidate"

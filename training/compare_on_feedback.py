@@ -1,0 +1,64 @@
+"""Score model folders on the held-out part of a feedback file, as the retrain gate does.
+
+    python -m training.compare_on_feedback runs/feedback_letters_hand_1000.npz models/letters \
+        runs/retrain/hand-letters/candidate runs/retrain/mixed2-letters/candidate --json out.json
+
+What a retrain learnt from its corrections shows only against a control: a candidate fine-tuned the same way
+on other feedback (the same characters as written, say) scored on the same held-out records. The gate scores
+each candidate on its own file only; this scores any models on one file. Held-out records are the ones the
+gate keeps out of training (`retrain.held_out`, by record id). `accuracy` is the gate's (the most likely
+character, "?" aside); `answered_right` is what the app would record (the right character and not "?").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def held_out_scores(feedback_path: Path, task: str, folders: list[Path]) -> dict:
+    from handwriting.model_folder import KERAS_FILE
+    from handwriting.refusal import RefusalPolicy
+    from training.keras_runtime import KerasRuntime
+    from training.retrain import RetrainSettings, held_out, load_feedback
+    from handwriting.refusal import refused_mask
+    from training.eval_sets import predict_all
+
+    feedback = load_feedback(feedback_path, task)
+    keep = held_out(feedback.ids, RetrainSettings().holdout_fraction)
+    x, y = feedback.x[keep], feedback.y[keep]
+    rows = {}
+    for folder in folders:
+        probs = predict_all(KerasRuntime(folder / KERAS_FILE), x.astype(np.float32) / 255.0)
+        right, refused = probs[:, :len(feedback.labels)].argmax(1) == y, refused_mask(probs, RefusalPolicy.load(folder))
+        rows[str(folder)] = {"accuracy": round(float(right.mean()), 5), "refused": round(float(refused.mean()), 5),
+                             "answered_right": round(float((right & ~refused).mean()), 5)}
+    return {"feedback": str(feedback_path), "task": task, "held_out": int(keep.sum()),
+            "corrections_among_them": int((~feedback.was_correct[keep]).sum()), "models": rows}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("feedback")
+    parser.add_argument("models", nargs="+", help="model folders (model.keras and refusal.json)")
+    parser.add_argument("--task", default=None, help="default: the feedback file's own task")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    from training.feedback_file import load_training_file
+
+    task = args.task or load_training_file(args.feedback).task
+    result = held_out_scores(Path(args.feedback), task, [Path(m) for m in args.models])
+    for name, row in result["models"].items():
+        print(f"{name}: accuracy {row['accuracy']:.2%}, refused {row['refused']:.2%}, answered right "
+              f"{row['answered_right']:.2%} (of {result['held_out']} held-out records)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
