@@ -33,17 +33,20 @@ def build_ensemble(member_paths: list[Path], num_classes: int):
 
 
 def ensemble_record(members: list[dict]) -> dict:
-    """training.json of an averaged model: the first member's record, each setting as "a/b/c" over the members,
-    the members' records in full, and the data of each when they learnt from different data."""
+    """training.json of an averaged model: the first member's record, each setting that differs (and always the
+    epochs and seeds) as "a/b/c" over the members, the members' records in full, and the data of each when they
+    learnt from different data."""
     def each(key) -> str:
         return "/".join(str(key(m)) for m in members)
 
     summary = dict(members[0])
+    keys = dict.fromkeys(k for m in members for k in m["settings"])
     summary.update(
         kind="ensemble",
         members=members,
-        settings={**members[0]["settings"], "epochs": each(lambda m: m["settings"]["epochs"]),
-                  "seed": each(lambda m: m["settings"]["seed"])},
+        settings={k: members[0]["settings"].get(k) if len({str(m["settings"].get(k)) for m in members}) == 1
+                  else each(lambda m, k=k: m["settings"].get(k)) for k in keys} | {
+                  "epochs": each(lambda m: m["settings"]["epochs"]), "seed": each(lambda m: m["settings"]["seed"])},
         training_seconds=each(lambda m: m["training_seconds"]),
         best_epoch=each(lambda m: m["best_epoch"]),
         best_val_accuracy=each(lambda m: f"{m['best_val_accuracy']:.2%}"),

@@ -168,11 +168,22 @@ def _reproduce(metrics: dict, training: dict) -> str:
     return "Reproduce (each member also writes its own card; the last step evaluates and writes this one):\n\n```\n" + "\n".join(lines) + "\n```"
 
 
+def _emnist_networks(training: dict) -> list[dict]:
+    """The records of the EMNIST-trained networks a letters/all model is made of (itself, or every member of an
+    average); [] when any part learnt otherwise (the font-only 1.0.0 models)."""
+    if training.get("kind") == "emnist":
+        return [training]
+    members = training.get("members") or []
+    return members if training.get("kind") == "ensemble" and all(m.get("kind") == "emnist" for m in members) else []
+
+
 def _reproduce_characters(metrics: dict, training: dict) -> str:
     """Letters and all: fetch the pinned fonts, render the synthetic cache once, then train (and average)."""
     task = metrics["task"]
     if training.get("kind") == "emnist":
         return _reproduce_emnist(metrics, training)
+    if training.get("kind") == "ensemble" and _emnist_networks(training):
+        return _reproduce_emnist_ensemble(metrics, training)
     if "settings" not in training and training.get("kind") != "ensemble":
         return "Reproduce: see training.json."
     members = training["members"] if training.get("kind") == "ensemble" else [training]
@@ -196,45 +207,68 @@ def _none_head_lines(metrics: dict, training: dict) -> list[str]:
     task = metrics["task"]
     method = (metrics.get("refusal") or {}).get("policy", {}).get("method", "none")
     run = head.get("out", "runs/none_head")
-    base = "runs/base_digits" if task == "digits" else "runs/base_all"
+    base = "runs/served_digits" if task == "digits" else "runs/served_all"  # not a member's folder: those stay
     flags = "".join([" --rich" if head.get("rich_features") else "", " --augmented" if head.get("augmented") else "",
                      " --augment-negatives" if head.get("augment_negatives") else "",
                      " --balanced" if head.get("balanced") else "", " --pixels" if head.get("pixels") else "",
                      f" --styles {' '.join(head['styles'])}" if head.get("styles") else "",
                      f" --doodles {head['doodles']}" if head.get("doodles", 34000) != 34000 else "",
                      " --task digits" if task == "digits" else ""])
-    copies = [f"python -m training.served_network models/{t} --out runs/base_{t}   # the network(s) above, without "
+    copies = [f"python -m training.served_network models/{t} --out runs/served_{t}   # the network(s) above, without "
               "the none unit" for t in dict.fromkeys([task, "all" if task == "letters" else task])]
     return [*copies,
             f"python -m training.refusal_head train --base {base} --out {run}{flags}",
-            f"python -m training.refusal_head assemble {run} --task {task} --base runs/base_{task} --out models/{task}",
+            f"python -m training.refusal_head assemble {run} --task {task} --base runs/served_{task} --out models/{task}",
             f"python -m training.evaluate_refusal {task} --model-dir models/{task} --validation {run} --calibrate {method}"]
 
 
 def _train_command(s: dict, out: str) -> str:
     extra = "".join([f" --synthetic data/synthetic/{s['synthetic']}" if s.get("synthetic") else "",
-                     f" --init {s['init']}" if s.get("init") else "", f" --thin {s['thin']:g}" if s.get("thin") else ""])
+                     f" --init {s['init']}" if s.get("init") else "", f" --thin {s['thin']:g}" if s.get("thin") else "",
+                     f" --restyled-share {s['restyled_share']:g}" if s.get("restyled_share") else ""])
     return (f"python -m training.train_emnist train --out {out} --epochs {s['epochs']} --learning-rate {s['learning_rate']:g} "
             f"--decay {s['lr_decay_per_epoch']:g} --ambiguous {s['ambiguous']} --width {s['width']:g} --seed {s['seed']}{extra}")
 
 
-def _reproduce_emnist(metrics: dict, training: dict) -> str:
-    s = training["settings"]
-    lines = ["python -m training.emnist_cache --data-dir ../shared/datasets   # -> data/emnist/preprocessed.npz (about 3 min, 2 processes)"]
+EMNIST_CACHE_LINE = ("python -m training.emnist_cache --data-dir ../shared/datasets   # -> data/emnist/preprocessed.npz "
+                     "(about 3 min, 2 processes)")
+FONT_LINES = ["scripts/fetch_fonts.sh                       # pinned fonts -> data/fonts (manifest.json)",
+              "python -m training.synthetic --per-class 2000 --seed 0   # -> data/synthetic/synthetic_pc2000_s0.npz"]
+
+
+def _emnist_network_lines(training: dict, task: str, out: str) -> list[str]:
+    """Train one 62-class network (after the run it was warm-started from, if any) and assemble it for `task`."""
+    lines = []
     first = training.get("init_run")
     if first:
         stopped = f"   # {first['note']}" if first.get("note") else ""
         lines.append(_train_command(first["settings"], first["folder"]) + stopped)
-    if s.get("synthetic"):
-        lines += ["scripts/fetch_fonts.sh                       # pinned fonts -> data/fonts (manifest.json)",
-                  "python -m training.synthetic --per-class 2000 --seed 0   # -> data/synthetic/synthetic_pc2000_s0.npz"]
     run = Path(training.get("training_run", "runs/emnist/cnn")).as_posix()
-    lines += [_train_command(s, run),
-             f"python -m training.train_emnist assemble {run} --task {metrics['task']} --prior-power "
-             f"{training.get('prior_power', 1):g} --out models/{metrics['task']}",
-             f"python -m training.evaluate {metrics['task']} --data-dir ../shared/datasets --version {metrics['version']}"]
-    lines[-1:-1] = _none_head_lines(metrics, training)
+    return lines + [_train_command(training["settings"], run),
+                    f"python -m training.train_emnist assemble {run} --task {task} --prior-power "
+                    f"{training.get('prior_power', 1):g} --out {out}"]
+
+
+def _reproduce_emnist(metrics: dict, training: dict) -> str:
+    task = metrics["task"]
+    lines = [EMNIST_CACHE_LINE] + (FONT_LINES if training["settings"].get("synthetic") else [])
+    lines += _emnist_network_lines(training, task, f"models/{task}")
+    lines += _none_head_lines(metrics, training)
+    lines.append(f"python -m training.evaluate {task} --data-dir ../shared/datasets --version {metrics['version']}")
     return "Reproduce:\n\n```\n" + "\n".join(lines) + "\n```"
+
+
+def _reproduce_emnist_ensemble(metrics: dict, training: dict) -> str:
+    """Each member network as `_reproduce_emnist` makes one (into its own folder), then their average."""
+    task, members = metrics["task"], training["members"]
+    lines = [EMNIST_CACHE_LINE] + (FONT_LINES if any(m["settings"].get("synthetic") for m in members) else [])
+    for m in members:
+        lines += _emnist_network_lines(m, task, m["folder"])
+    lines.append(f"python -m training.ensemble {task} {' '.join(m['folder'] for m in members)} --out models/{task} "
+                 "--data-dir ../shared/datasets")
+    lines += _none_head_lines(metrics, training)
+    lines.append(f"python -m training.evaluate {task} --data-dir ../shared/datasets --version {metrics['version']}")
+    return "Reproduce (the last step evaluates and writes this card):\n\n```\n" + "\n".join(lines) + "\n```"
 
 
 def _recipes_text(training: dict) -> str:
@@ -343,9 +377,9 @@ def _limitations_text(metrics: dict, training: dict | None = None) -> str:
     classes = len(metrics["labels"])
     if metrics["task"] == "digits":
         return DIGIT_LIMITATIONS.format(classes=classes)
-    if (training or {}).get("kind") == "emnist":
+    if _emnist_networks(training or {}):
         mnist = " and the MNIST training digits" if metrics["task"] == "all" else ""
-        if training.get("settings", {}).get("synthetic"):
+        if any(m.get("settings", {}).get("synthetic") for m in _emnist_networks(training)):
             mnist += ", plus the project's synthetic font renders (`training.synthetic`)"
         return EMNIST_LIMITATIONS.format(classes=classes, mnist=mnist)
     mnist = " and real MNIST digits" if metrics["task"] == "all" else ""
