@@ -122,12 +122,27 @@ def test_doodle_families_for_training_and_for_evaluation_never_mix_and_reach_the
     from training import doodles
 
     assert not set(doodles.TRAIN_FAMILIES) & set(doodles.EVAL_FAMILIES)
+    assert not set(doodles.MORE_TRAIN_FAMILIES) & (set(doodles.EVAL_FAMILIES) | set(doodles.TRAIN_FAMILIES))
     assert set(doodles.EVAL_FAMILIES) == {"scribble", "face", "star", "spiral", "hatching", "tick", "arrow"}
     x, family = doodles.doodle_images(doodles.EVAL_FAMILIES, 14, seed=3)
     assert x.shape == (14, 28, 28) and x.dtype == np.uint8
     assert sorted(set(family.tolist())) == list(range(7))
     assert (x.reshape(14, -1).max(1) > 200).all()  # ink, white on black, as to_model_input makes it
     assert (x[:, :2].max() < 30) and (x[:, :, :2].max() < 30)  # centred in the frame, margins empty
+
+
+def test_the_everyday_object_doodles_join_the_training_families_only_when_asked(tmp_path, monkeypatch):
+    from training import doodles, none_data
+
+    x, family = doodles.doodle_images(doodles.MORE_TRAIN_FAMILIES, 14, seed=5)
+    assert x.shape == (14, 28, 28) and sorted(set(family.tolist())) == list(range(7))
+    assert (x.reshape(14, -1).max(1) > 200).all()
+    monkeypatch.setattr(none_data, "DOODLE_CACHE", tmp_path / "doodles")
+    _, plain = none_data.doodles("train", 48, seed=1)
+    _, more = none_data.doodles("train+", 48, seed=1)
+    assert plain.max() == len(doodles.TRAIN_FAMILIES) - 1  # family indices in the order drawn
+    assert more.max() == len(doodles.TRAIN_FAMILIES) + len(doodles.MORE_TRAIN_FAMILIES) - 1
+    assert len(list((tmp_path / "doodles").iterdir())) == 2  # cached apart
 
 
 def test_elastic_wobble_warps_each_image_on_its_own_inside_a_data_pipeline():

@@ -8,8 +8,9 @@ of uneven size and stroke width; `render` paints them dark on white and `doodle_
 exactly as a user's would.
 
 The families come in two groups that never mix: TRAIN_FAMILIES are what the "none" unit learns from and
-what its thresholds are calibrated on; EVAL_FAMILIES (the issue's scribbles, faces, stars, spirals,
-hatching, ticks and arrows) are only ever used to measure refusal on shapes the models never saw.
+what its thresholds are calibrated on (MORE_TRAIN_FAMILIES, everyday objects, join them on request);
+EVAL_FAMILIES (the issue's scribbles, faces, stars, spirals, hatching, ticks and arrows) are only ever used
+to measure refusal on shapes the models never saw.
 """
 
 from __future__ import annotations
@@ -206,6 +207,81 @@ def fish(rng) -> list[Stroke]:
     return [body, np.concatenate([_segment(a, b) for a, b in zip(tail[:-1], tail[1:])]), _ellipse(0.27, 0.45, 0.02, 0.02, n=8)]
 
 
+# ---- more training families (opt-in: `refusal_head train --doodles-from train+`) ------------------------
+# Objects drawn from outlines, none of them a character's shape in any task.
+
+def _polyline(points) -> Stroke:
+    points = np.asarray(points, float)
+    return np.concatenate([_segment(a, b) for a, b in zip(points[:-1], points[1:])])
+
+
+def envelope(rng) -> list[Stroke]:
+    """A letter's envelope: a box with the flap's V from the top corners."""
+    top, bottom, depth = rng.uniform(0.2, 0.3), rng.uniform(0.7, 0.8), rng.uniform(0.5, 0.65)
+    return [_polyline([(0.08, top), (0.92, top), (0.92, bottom), (0.08, bottom), (0.08, top)]),
+            _polyline([(0.08, top), (0.5, depth), (0.92, top)])]
+
+
+def key(rng) -> list[Stroke]:
+    """A ring on the left, a shaft to the right with two or three teeth under its end."""
+    r, y = rng.uniform(0.12, 0.18), 0.5
+    strokes = [_ellipse(0.08 + r, y, r, r), _segment((0.08 + 2 * r, y), (0.95, y))]
+    for x in np.linspace(0.95, 0.72, rng.integers(2, 4)):
+        strokes.append(_segment((x, y), (x, y + rng.uniform(0.1, 0.18))))
+    return strokes
+
+
+def car(rng) -> list[Stroke]:
+    """A car from the side: body and cabin in one outline, two wheels."""
+    roof = rng.uniform(0.2, 0.3)
+    body = _polyline([(0.05, 0.7), (0.05, 0.5), (0.25, 0.48), (0.35, roof), (0.68, roof), (0.78, 0.48),
+                      (0.95, 0.52), (0.95, 0.7), (0.05, 0.7)])
+    w = rng.uniform(0.08, 0.11)
+    return [body, _ellipse(0.27, 0.72, w, w), _ellipse(0.73, 0.72, w, w)]
+
+
+def boat(rng) -> list[Stroke]:
+    """A hull, a mast and a triangular sail, often on a wavy line of water."""
+    strokes = [_polyline([(0.05, 0.65), (0.95, 0.65), (0.78, 0.85), (0.22, 0.85), (0.05, 0.65)]),
+               _segment((0.5, 0.65), (0.5, 0.08)), _polyline([(0.5, 0.1), (0.85, 0.58), (0.5, 0.58)])]
+    if rng.random() < 0.6:
+        t = np.linspace(0.0, 1.0, 50)
+        strokes.append(np.stack([t, 0.93 + 0.025 * np.sin(2 * np.pi * 4 * t)], 1))
+    return strokes
+
+
+def umbrella(rng) -> list[Stroke]:
+    """An open umbrella: the canopy's dome with a scalloped rim, a handle with its hook."""
+    strokes = [_ellipse(0.5, 0.5, 0.45, 0.38, np.pi, 2 * np.pi)]
+    for k in range(4):  # the rim: four small arcs between the ribs' ends
+        x0 = 0.05 + k * 0.225
+        strokes.append(_ellipse(x0 + 0.1125, 0.5, 0.1125, 0.06, np.pi, 2 * np.pi, n=12)[::-1])
+    strokes.append(np.concatenate([_segment((0.5, 0.45), (0.5, 0.85)),
+                                   _ellipse(0.42, 0.85, 0.08, 0.08, 0, np.pi, n=12)]))
+    return strokes
+
+
+def kite(rng) -> list[Stroke]:
+    """A diamond with its two spars and a long wavy tail with bows."""
+    cx, cy = 0.4, 0.32
+    strokes = [_polyline([(cx, 0.02), (cx + 0.25, cy), (cx, 0.7), (cx - 0.25, cy), (cx, 0.02)]),
+               _segment((cx, 0.02), (cx, 0.7)), _segment((cx - 0.25, cy), (cx + 0.25, cy))]
+    t = np.linspace(0, 1, 60)
+    strokes.append(np.stack([cx + 0.5 * t, 0.7 + 0.28 * t + 0.04 * np.sin(2 * np.pi * 3 * t)], 1))
+    for u in (0.35, 0.7):
+        x, y = cx + 0.5 * u, 0.7 + 0.28 * u
+        strokes.append(_polyline([(x - 0.05, y - 0.04), (x + 0.05, y + 0.04), (x + 0.05, y - 0.04), (x - 0.05, y + 0.04),
+                                  (x - 0.05, y - 0.04)]))
+    return strokes
+
+
+def pencil(rng) -> list[Stroke]:
+    """A pencil lying across: a long body, a sharpened tip, the lead, an eraser band."""
+    a, b = rng.uniform(0.4, 0.46), rng.uniform(0.54, 0.6)
+    return [_polyline([(0.2, a), (0.8, a), (0.97, (a + b) / 2), (0.8, b), (0.2, b), (0.03, b), (0.03, a), (0.2, a)]),
+            _segment((0.2, a), (0.2, b)), _segment((0.8, a), (0.8, b)), _segment((0.91, a + 0.035), (0.91, b - 0.035))]
+
+
 # ---- evaluation families (never trained on, never used to set a threshold) ---------------------------
 
 def scribble(rng) -> list[Stroke]:
@@ -283,8 +359,9 @@ def arrow(rng) -> list[Stroke]:
 
 TRAIN_FAMILIES = {f.__name__: f for f in (curves, cloud, heart, sun, house, grid, waves, dots, flower, crossed, blob, lines,
                                            polygons, concentric, stick_figure, tree, fish)}
+MORE_TRAIN_FAMILIES = {f.__name__: f for f in (envelope, key, car, boat, umbrella, kite, pencil)}
 EVAL_FAMILIES = {f.__name__: f for f in (scribble, face, star, spiral, hatching, tick, arrow)}
-FAMILIES = {**TRAIN_FAMILIES, **EVAL_FAMILIES}
+FAMILIES = {**TRAIN_FAMILIES, **MORE_TRAIN_FAMILIES, **EVAL_FAMILIES}
 
 
 def _placed(strokes: list[Stroke], rng) -> list[Stroke]:

@@ -213,6 +213,7 @@ def _none_head_lines(metrics: dict, training: dict) -> list[str]:
                      " --balanced" if head.get("balanced") else "", " --pixels" if head.get("pixels") else "",
                      f" --styles {' '.join(head['styles'])}" if head.get("styles") else "",
                      f" --doodles {head['doodles']}" if head.get("doodles", 34000) != 34000 else "",
+                     f" --doodles-from {head['doodles_from']}" if head.get("doodles_from", "train") != "train" else "",
                      " --task digits" if task == "digits" else ""])
     copies = [f"python -m training.served_network models/{t} --out runs/served_{t}   # the network(s) above, without "
               "the none unit" for t in dict.fromkeys([task, "all" if task == "letters" else task])]

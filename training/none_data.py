@@ -20,13 +20,14 @@ DOODLE_CACHE = Path("data") / "doodles"
 
 
 def doodles(families: str | tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Generated doodles of "train" or "eval" families (or the named families), cached in data/doodles
+    """Generated doodles of "train", "train+" (with the everyday objects) or "eval" families (or the named
+    families), cached in data/doodles
     (they take a minute to draw); the family index is in the order of the families drawn."""
     from handwriting.config import PROJECT_DIR
     from training import doodles as d
 
-    chosen = (d.TRAIN_FAMILIES if families == "train" else d.EVAL_FAMILIES if families == "eval"
-              else {name: d.FAMILIES[name] for name in families})
+    groups = {"train": d.TRAIN_FAMILIES, "train+": {**d.TRAIN_FAMILIES, **d.MORE_TRAIN_FAMILIES}, "eval": d.EVAL_FAMILIES}
+    chosen = groups[families] if isinstance(families, str) else {name: d.FAMILIES[name] for name in families}
     key = "-".join(chosen)
     path = PROJECT_DIR / DOODLE_CACHE / f"{key}_{n}_{seed}.npz"
     if path.exists():

@@ -78,7 +78,8 @@ def _features_and_logits(network, rich: bool = False):
     return keras.Model(network.inputs, [features, out])
 
 
-def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int = 34000, task: str = "all"):
+def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int = 34000, task: str = "all",
+              doodles_from: str = "train"):
     """(x, is_none) for training and for validation (uint8 images): the EMNIST cache's training part and
     MNIST (minus the digits task's MNIST validation split) against training-family doodles. For digits the
     characters are digits only, and the EMNIST letters that look like no digit are "none" too."""
@@ -93,8 +94,8 @@ def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int =
     real = np.ones(len(src), bool) if task != "digits" else data["y"] < 10
     train_pool = np.setdiff1d(np.flatnonzero(~val & real), mnist_val)
     pick = rng.choice(train_pool, min(positives, len(train_pool)), replace=False)
-    dx, _ = doodles("train", doodle_n, seed)
-    dvx, _ = doodles("train", doodle_n // 8, seed + 1000)
+    dx, _ = doodles(doodles_from, doodle_n, seed)
+    dvx, _ = doodles(doodles_from, doodle_n // 8, seed + 1000)
     letters = negative_letter_mask(data) if task == "digits" else np.zeros(len(src), bool)
     lx = data["x"][letters & ~val]
     x = np.concatenate([data["x"][pick], dx, lx])
@@ -106,7 +107,8 @@ def head_data(cache=None, seed: int = 0, positives: int = 80000, doodle_n: int =
     yv_alt = np.where(as_none, -1, np.concatenate([data["y_alt"][val_idx].astype(np.int64), np.zeros(len(dvx), np.int64)]))
     description = (f"{len(pick):,} {'digits' if task == 'digits' else 'images'} of EMNIST's training part and MNIST's "
                    f"training digits (seeded draw) against {len(dx):,} generated doodles of the training families "
-                   "(training.doodles.TRAIN_FAMILIES)"
+                   + ("(training.doodles.TRAIN_FAMILIES)" if doodles_from == "train"
+                      else "and everyday objects (training.doodles.TRAIN_FAMILIES and MORE_TRAIN_FAMILIES)")
                    + (f" and {len(lx):,} EMNIST letters that look like no digit (training part)" if len(lx) else ""))
     y = np.concatenate([data["y"][pick].astype(np.int64), np.full(len(dx) + len(lx), -1)])
     return x, none, y, xv, yv, yv_alt, description
@@ -145,13 +147,13 @@ def pixel_branch():
 
 def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, rich: bool = False,
           augmented: bool = False, task: str = "all", balanced: bool = False, styles: tuple[str, ...] = (),
-          augment_negatives: bool = False, doodle_n: int = 34000, pixels: bool = False) -> Path:
+          augment_negatives: bool = False, doodle_n: int = 34000, pixels: bool = False, doodles_from: str = "train") -> Path:
     import keras
 
     keras.utils.set_random_seed(seed)
     network = keras.saving.load_model(base / KERAS_FILE, compile=False)
     extractor = _features_and_logits(network, rich)
-    x, none, y, xv, yv, yv_alt, description = head_data(cache, seed, doodle_n=doodle_n, task=task)
+    x, none, y, xv, yv, yv_alt, description = head_data(cache, seed, doodle_n=doodle_n, task=task, doodles_from=doodles_from)
     started = time.time()
     if styles:  # characters and doodles alike photographed and drawn on the pad: neither look means "none"
         cx, source = restyled_copies(x, styles, seed)
@@ -211,7 +213,7 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
     (out / "head_record.json").write_text(json.dumps({
         "base": str(base), "base_training": read_training(base).get("trained_at"), "data": description,
         "task": task, "rich_features": rich, "augmented": augmented, "balanced": balanced, "styles": list(styles),
-        "augment_negatives": augment_negatives, "doodles": doodle_n, "pixels": pixels,
+        "augment_negatives": augment_negatives, "doodles": doodle_n, "doodles_from": doodles_from, "pixels": pixels,
         "epochs": epochs, "out": str(out),
         "head": f"Dense({HEAD_UNITS}, relu) -> Dense(1) on the base network's last features"
                 + (" and the average and maximum of two earlier blocks' activations" if rich else "")
@@ -286,6 +288,8 @@ def main(argv=None):
     t.add_argument("--balanced", action="store_true", help="weight each character by 1 / its count")
     t.add_argument("--augment-negatives", action="store_true", help="--augmented copies of the doodles too")
     t.add_argument("--doodles", type=int, default=34000, help="training-family doodles drawn as negatives")
+    t.add_argument("--doodles-from", default="train", choices=["train", "train+"], help="the doodle families drawn: "
+                   "training.doodles.TRAIN_FAMILIES, or those and MORE_TRAIN_FAMILIES (everyday objects)")
     t.add_argument("--styles", nargs="*", default=[], choices=list(STYLE_WORDS), help="add a copy of every image in "
                    "these styles (training.photo_renders: photographed pen on paper; drawn on the sketchpad)")
     t.add_argument("--pixels", action="store_true", help="give the head its own small convolutions over the picture")
@@ -299,7 +303,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "train":
         train(Path(args.base), Path(args.out), args.epochs, args.seed, args.cache, args.rich, args.augmented, args.task,
-              args.balanced, tuple(args.styles), args.augment_negatives, args.doodles, args.pixels)
+              args.balanced, tuple(args.styles), args.augment_negatives, args.doodles, args.pixels, args.doodles_from)
     else:
         run = Path(args.run)
         base = Path(args.base) if args.base else Path(json.loads((run / "head_record.json").read_text())["base"])
