@@ -109,7 +109,8 @@ def test_feedback_correcting_a_letter_confusion_is_learnt_and_promoted(scenario)
     # the control tool scores any model on the same held-out records as the gate
     from training.compare_on_feedback import held_out_scores
 
-    scores = held_out_scores(scenario["feedback"], task, [scenario["base"], out / "candidate"])
+    scores = held_out_scores(scenario["feedback"], task, [scenario["base"], out / "candidate"],
+                             holdout_fraction=float(SMALL[SMALL.index("--holdout-fraction") + 1]))
     assert scores["held_out"] == held_out["n"]
     assert scores["models"][str(scenario["base"])]["accuracy"] == pytest.approx(held_out["old_accuracy"], abs=1e-4)
     assert scores["models"][str(out / "candidate")]["accuracy"] == pytest.approx(held_out["new_accuracy"], abs=1e-4)

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 
-def held_out_scores(feedback_path: Path, task: str, folders: list[Path]) -> dict:
+def held_out_scores(feedback_path: Path, task: str, folders: list[Path], holdout_fraction: float | None = None) -> dict:
+    """Each model's scores on the records the gate holds out (`holdout_fraction`: the retrain's own setting,
+    default RetrainSettings')."""
     from handwriting.model_folder import KERAS_FILE
     from handwriting.refusal import RefusalPolicy
     from training.keras_runtime import KerasRuntime
@@ -28,7 +30,7 @@ def held_out_scores(feedback_path: Path, task: str, folders: list[Path]) -> dict
     from training.eval_sets import predict_all
 
     feedback = load_feedback(feedback_path, task)
-    keep = held_out(feedback.ids, RetrainSettings().holdout_fraction)
+    keep = held_out(feedback.ids, RetrainSettings().holdout_fraction if holdout_fraction is None else holdout_fraction)
     x, y = feedback.x[keep], feedback.y[keep]
     rows = {}
     for folder in folders:
@@ -45,12 +47,14 @@ def main(argv=None):
     parser.add_argument("feedback")
     parser.add_argument("models", nargs="+", help="model folders (model.keras and refusal.json)")
     parser.add_argument("--task", default=None, help="default: the feedback file's own task")
+    parser.add_argument("--holdout-fraction", type=float, default=None,
+                        help="the retrain's --holdout-fraction (default: the retrain's default)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     from training.feedback_file import load_training_file
 
     task = args.task or load_training_file(args.feedback).task
-    result = held_out_scores(Path(args.feedback), task, [Path(m) for m in args.models])
+    result = held_out_scores(Path(args.feedback), task, [Path(m) for m in args.models], args.holdout_fraction)
     for name, row in result["models"].items():
         print(f"{name}: accuracy {row['accuracy']:.2%}, refused {row['refused']:.2%}, answered right "
               f"{row['answered_right']:.2%} (of {result['held_out']} held-out records)")
