@@ -304,3 +304,19 @@ def test_retraining_a_question_mark_model_moves_only_its_character_layer(tmp_pat
     after = retrain.fine_tune(tmp_path / "model.keras", x, y, settings, character_layers_only=10)
     moved = [w.path for w, v in zip(before.weights, after.weights) if not np.allclose(w.numpy(), v.numpy())]
     assert moved and all("character_logits" in path for path in moved), moved
+
+
+def test_a_retrain_keeps_showing_and_gates_on_the_doodle_families_its_none_unit_learnt_from(tmp_path, monkeypatch):
+    from handwriting.model_folder import write_training
+    from training import none_data
+
+    asked = []
+    monkeypatch.setattr(none_data, "doodles", lambda families, n, seed: (asked.append(families) or
+                                                                          (np.zeros((3, 28, 28), np.uint8), np.zeros(3))))
+    write_training(tmp_path, {"none_unit": {"doodles_from": "train+"}})
+    families = retrain.none_doodle_families(tmp_path)
+    none_data.none_unit_base_data("letters", doodles_from=families)
+    retrain.gate_negatives("letters", doodles_from=families)
+    assert asked == ["train+", "train+"]
+    write_training(tmp_path, {"none_unit": {"head": "none_head.keras"}})  # heads recorded before the option
+    assert retrain.none_doodle_families(tmp_path) == "train"

@@ -46,14 +46,14 @@ def negative_letter_mask(data: dict) -> np.ndarray:
     return (data["source"] < 2) & wanted[y] & wanted[y_alt]
 
 
-def none_unit_base_data(task: str, cache=None, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+def none_unit_base_data(task: str, cache=None, seed: int = 0, doodles_from: str = "train") -> tuple[np.ndarray, np.ndarray, str]:
     """What a "?" model learnt beside its task's base data, for `training.retrain` to keep showing it: the
-    training-family doodles as "none" (label len(labels)); digits also EMNIST's digits and, as "none", the
-    EMNIST letters that look like no digit (training part only)."""
+    doodles of the families its none unit learnt from (`doodles_from`) as "none" (label len(labels)); digits
+    also EMNIST's digits and, as "none", the EMNIST letters that look like no digit (training part only)."""
     from training.emnist_cache import load
 
     none = len(labels_for(task))
-    dx, _ = doodles("train", 24000 if task == "digits" else 34000, seed)
+    dx, _ = doodles(doodles_from, 24000 if task == "digits" else 34000, seed)
     parts, xs, ys = [f"{len(dx):,} training-family doodles as none"], [dx], [np.full(len(dx), none)]
     if task == "digits":
         try:

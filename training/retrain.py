@@ -369,13 +369,20 @@ def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings, o
 GATE_DOODLES, GATE_DOODLE_SEED = 2000, 31  # fresh drawings of the training families, never trained on
 
 
-def gate_negatives(task: str, emnist_cache=None) -> dict[str, np.ndarray]:
+def none_doodle_families(folder: Path) -> str:
+    """The doodle families a model's none unit learnt from, as its training.json records them
+    (training.refusal_head): "train", or "train+" with the everyday objects."""
+    return (read_training(folder).get("none_unit") or {}).get("doodles_from", "train")
+
+
+def gate_negatives(task: str, emnist_cache=None, doodles_from: str = "train") -> dict[str, np.ndarray]:
     """What a "?" model must keep refusing, as float32 model inputs: fresh drawings of the training doodle
     families (another seed than any training draw; the held-out families stay evaluation only) and, for
-    digits, EMNIST validation letters that look like no digit."""
+    digits, EMNIST validation letters that look like no digit. `doodles_from`: the families the base model's
+    none unit learnt from ("train", or "train+" with the everyday objects)."""
     from training.none_data import doodles, negative_letter_mask
 
-    x, _ = doodles("train", GATE_DOODLES, GATE_DOODLE_SEED)
+    x, _ = doodles(doodles_from, GATE_DOODLES, GATE_DOODLE_SEED)
     sets = {"doodles (training families, fresh)": x.astype(np.float32) / 255.0}
     if task == "digits":
         from training.emnist_cache import load
@@ -545,10 +552,11 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     synthetic_cache = synthetic_cache_for(task, base.folder, synthetic_cache)
     if synthetic_cache:
         base_x, base_y, base_description = with_synthetic(task, base_x, base_y, base_description, synthetic_cache)
+    doodles_from = none_doodle_families(base.folder)
     if policy.none_unit:  # a "?" model keeps seeing what it learnt "none" from (and the digits model EMNIST's digits)
         from training.none_data import none_unit_base_data
 
-        extra_x, extra_y, extra = none_unit_base_data(task, emnist_cache)
+        extra_x, extra_y, extra = none_unit_base_data(task, emnist_cache, doodles_from=doodles_from)
         base_x, base_y = np.concatenate([base_x, extra_x]), np.concatenate([base_y, extra_y])
         base_description += f" + {extra}"
     x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
@@ -574,7 +582,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     old_results, new_results, rows = compare(old_runtime, new_runtime, sets, labels, settings, policy, new_policy)
     negative_rows = {}
     if policy.none_unit:
-        negative_rows = compare_negatives(old_runtime, new_runtime, gate_negatives(task, emnist_cache), policy,
+        negative_rows = compare_negatives(old_runtime, new_runtime, gate_negatives(task, emnist_cache, doodles_from), policy,
                                           new_policy, settings)
     promoted, reasons = gate(rows, negative_rows)
     version = next_version(base.version)
