@@ -10,7 +10,6 @@ rounds of the per-image time and each model's ratio to the first one.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -47,8 +46,9 @@ def main(argv=None):
     for row in result["models"]:
         print(f"{row['model']}: {row['ms_per_image_median']:.4f} ms per image, {row['ratio_to_first']:.2f}x the first ({row['bytes']:,} bytes)")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        from benchmarks.measure import save_result
+
+        save_result(result, Path(args.out), indent=1)
     return result
 
 

@@ -13,7 +13,6 @@ character, "?" aside); `answered_right` is what the app would record (the right 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +58,9 @@ def main(argv=None):
         print(f"{name}: accuracy {row['accuracy']:.2%}, refused {row['refused']:.2%}, answered right "
               f"{row['answered_right']:.2%} (of {result['held_out']} held-out records)")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        from benchmarks.measure import save_result
+
+        save_result(result, Path(args.json), indent=1)
     return result
 
 

@@ -21,7 +21,6 @@ on the none unit; a threshold on the top character's probability; both.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -325,8 +324,9 @@ def main(argv=None):
         results["policy"] = measure(args.task, runtime, policy, args.data_dir, reals=reals, negatives=negatives)
         print(summary_line(results["policy"]))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+        from benchmarks.measure import save_result
+
+        save_result(results, Path(args.json), indent=1)
 
 
 if __name__ == "__main__":

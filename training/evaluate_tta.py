@@ -11,7 +11,6 @@ chooses nothing that is shipped. The cost is one network call per copy.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +74,9 @@ def main(argv=None):
             result[f"{folder} ({task}): {name}"] = {"copies": len(copies), **{k: row[k] for k in ("top1", "ci", "top3")}}
             print(f"{folder} {task} {name}: exact {row['top1']:.2%}, case-insensitive {row['ci']:.2%}, top-3 {row['top3']:.2%}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        from benchmarks.measure import save_result
+
+        save_result(result, Path(args.json), indent=1)
     return result
 
 
