@@ -4,6 +4,7 @@ letters / prior-corrected models (which must be exactly the 62-class network's c
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,3 +161,29 @@ def test_restyled_mix_comes_from_the_pool_with_their_own_labels():
     assert len(y) == 16 and x.shape == (16, 28, 28) and x.dtype == np.uint8
     assert set(y) <= set(pool)  # only images from the pool, each with its own label
     assert all(x[i].max() > 100 for i in range(16))  # every copy still shows its stroke
+
+
+def test_training_goes_on_from_a_shipped_model_with_restyled_copies(tmp_path):
+    """`train --init models/all/model.keras --restyled-share`: the photographed and pad-drawn copies join the
+    training data and the record, and the network the run saves serves as a plain 62-class softmax."""
+    import keras
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "emnist_preprocessed_310.npz"
+    keras.utils.set_random_seed(0)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    prior = np.full(62, 1 / 62)
+    train_emnist.assembled(train_emnist.build_network(), "all", prior, 0.5).save(shipped / "model.keras")
+    (shipped / "training.json").write_text(json.dumps({"prior_power": 0.5}))
+    out = train_emnist.train(fixture, tmp_path / "run", epochs=1, batch_size=32, init=shipped / "model.keras",
+                             restyled_share=0.5)
+    record = json.loads((out / "train_record.json").read_text())
+    with np.load(fixture) as d:
+        training_part = int((~d["validation"]).sum())
+    assert record["sources"]["restyled"] >= 0.8 * (training_part // 2)  # a few too faint to photograph may drop
+    assert record["train_size"] == training_part + record["sources"]["restyled"]
+    assert "re-made as people send them" in record["data"] and record["settings"]["restyled_share"] == 0.5
+    assert len(record["prior"]) == 62 and abs(sum(record["prior"]) - 1) < 1e-4  # stored to 7 decimals
+    network = keras.saving.load_model(out / "network.keras", compile=False)
+    probs = network.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0)
+    assert probs.shape == (2, 62) and np.allclose(probs.sum(1), 1, atol=1e-5)
