@@ -178,7 +178,8 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
         keras.callbacks.CSVLogger(out / "history.csv"),
     ]
     started = time.time()
-    history = model.fit(ds, validation_data=(x_val, y_val), epochs=epochs, callbacks=callbacks, verbose=2)
+    history = model.fit(ds, validation_data=(x_val, y_val), epochs=epochs, callbacks=callbacks, verbose=2,
+                        shuffle=False)  # the dataset shuffles itself each epoch
     seconds = time.time() - started
     model.load_weights(out / "best.weights.h5")
     plain = build_network(width)
