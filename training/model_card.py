@@ -180,10 +180,8 @@ def _emnist_networks(training: dict) -> list[dict]:
 def _reproduce_characters(metrics: dict, training: dict) -> str:
     """Letters and all: fetch the pinned fonts, render the synthetic cache once, then train (and average)."""
     task = metrics["task"]
-    if training.get("kind") == "emnist":
+    if _emnist_networks(training):
         return _reproduce_emnist(metrics, training)
-    if training.get("kind") == "ensemble" and _emnist_networks(training):
-        return _reproduce_emnist_ensemble(metrics, training)
     if "settings" not in training and training.get("kind") != "ensemble":
         return "Reproduce: see training.json."
     members = training["members"] if training.get("kind") == "ensemble" else [training]
@@ -251,25 +249,20 @@ def _emnist_network_lines(training: dict, task: str, out: str) -> list[str]:
 
 
 def _reproduce_emnist(metrics: dict, training: dict) -> str:
-    task = metrics["task"]
-    lines = [EMNIST_CACHE_LINE] + (FONT_LINES if training["settings"].get("synthetic") else [])
-    lines += _emnist_network_lines(training, task, f"models/{task}")
+    """Each EMNIST network trained and assembled: straight into models/<task>, or, for an average, into its
+    member's own folder and then averaged."""
+    task, networks = metrics["task"], _emnist_networks(training)
+    averaged = training.get("kind") == "ensemble"
+    lines = [EMNIST_CACHE_LINE] + (FONT_LINES if any(n["settings"].get("synthetic") for n in networks) else [])
+    for n in networks:
+        lines += _emnist_network_lines(n, task, n["folder"] if averaged else f"models/{task}")
+    if averaged:
+        lines.append(f"python -m training.ensemble {task} {' '.join(n['folder'] for n in networks)} --out models/{task} "
+                     "--data-dir ../shared/datasets")
     lines += _none_head_lines(metrics, training)
     lines.append(f"python -m training.evaluate {task} --data-dir ../shared/datasets --version {metrics['version']}")
-    return "Reproduce:\n\n```\n" + "\n".join(lines) + "\n```"
-
-
-def _reproduce_emnist_ensemble(metrics: dict, training: dict) -> str:
-    """Each member network as `_reproduce_emnist` makes one (into its own folder), then their average."""
-    task, members = metrics["task"], training["members"]
-    lines = [EMNIST_CACHE_LINE] + (FONT_LINES if any(m["settings"].get("synthetic") for m in members) else [])
-    for m in members:
-        lines += _emnist_network_lines(m, task, m["folder"])
-    lines.append(f"python -m training.ensemble {task} {' '.join(m['folder'] for m in members)} --out models/{task} "
-                 "--data-dir ../shared/datasets")
-    lines += _none_head_lines(metrics, training)
-    lines.append(f"python -m training.evaluate {task} --data-dir ../shared/datasets --version {metrics['version']}")
-    return "Reproduce (the last step evaluates and writes this card):\n\n```\n" + "\n".join(lines) + "\n```"
+    return ("Reproduce (the last step evaluates and writes this card):" if averaged else "Reproduce:") + \
+        "\n\n```\n" + "\n".join(lines) + "\n```"
 
 
 def _recipes_text(training: dict) -> str:
