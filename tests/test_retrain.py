@@ -320,3 +320,11 @@ def test_a_retrain_keeps_showing_and_gates_on_the_doodle_families_its_none_unit_
     assert asked == ["train+", "train+"]
     write_training(tmp_path, {"none_unit": {"head": "none_head.keras"}})  # heads recorded before the option
     assert retrain.none_doodle_families(tmp_path) == "train"
+
+
+@pytest.mark.parametrize("setting", [{"learn": "al"}, {"balance": "yes"}])
+def test_a_misspelt_retrain_setting_is_refused_not_read_as_another(setting):
+    with pytest.raises(ValueError, match=next(iter(setting))):
+        retrain.RetrainSettings(**setting)
+    with pytest.raises(SystemExit):  # on the command line, a one-line error before any work
+        retrain.main(["--feedback", "x.npz", f"--{next(iter(setting))}", next(iter(setting.values()))])

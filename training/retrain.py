@@ -62,6 +62,9 @@ from training.feedback_file import load_training_file
 from training.fit import class_weights  # noqa: F401  (the gate and tests use it from here too)
 
 
+SETTING_CHOICES = {"balance": ("auto", "on", "off"), "learn": ("characters", "all")}  # the words a setting takes
+
+
 @dataclass
 class RetrainSettings:
     """Every knob of a retraining run; each is also a command-line option."""
@@ -82,6 +85,12 @@ class RetrainSettings:
     balance: str = "auto"  # class weights count^-power: "auto" (the base model's prior_power; digits none), "on" (1), "off"
     shuffle_labels: bool = False  # negative control: learn noise; the gate must refuse the result
     learn: str = "characters"  # "?" models: "characters" (only the character layers learn) or "all" (every layer)
+
+    def __post_init__(self):
+        """A misspelt word must not quietly pick another behaviour (any `learn` but "characters" was "all")."""
+        for name, allowed in SETTING_CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
 
 
 FEEDBACK_SET = "feedback_heldout"
@@ -645,7 +654,8 @@ def main(argv=None):
         if isinstance(value, bool):
             parser.add_argument(f"--{name.replace('_', '-')}", action="store_true", help=f"see RetrainSettings ({value})")
         else:
-            parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value, help=f"default {value}")
+            parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value, help=f"default {value}",
+                                choices=SETTING_CHOICES.get(name))
     args = parser.parse_args(argv)
     quiet_third_parties()
     settings = RetrainSettings(**{name: getattr(args, name) for name in asdict(defaults)})
