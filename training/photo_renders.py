@@ -130,7 +130,7 @@ def restyled_parallel(chars: np.ndarray, style: str = "photo", seed: int = 0, wo
 
 
 def restyled_mix(images: np.ndarray, labels: np.ndarray, pool: np.ndarray, count: int, rng: np.random.Generator,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """About `count` extra training copies drawn from `images[pool]`, re-made in the looks people send: a quarter
     photographed, a quarter photographed on ruled paper, half drawn on the sketchpad. Returns (images, their labels),
     without the pictures the preprocessing could not find."""

@@ -127,9 +127,10 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
     if limit:
         idx = np.random.default_rng(seed).choice(idx, limit, replace=False)
     val = np.flatnonzero(data["validation"])
-    x_train, y_train = data["x"][idx], np.stack([data["y"][idx], data["y_alt"][idx]], 1).astype(np.int32)
+    pairs = np.stack([data["y"], data["y_alt"]], 1).astype(np.int32)  # (label, the other case's for merged ones)
+    x_train, y_train = data["x"][idx], pairs[idx]
     x_val = data["x"][val].astype(np.float32)[..., None] / 255.0
-    y_val = np.stack([data["y"][val], data["y_alt"][val]], 1).astype(np.int32)
+    y_val = pairs[val]
     emnist_prior = training_prior(data, np.isin(np.arange(len(data["y"])), idx))
     prior_counts = emnist_prior * len(idx)
     n_synthetic, synthetic_name = 0, None
@@ -146,8 +147,7 @@ def train(cache: Path, out: Path, epochs: int = 8, batch_size: int = 128, learni
     if restyled_share:  # photographed and pad-drawn copies of real characters: the looks hw62_dev and users send
         from training.photo_renders import restyled_mix
 
-        rx, ry = restyled_mix(data["x"], np.stack([data["y"], data["y_alt"]], 1).astype(np.int32), idx,
-                                 int(restyled_share * len(idx)), np.random.default_rng(seed + 1), seed)
+        rx, ry = restyled_mix(data["x"], pairs, idx, int(restyled_share * len(idx)), np.random.default_rng(seed + 1), seed)
         x_train, y_train, n_restyled = np.concatenate([x_train, rx]), np.concatenate([y_train, ry]), len(ry)
         prior_counts = prior_counts + emnist_prior * n_restyled  # drawn evenly from the same images
     prior = prior_counts / prior_counts.sum()
