@@ -39,6 +39,12 @@ def _segment(a, b, n: int = 8) -> np.ndarray:
     return np.asarray(a) * (1 - t) + np.asarray(b) * t
 
 
+def _polyline(points, n: int = 8) -> Stroke:
+    """Straight segments through `points` in turn (a closed outline repeats its first point at the end)."""
+    points = np.asarray(points, float)
+    return np.concatenate([_segment(a, b, n) for a, b in zip(points[:-1], points[1:])])
+
+
 def _ellipse(cx, cy, rx, ry, start=0.0, end=2 * np.pi, n: int = 40) -> np.ndarray:
     t = np.linspace(start, end, n)
     return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
@@ -93,7 +99,7 @@ def house(rng) -> list[Stroke]:
         strokes.append(np.array([(0.42, bottom), (0.42, 0.7), (0.58, 0.7), (0.58, bottom)]))
     if rng.random() < 0.5:
         strokes.append(np.array([(0.25, 0.55), (0.35, 0.55), (0.35, 0.65), (0.25, 0.65), (0.25, 0.55)]))
-    return [np.concatenate([_segment(a, b) for a, b in zip(s[:-1], s[1:])]) for s in strokes]
+    return [_polyline(s) for s in strokes]
 
 
 def grid(rng) -> list[Stroke]:
@@ -140,9 +146,7 @@ def crossed(rng) -> list[Stroke]:
     if rng.random() < 0.5:
         outline = _ellipse(0.5, 0.5, 0.4, 0.4)
     else:
-        outline = np.concatenate([_segment(a, b) for a, b in
-                                  zip([(0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9)],
-                                      [(0.9, 0.1), (0.9, 0.9), (0.1, 0.9), (0.1, 0.1)])])
+        outline = _polyline([(0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9), (0.1, 0.1)])
     return [outline, _segment((0.2, 0.2), (0.8, 0.8)), _segment((0.8, 0.2), (0.2, 0.8))]
 
 
@@ -153,7 +157,7 @@ def blob(rng) -> list[Stroke]:
     strokes = []
     for shrink in np.linspace(1.0, 0.1, 8):
         strokes.append(np.stack([0.5 + shrink * r * np.cos(t), 0.5 + shrink * r * np.sin(t)], 1)[np.r_[0:9, 0]])
-    return [np.concatenate([_segment(a, b, 5) for a, b in zip(s[:-1], s[1:])]) for s in strokes]
+    return [_polyline(s, 5) for s in strokes]
 
 
 def lines(rng) -> list[Stroke]:
@@ -167,7 +171,7 @@ def polygons(rng) -> list[Stroke]:
     for _ in range(rng.integers(2, 4)):
         pts = rng.uniform(0.05, 0.95, (rng.integers(3, 5), 2))
         pts = np.concatenate([pts, pts[:1]])
-        strokes.append(np.concatenate([_segment(a, b) for a, b in zip(pts[:-1], pts[1:])]))
+        strokes.append(_polyline(pts))
     return strokes
 
 
@@ -176,9 +180,8 @@ def concentric(rng) -> list[Stroke]:
     k = rng.integers(3, 6)
     if rng.random() < 0.6:
         return [_ellipse(0.5, 0.5, r, r) for r in np.linspace(0.1, 0.45, k)]
-    return [np.concatenate([_segment(a, b) for a, b in zip(
-        [(0.5 - r, 0.5 - r), (0.5 + r, 0.5 - r), (0.5 + r, 0.5 + r), (0.5 - r, 0.5 + r)],
-        [(0.5 + r, 0.5 - r), (0.5 + r, 0.5 + r), (0.5 - r, 0.5 + r), (0.5 - r, 0.5 - r)])]) for r in np.linspace(0.1, 0.45, k)]
+    return [_polyline([(0.5 - r, 0.5 - r), (0.5 + r, 0.5 - r), (0.5 + r, 0.5 + r), (0.5 - r, 0.5 + r), (0.5 - r, 0.5 - r)])
+            for r in np.linspace(0.1, 0.45, k)]
 
 
 def stick_figure(rng) -> list[Stroke]:
@@ -204,16 +207,11 @@ def fish(rng) -> list[Stroke]:
     """An oval body with a triangular tail and an eye."""
     body = _ellipse(0.42, 0.5, 0.3, rng.uniform(0.15, 0.22), 0.3, 2 * np.pi - 0.3)
     tail = np.array([body[-1], (0.95, 0.3), (0.95, 0.7), body[0]])
-    return [body, np.concatenate([_segment(a, b) for a, b in zip(tail[:-1], tail[1:])]), _ellipse(0.27, 0.45, 0.02, 0.02, n=8)]
+    return [body, _polyline(tail), _ellipse(0.27, 0.45, 0.02, 0.02, n=8)]
 
 
 # ---- more training families (opt-in: `refusal_head train --doodles-from train+`) ------------------------
 # Objects drawn from outlines, none of them a character's shape in any task.
-
-def _polyline(points) -> Stroke:
-    points = np.asarray(points, float)
-    return np.concatenate([_segment(a, b) for a, b in zip(points[:-1], points[1:])])
-
 
 def envelope(rng) -> list[Stroke]:
     """A letter's envelope: a box with the flap's V from the top corners."""
@@ -313,7 +311,7 @@ def star(rng) -> list[Stroke]:
     else:
         inner = np.stack([0.5 + 0.18 * np.cos(a + np.pi / 5), 0.52 + 0.18 * np.sin(a + np.pi / 5)], 1)
         pts = np.concatenate([np.stack([outer, inner], 1).reshape(-1, 2), outer[:1]])
-    return [np.concatenate([_segment(p, q) for p, q in zip(pts[:-1], pts[1:])])]
+    return [_polyline(pts)]
 
 
 def spiral(rng) -> list[Stroke]:
