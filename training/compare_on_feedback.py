@@ -22,11 +22,10 @@ def held_out_scores(feedback_path: Path, task: str, folders: list[Path], holdout
     """Each model's scores on the records the gate holds out (`holdout_fraction`: the retrain's own setting,
     default RetrainSettings')."""
     from handwriting.model_folder import KERAS_FILE
-    from handwriting.refusal import RefusalPolicy
+    from handwriting.refusal import RefusalPolicy, refused_mask
+    from training.eval_sets import predict_all
     from training.keras_runtime import KerasRuntime
     from training.retrain import RetrainSettings, held_out, load_feedback
-    from handwriting.refusal import refused_mask
-    from training.eval_sets import predict_all
 
     feedback = load_feedback(feedback_path, task)
     keep = held_out(feedback.ids, RetrainSettings().holdout_fraction if holdout_fraction is None else holdout_fraction)
