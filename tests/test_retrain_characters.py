@@ -114,6 +114,9 @@ def test_feedback_correcting_a_letter_confusion_is_learnt_and_promoted(scenario)
     assert scores["held_out"] == held_out["n"]
     assert scores["models"][str(scenario["base"])]["accuracy"] == pytest.approx(held_out["old_accuracy"], abs=1e-4)
     assert scores["models"][str(out / "candidate")]["accuracy"] == pytest.approx(held_out["new_accuracy"], abs=1e-4)
+    base_row, new_row = scores["models"][str(scenario["base"])], scores["models"][str(out / "candidate")]
+    assert base_row["corrections_answered_right"] == 0  # the served model got each of them wrong when sent
+    assert new_row["corrections_answered_right"] >= 0.5  # the retrain now reads most of them
 
     fresh, _ = synthetic_feedback.glyphs("crossed_zed", 40, seed=9, task=task)
     assert (predictions(scenario["base"] / "model.keras", fresh) == labels.index("E")).mean() >= 0.8
@@ -244,3 +247,31 @@ def test_feedback_counts_a_question_mark_answer_as_wrong():
     right = synthetic_feedback.answered_right(lambda x: probs[: len(x)], np.zeros((3, 28, 28), np.uint8),
                                               np.array([0, 0, 0]), policy)
     assert right.tolist() == [True, False, False]  # right; "?" although 0 was the closest; another character
+
+
+def test_synthetic_feedback_takes_a_mix_of_styles_the_models_misread(tmp_path):
+    from training.keras_runtime import KerasRuntime
+
+    mix = synthetic_feedback.parse_mix("emnist=6,looped_ell=2,crossed_zed=2", "letters")
+    assert mix == {"emnist": 0.6, "looped_ell": 0.2, "crossed_zed": 0.2}
+    model = small_cnn(52)
+    model.save(tmp_path / "model.keras")
+    x, y, _ = synthetic_feedback.make_character_feedback(40, "letters", KerasRuntime(tmp_path / "model.keras"), seed=0,
+                                                         emnist_cache=FIXTURE, mix=mix)
+    letters = labels_for("letters")
+    ells = x[y == letters.index("l")]
+    assert len(ells) >= 8 and (y == letters.index("Z")).sum() >= 8 and len(y) == 40
+    looped, _ = synthetic_feedback.glyphs("looped_ell", 8, seed=1, task="letters")
+    assert len({img.tobytes() for img in ells} & {img.tobytes() for img in looped}) == 8  # the styled ones, drawn
+    for bad in ("emnist=7,slashed_zero=3", "mnist_redrawn=1", "emnist=-1,looped_ell=2"):  # no 0 among letters
+        with pytest.raises(ValueError):
+            synthetic_feedback.parse_mix(bad, "letters")
+
+
+@pytest.mark.parametrize("style, task", [("slashed_zero", "digits"), ("slashed_zero", "all"), ("looped_ell", "all")])
+def test_each_new_style_draws_its_character_through_the_apps_preprocessing(style, task):
+    x, y = synthetic_feedback.glyphs(style, 6, seed=3, task=task)
+    assert x.shape == (6, 28, 28) and x.dtype == np.uint8
+    assert (x.reshape(6, -1).max(1) == 255).all() and (x.reshape(6, -1).mean(1) > 10).all()  # ink, white on black
+    assert len({img.tobytes() for img in x}) == 6  # each drawn afresh
+    assert set(y) == {labels_for(task).index(synthetic_feedback.STYLES[style][1])}

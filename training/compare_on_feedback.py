@@ -7,7 +7,9 @@ What a retrain learnt from its corrections shows only against a control: a candi
 on other feedback (the same characters as written, say) scored on the same held-out records. The gate scores
 each candidate on its own file only; this scores any models on one file. Held-out records are the ones the
 gate keeps out of training (`retrain.held_out`, by record id). `accuracy` is the gate's (the most likely
-character, "?" aside); `answered_right` is what the app would record (the right character and not "?").
+character, "?" aside); `answered_right` is what the app would record (the right character and not "?"); it is also split between
+the held-out corrections (records the served model got wrong when they were sent: what a retrain should now
+get right) and the confirmations (what it must keep getting right).
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+
+
+def _share(hits: np.ndarray) -> float | None:
+    return round(float(hits.mean()), 5) if len(hits) else None
 
 
 def held_out_scores(feedback_path: Path, task: str, folders: list[Path], holdout_fraction: float | None = None) -> dict:
@@ -29,15 +35,22 @@ def held_out_scores(feedback_path: Path, task: str, folders: list[Path], holdout
 
     feedback = load_feedback(feedback_path, task)
     keep = held_out(feedback.ids, RetrainSettings().holdout_fraction if holdout_fraction is None else holdout_fraction)
-    x, y = feedback.x[keep], feedback.y[keep]
+    x, y, corrected = feedback.x[keep], feedback.y[keep], ~feedback.was_correct[keep]
     rows = {}
     for folder in folders:
         probs = predict_all(KerasRuntime(folder / KERAS_FILE), x.astype(np.float32) / 255.0)
         right, refused = probs[:, :len(feedback.labels)].argmax(1) == y, refused_mask(probs, RefusalPolicy.load(folder))
+        answered = right & ~refused
         rows[str(folder)] = {"accuracy": round(float(right.mean()), 5), "refused": round(float(refused.mean()), 5),
-                             "answered_right": round(float((right & ~refused).mean()), 5)}
+                             "answered_right": round(float(answered.mean()), 5),
+                             "corrections_answered_right": _share(answered[corrected]),
+                             "confirmations_answered_right": _share(answered[~corrected])}
     return {"feedback": str(feedback_path), "task": task, "held_out": int(keep.sum()),
             "corrections_among_them": int((~feedback.was_correct[keep]).sum()), "models": rows}
+
+
+def _percent(share: float | None) -> str:
+    return "none held out" if share is None else f"{share:.2%}"
 
 
 def main(argv=None):
@@ -55,7 +68,8 @@ def main(argv=None):
     result = held_out_scores(Path(args.feedback), task, [Path(m) for m in args.models], args.holdout_fraction)
     for name, row in result["models"].items():
         print(f"{name}: accuracy {row['accuracy']:.2%}, refused {row['refused']:.2%}, answered right "
-              f"{row['answered_right']:.2%} (of {result['held_out']} held-out records)")
+              f"{row['answered_right']:.2%} (of {result['held_out']} held-out records; corrections "
+              f"{_percent(row['corrections_answered_right'])}, confirmations {_percent(row['confirmations_answered_right'])})")
     if args.json:
         from benchmarks.measure import save_result
 

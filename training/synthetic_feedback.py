@@ -15,6 +15,12 @@ app's own preprocessing. What is drawn:
 For letters and all (`--task letters|all`): EMNIST training-part images from the preprocessed cache
 (`training.emnist_cache`; never its validation tenth) and capital Zs with a bar through the diagonal.
 
+`--mix` picks other shares, among them two common styles the served models do misread (2.2.0 / 2.3.0): a
+zero with a slash through it (the digits model answers "?" for most) and a looped cursive l (read as L, E
+or Z): feedback a retrain has something to learn from.
+
+    python -m training.synthetic_feedback --task letters --n 1000 --mix emnist=0.7,looped_ell=0.3 --out fb.npz
+
 `--look mixed` sends the MNIST / EMNIST part in the ways people send pictures to the page: a third drawn on
 the sketchpad, a third photographed pen on paper (some on ruled paper; `training.photo_renders`), a third
 as scanned, each through the app's preprocessing. The default (`scan`) keeps the earlier files'
@@ -95,7 +101,37 @@ def crossed_zed(rng: np.random.Generator) -> np.ndarray:
     return _draw([[top_left, top_right, bottom_left, bottom_right], [(cx - half, cy + j(5)), (cx + half, cy + j(5))]], rng)
 
 
-STYLES = {"crossed_seven": (crossed_seven, "7"), "flagged_one": (flagged_one, "1"), "crossed_zed": (crossed_zed, "Z")}
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float, n: int = 24) -> list[tuple[float, float]]:
+    """Points on an ellipse from angle `start` to `stop` (radians; y grows downwards)."""
+    return [(cx + rx * np.cos(a), cy + ry * np.sin(a)) for a in np.linspace(start, stop, n)]
+
+
+def slashed_zero(rng: np.random.Generator) -> np.ndarray:
+    """A zero with a slash through it (as programmers and Scandinavians write it, to tell it from O)."""
+    j = lambda s=10: rng.uniform(-s, s)  # noqa: E731
+    cx, cy, rx, ry = 140 + j(), 140 + j(), rng.uniform(55, 75), rng.uniform(85, 100)
+    lean = rng.uniform(-0.15, 0.15)
+    ring = [(x + lean * (y - cy), y) for x, y in _arc(cx, cy, rx, ry, 0, 2 * np.pi, 48)]
+    reach = rng.uniform(0.8, 1.0)
+    slash = [(cx - rx * reach + j(6), cy + ry * reach + j(6)), (cx + rx * reach + j(6), cy - ry * reach + j(6))]
+    return _draw([ring, slash], rng)
+
+
+def looped_ell(rng: np.random.Generator) -> np.ndarray:
+    """A cursive lower-case l: up from the baseline, a loop at the top, down, and a tail to the right."""
+    j = lambda s=8: rng.uniform(-s, s)  # noqa: E731
+    height, width = rng.uniform(145, 175), rng.uniform(35, 55)
+    x0, base = 110 + j(), 235 + j()
+    top = base - 10 - height
+    rise = [(x0 - 30 + 60 * u, base - 10 - (height - 18) * u) for u in np.linspace(0, 1, 15)]
+    loop = _arc(x0 + 10, top + 28, width / 2, 28, 0, -np.pi, 15)
+    down = [(x0 - 15 + 5 * u, top + 28 + (height - 18) * u) for u in np.linspace(0, 1, 15)]
+    tail = [(x0 - 10 + 40 * u, base - 20 * np.sin(np.pi * u / 2)) for u in np.linspace(0, 1, 8)]
+    return _draw([rise + loop + down + tail], rng)
+
+
+STYLES = {"crossed_seven": (crossed_seven, "7"), "flagged_one": (flagged_one, "1"), "crossed_zed": (crossed_zed, "Z"),
+          "slashed_zero": (slashed_zero, "0"), "looped_ell": (looped_ell, "l")}
 
 
 def glyphs(style: str, n: int, seed: int = 0, task: str = "digits") -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +140,13 @@ def glyphs(style: str, n: int, seed: int = 0, task: str = "digits") -> tuple[np.
     rng = np.random.default_rng(seed)
     x = np.stack([draw(rng) for _ in range(n)]) if n else np.zeros((0, 28, 28), np.uint8)
     return x, np.full(n, labels_for(task).index(label), np.int64)
+
+
+def style_parts(counts: dict[str, int], seed: int, task: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The drawings of each style in `counts` (in its order: the n-th style drawn with seed + n, as the earlier
+    files were)."""
+    styles = [name for name in counts if name in STYLES and counts[name]]
+    return [glyphs(style, counts[style], seed + 1 + i, task) for i, style in enumerate(styles)]
 
 
 def redrawn(digits: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -189,16 +232,13 @@ def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float
     the MNIST digits on the pad; "mixed" sends them as `as_sent` does; `hand` re-shapes them first (`in_hand`)."""
     from training.data import load_mnist
 
-    counts = {name: int(round(share * n)) for name, share in mix.items()}
-    counts["mnist_redrawn"] += n - sum(counts.values())
+    counts = counts_of(mix, n, "mnist_redrawn")
     train, _ = load_mnist(data_dir)
     pick = np.random.default_rng(seed).choice(len(train.y), counts["mnist_redrawn"], replace=False)
     written = in_hand(train.x[pick], hand, seed)
     digits = redrawn(written, seed) if look == "scan" else as_sent(written, look, seed)
     parts = [(digits, train.y[pick])]
-    for i, style in enumerate(STYLES):
-        if style in counts:
-            parts.append(glyphs(style, counts[style], seed + 1 + i))
+    parts += style_parts(counts, seed, "digits")
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     order = np.random.default_rng(seed + 100).permutation(len(y))
@@ -209,22 +249,46 @@ def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float
 CHARACTER_MIX = {"emnist": 0.7, "crossed_zed": 0.3}
 
 
+def counts_of(mix: dict[str, float], n: int, rest: str) -> dict[str, int]:
+    """How many records each part of `mix` gets out of `n` (rounding left-overs go to `rest`)."""
+    counts = {name: int(round(share * n)) for name, share in mix.items()}
+    counts[rest] = counts.get(rest, 0) + n - sum(counts.values())
+    return counts
+
+
+def parse_mix(text: str, task: str) -> dict[str, float]:
+    """`--mix` as `name=share,...`: `mnist_redrawn` (digits) or `emnist` (letters, all), and `STYLES` whose
+    character the task has; shares are normalised to sum to one."""
+    main = "mnist_redrawn" if task == "digits" else "emnist"
+    allowed = [main] + [name for name, (_, label) in STYLES.items() if label in labels_for(task)]
+    mix = {}
+    for part in text.split(","):
+        name, _, share = part.partition("=")
+        if name.strip() not in allowed:
+            raise ValueError(f"--mix: {name.strip()!r} is not one of {', '.join(allowed)} (task {task})")
+        mix[name.strip()] = float(share)
+    if min(mix.values()) < 0 or sum(mix.values()) <= 0:
+        raise ValueError("--mix: shares must be >= 0 and not all 0")
+    return {name: share / sum(mix.values()) for name, share in mix.items()}
+
+
 def make_character_feedback(n: int, task: str, runtime, seed: int = 0, emnist_cache=None, mix: dict[str, float] = CHARACTER_MIX,
                             look: str = "scan", policy=None, hand: str = "as-written"):
     """Letters / all: (x, y, was_correct) of `n` records: EMNIST *training-part* images from the preprocessed cache
     (never its validation tenth, never hw62_dev), written in `hand` (`in_hand`) and sent with `look` (`as_sent`),
-    and crossed Zs (a European style), shuffled."""
+    and drawings of the `mix`'s styles (default: crossed Zs, a European style), shuffled."""
     from training.emnist_cache import load
 
     d = load(emnist_cache)
-    n_zed = int(round(mix["crossed_zed"] * n))
+    counts = counts_of(mix, n, "emnist")
     pool = ~d["validation"] & ~d["case_ambiguous"] & (d["source"] < 2)
     if task == "letters":
         pool &= d["y"] >= 10
-    pick = np.random.default_rng(seed).choice(np.flatnonzero(pool), n - n_zed, replace=False)
+    pick = np.random.default_rng(seed).choice(np.flatnonzero(pool), counts["emnist"], replace=False)
     ey = d["y"][pick].astype(np.int64) - (10 if task == "letters" else 0)
-    zx, zy = glyphs("crossed_zed", n_zed, seed + 1, task)
-    x, y = np.concatenate([as_sent(in_hand(d["x"][pick], hand, seed), look, seed), zx]), np.concatenate([ey, zy])
+    parts = [(as_sent(in_hand(d["x"][pick], hand, seed), look, seed), ey)]
+    parts += style_parts(counts, seed, task)
+    x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     order = np.random.default_rng(seed + 100).permutation(len(y))
     x, y = x[order], y[order]
     return x, y, answered_right(runtime, x, y, policy or RefusalPolicy.never())
@@ -243,8 +307,15 @@ def main(argv=None):
     parser.add_argument("--hand", default="as-written", choices=list(HANDS),
                         help="how the MNIST / EMNIST characters are written: as in the data set, or re-shaped into "
                              "another community's hand (default as-written)")
+    parser.add_argument("--mix", default=None,
+                        help="shares of the parts, e.g. emnist=0.7,looped_ell=0.3 or mnist_redrawn=0.7,slashed_zero=0.3 "
+                             f"(styles: {', '.join(STYLES)}; default: digits {MIX}, letters and all {CHARACTER_MIX})")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    try:
+        mix = parse_mix(args.mix, args.task) if args.mix else (MIX if args.task == "digits" else CHARACTER_MIX)
+    except ValueError as error:
+        parser.error(str(error))
 
     from handwriting.model_folder import KERAS_FILE
     from training.keras_runtime import KerasRuntime
@@ -253,10 +324,10 @@ def main(argv=None):
     weights = Path(args.model_dir) / KERAS_FILE if args.model_dir else resolve_model(args.task).weights
     runtime, policy = KerasRuntime(weights), RefusalPolicy.load(Path(weights).parent)
     if args.task == "digits":
-        x, y, was_correct = make_feedback(args.n, args.data_dir, runtime, args.seed, look=args.look, policy=policy,
+        x, y, was_correct = make_feedback(args.n, args.data_dir, runtime, args.seed, mix=mix, look=args.look, policy=policy,
                                           hand=args.hand)
     else:
-        x, y, was_correct = make_character_feedback(args.n, args.task, runtime, args.seed, args.emnist_cache,
+        x, y, was_correct = make_character_feedback(args.n, args.task, runtime, args.seed, args.emnist_cache, mix=mix,
                                                     look=args.look, policy=policy, hand=args.hand)
     path = feedback_file(args.out, x, y, was_correct, args.seed, args.task)
     print(f"wrote {path}: {len(y)} records, {int((~was_correct).sum())} of them corrections "
