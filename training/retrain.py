@@ -574,8 +574,9 @@ def next_version(version: str) -> str:
 
 
 def save_candidate_model(folder: Path, model, task: str, policy=None) -> None:
-    """The new weights, their LiteRT copy for serving (checked against them), the base's refusal policy
-    (its thresholds, unchanged: the gate checks the candidate refuses no more real characters), both verified."""
+    """The new weights, their LiteRT copy for serving (checked against them), the refusal policy (the base's
+    thresholds, or after a re-fit of the "?" head those `reanchored` gives; either way the gate checks the
+    candidate refuses no more real characters), both verified."""
     from handwriting.refusal import RefusalPolicy
     from training.export import export_litert
 
