@@ -16,8 +16,8 @@ For letters and all (`--task letters|all`): EMNIST training-part images from the
 (`training.emnist_cache`; never its validation tenth) and capital Zs with a bar through the diagonal.
 
 `--mix` picks other shares, among them two common styles the served models do misread (2.2.0 / 2.3.0): a
-zero with a slash through it (the digits model answers "?" for most) and a looped cursive l (read as L, E
-or Z): feedback a retrain has something to learn from.
+zero with a slash through it (the digits model answers "?" for most) and a looped cursive l (read as L, E,
+B or R): feedback a retrain has something to learn from.
 
     python -m training.synthetic_feedback --task letters --n 1000 --mix emnist=0.7,looped_ell=0.3 --out fb.npz
 
