@@ -187,6 +187,7 @@ def test_the_gate_refuses_a_candidate_that_answers_more_real_characters_with_a_q
     _, _, rows = retrain.compare(Runtime(old), Runtime(new), [s], labels_for("digits"), settings, policy, policy)
     assert rows["set"]["verdict"] == "same" and rows["set"]["new_accuracy"] == 1.0  # the characters are still read right
     assert rows["set"]["old_refused"] == 0.0 and rows["set"]["new_refused"] == 0.004
+    assert rows["set"]["old_answered_right"] == 1.0 and rows["set"]["new_answered_right"] == 0.996  # "?" is wrong
     promoted, reasons = retrain.gate(rows)
     assert not promoted and "refuses" in reasons[0]
     _, _, rows = retrain.compare(Runtime(old), Runtime(old), [s], labels_for("digits"), settings, policy, policy)
@@ -394,3 +395,22 @@ def test_a_refitted_heads_thresholds_are_set_to_refuse_as_many_training_characte
     assert abs(line_new - line_old) < 0.002 and moved.details["in_a_line"]["min_confidence"] != 0.05
     assert moved.details["retrain_reanchored"]["from_min_confidence"] == 0.1
     assert retrain.reanchored(RefusalPolicy(True, 0.5, 0.0), old, new) == RefusalPolicy(True, 0.5, 0.0)  # none threshold: kept
+
+
+def test_the_report_shows_what_the_app_records_as_right_beside_the_refusals():
+    row = {"n": 186, "old_accuracy": 0.962, "new_accuracy": 0.984, "change": 0.02, "allowed_drop": 0.03, "verdict": "same",
+           "old_refused": 0.177, "new_refused": 0.005, "allowed_refusal_rise": 0.06, "refusal_verdict": "same",
+           "old_answered_right": 0.801, "new_answered_right": 0.979}
+    report = {"decision": "refused", "promoted": False, "reasons": ["worse on letters"], "skipped_sets": {},
+              "base": {"version": "2.3.0", "source": "bundled"}, "candidate": {"version": "2.3.1"},
+              "feedback": {"records": 1000, "file": "fb.npz", "held_out": 186},
+              "training_set": {"labels_shuffled": False, "base_images": 10, "feedback_records": 5, "corrections": 2,
+                               "correction_repeats": 10, "confirmations": 3, "confirmation_repeats": 1, "images_per_epoch": 33},
+              "settings": {**retrain.asdict(retrain.RetrainSettings(learn="heads"))},
+              "seconds": {"total": 1.0, "training": 0.5}, "comparison": {"feedback_heldout": row}, "negatives": {},
+              "command": "python -m training.retrain"}
+    text = retrain.report_markdown(report)
+    assert "| feedback_heldout | 17.70% | 0.50% | 6.00% | same | 80.10% | 97.90% |" in text
+    assert "thresholds are set again" in text
+    report["settings"]["learn"] = "characters"
+    assert "keeps the base's refusal.json" in retrain.report_markdown(report)

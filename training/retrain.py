@@ -469,6 +469,9 @@ def compare(old_runtime, new_runtime, sets, labels, settings: RetrainSettings, o
             refused_change = (more - fewer) / n
             rows[s.name].update({
                 "old_refused": round(float(r_old.mean()), 5), "new_refused": round(float(r_new.mean()), 5),
+                # what the app records as right ("?" is wrong): where a retrain that stops refusing a style shows
+                "old_answered_right": round(float((old_right & ~r_old).mean()), 5),
+                "new_answered_right": round(float((new_right & ~r_new).mean()), 5),
                 "refused_change": round(refused_change, 5), "allowed_refusal_rise": round(float(allowed_more), 5),
                 "refusal_verdict": "worse" if refused_change > allowed_more else "same"})
             new_results[s.name]["refused"] = rows[s.name]["new_refused"]
@@ -631,11 +634,16 @@ Reproduce: `{report['command']}`
 def _refusal_rows(report: dict) -> str:
     """For "?" models: how many real characters of each set old and new refuse (the gate allows no rise)."""
     rows = [f"| {name} | {r['old_refused']:.2%} | {r['new_refused']:.2%} | {r['allowed_refusal_rise']:.2%} | "
-            f"{r['refusal_verdict']} |" for name, r in report["comparison"].items() if "old_refused" in r]
+            f"{r['refusal_verdict']} | {r['old_answered_right']:.2%} | {r['new_answered_right']:.2%} |"
+            for name, r in report["comparison"].items() if "old_refused" in r]
     if not rows:
         return ""
-    text = ("Real characters answered \"?\" (the candidate keeps the base's refusal.json; more refusals fail the gate):\n\n"
-            "| set | old refused | new refused | allowed rise | verdict |\n|---|---:|---:|---:|---|\n" + "\n".join(rows) + "\n\n")
+    thresholds = ("its \"?\" head re-fitted, the candidate's thresholds are set again on training characters"
+                  if report["settings"].get("learn") == "heads" else "the candidate keeps the base's refusal.json")
+    text = (f"Real characters answered \"?\" ({thresholds}; more refusals fail the gate), and answered right as the "
+            "app records it (the right character, not \"?\"):\n\n"
+            "| set | old refused | new refused | allowed rise | verdict | old answered right | new answered right |\n"
+            "|---|---:|---:|---:|---|---:|---:|\n" + "\n".join(rows) + "\n\n")
     negatives = [f"| {name} | {r['n']} | {r['old_refused']:.2%} | {r['new_refused']:.2%} | {r['allowed_drop']:.2%} | "
                  f"{r['verdict']} |" for name, r in (report.get("negatives") or {}).items()]
     if negatives:
@@ -802,7 +810,9 @@ def main(argv=None):
                      Path(args.promote_to) if args.promote_to else None, args.publish, command, args.emnist_cache,
                      args.synthetic_cache)
     for name, r in report["comparison"].items():
-        print(f"{name:>16}: {r['old_accuracy']:.4%} -> {r['new_accuracy']:.4%} ({r['verdict']})")
+        answered = (f"; answered right {r['old_answered_right']:.2%} -> {r['new_answered_right']:.2%}"
+                    if "old_answered_right" in r else "")
+        print(f"{name:>16}: {r['old_accuracy']:.4%} -> {r['new_accuracy']:.4%} ({r['verdict']}){answered}")
     print(f"{report['decision'].upper()}: {'; '.join(report['reasons'])}")
     print(f"report: {out / 'report.md'}; candidate: {out / 'candidate'}"
           + (f"; promoted to {report['promoted_to']}" if report["promoted_to"] else "")
