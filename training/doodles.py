@@ -45,7 +45,8 @@ def _polyline(points, n: int = 8) -> Stroke:
     return np.concatenate([_segment(a, b, n) for a, b in zip(points[:-1], points[1:])])
 
 
-def _ellipse(cx, cy, rx, ry, start=0.0, end=2 * np.pi, n: int = 40) -> np.ndarray:
+def ellipse(cx, cy, rx, ry, start=0.0, end=2 * np.pi, n: int = 40) -> np.ndarray:
+    """n points (x, y) on an ellipse from angle `start` to `end` (also the synthetic feedback's curves)."""
     t = np.linspace(start, end, n)
     return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
 
@@ -83,7 +84,7 @@ def heart(rng) -> list[Stroke]:
 def sun(rng) -> list[Stroke]:
     """A small circle with rays all round."""
     r = rng.uniform(0.12, 0.2)
-    strokes = [_ellipse(0.5, 0.5, r, r)]
+    strokes = [ellipse(0.5, 0.5, r, r)]
     for a in np.linspace(0, 2 * np.pi, rng.integers(6, 13), endpoint=False) + rng.random():
         strokes.append(_segment((0.5 + (r + 0.05) * np.cos(a), 0.5 + (r + 0.05) * np.sin(a)),
                                 (0.5 + 0.45 * np.cos(a), 0.5 + 0.45 * np.sin(a))))
@@ -109,7 +110,7 @@ def grid(rng) -> list[Stroke]:
     strokes = [_segment((p, 0.05), (p + rng.normal(0, 0.03), 0.95)) for p in pos]
     strokes += [_segment((0.05, p), (0.95, p + rng.normal(0, 0.03))) for p in pos]
     if k == 2 and rng.random() < 0.5:  # a tic-tac-toe position
-        strokes.append(_ellipse(0.5, 0.5, 0.1, 0.1))
+        strokes.append(ellipse(0.5, 0.5, 0.1, 0.1))
     return strokes
 
 
@@ -127,7 +128,7 @@ def dots(rng) -> list[Stroke]:
     for _ in range(rng.integers(5, 12)):
         cx, cy = rng.uniform(0.1, 0.9, 2)
         r = rng.uniform(0.005, 0.04)
-        strokes.append(_ellipse(cx, cy, r, r, n=12))
+        strokes.append(ellipse(cx, cy, r, r, n=12))
     return strokes
 
 
@@ -144,7 +145,7 @@ def flower(rng) -> list[Stroke]:
 def crossed(rng) -> list[Stroke]:
     """A circle or box struck through with an X (a 'no' sign)."""
     if rng.random() < 0.5:
-        outline = _ellipse(0.5, 0.5, 0.4, 0.4)
+        outline = ellipse(0.5, 0.5, 0.4, 0.4)
     else:
         outline = _polyline([(0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9), (0.1, 0.1)])
     return [outline, _segment((0.2, 0.2), (0.8, 0.8)), _segment((0.8, 0.2), (0.2, 0.8))]
@@ -179,7 +180,7 @@ def concentric(rng) -> list[Stroke]:
     """A target: three or more nested rings (or nested boxes)."""
     k = rng.integers(3, 6)
     if rng.random() < 0.6:
-        return [_ellipse(0.5, 0.5, r, r) for r in np.linspace(0.1, 0.45, k)]
+        return [ellipse(0.5, 0.5, r, r) for r in np.linspace(0.1, 0.45, k)]
     return [_polyline([(0.5 - r, 0.5 - r), (0.5 + r, 0.5 - r), (0.5 + r, 0.5 + r), (0.5 - r, 0.5 + r), (0.5 - r, 0.5 - r)])
             for r in np.linspace(0.1, 0.45, k)]
 
@@ -187,7 +188,7 @@ def concentric(rng) -> list[Stroke]:
 def stick_figure(rng) -> list[Stroke]:
     """A head, a body, two arms, two legs."""
     hip = (0.5, rng.uniform(0.6, 0.7))
-    return [_ellipse(0.5, 0.15, 0.1, 0.1), _segment((0.5, 0.25), hip),
+    return [ellipse(0.5, 0.15, 0.1, 0.1), _segment((0.5, 0.25), hip),
             _segment((0.2, rng.uniform(0.3, 0.5)), (0.5, 0.38)), _segment((0.5, 0.38), (0.8, rng.uniform(0.3, 0.5))),
             _segment(hip, (rng.uniform(0.2, 0.35), 0.95)), _segment(hip, (rng.uniform(0.65, 0.8), 0.95))]
 
@@ -205,9 +206,9 @@ def tree(rng) -> list[Stroke]:
 
 def fish(rng) -> list[Stroke]:
     """An oval body with a triangular tail and an eye."""
-    body = _ellipse(0.42, 0.5, 0.3, rng.uniform(0.15, 0.22), 0.3, 2 * np.pi - 0.3)
+    body = ellipse(0.42, 0.5, 0.3, rng.uniform(0.15, 0.22), 0.3, 2 * np.pi - 0.3)
     tail = np.array([body[-1], (0.95, 0.3), (0.95, 0.7), body[0]])
-    return [body, _polyline(tail), _ellipse(0.27, 0.45, 0.02, 0.02, n=8)]
+    return [body, _polyline(tail), ellipse(0.27, 0.45, 0.02, 0.02, n=8)]
 
 
 # ---- more training families (opt-in: `refusal_head train --doodles-from train+`) ------------------------
@@ -223,7 +224,7 @@ def envelope(rng) -> list[Stroke]:
 def key(rng) -> list[Stroke]:
     """A ring on the left, a shaft to the right with two or three teeth under its end."""
     r, y = rng.uniform(0.12, 0.18), 0.5
-    strokes = [_ellipse(0.08 + r, y, r, r), _segment((0.08 + 2 * r, y), (0.95, y))]
+    strokes = [ellipse(0.08 + r, y, r, r), _segment((0.08 + 2 * r, y), (0.95, y))]
     for x in np.linspace(0.95, 0.72, rng.integers(2, 4)):
         strokes.append(_segment((x, y), (x, y + rng.uniform(0.1, 0.18))))
     return strokes
@@ -235,7 +236,7 @@ def car(rng) -> list[Stroke]:
     body = _polyline([(0.05, 0.7), (0.05, 0.5), (0.25, 0.48), (0.35, roof), (0.68, roof), (0.78, 0.48),
                       (0.95, 0.52), (0.95, 0.7), (0.05, 0.7)])
     w = rng.uniform(0.08, 0.11)
-    return [body, _ellipse(0.27, 0.72, w, w), _ellipse(0.73, 0.72, w, w)]
+    return [body, ellipse(0.27, 0.72, w, w), ellipse(0.73, 0.72, w, w)]
 
 
 def boat(rng) -> list[Stroke]:
@@ -250,12 +251,12 @@ def boat(rng) -> list[Stroke]:
 
 def umbrella(rng) -> list[Stroke]:
     """An open umbrella: the canopy's dome with a scalloped rim, a handle with its hook."""
-    strokes = [_ellipse(0.5, 0.5, 0.45, 0.38, np.pi, 2 * np.pi)]
+    strokes = [ellipse(0.5, 0.5, 0.45, 0.38, np.pi, 2 * np.pi)]
     for k in range(4):  # the rim: four small arcs between the ribs' ends
         x0 = 0.05 + k * 0.225
-        strokes.append(_ellipse(x0 + 0.1125, 0.5, 0.1125, 0.06, np.pi, 2 * np.pi, n=12)[::-1])
+        strokes.append(ellipse(x0 + 0.1125, 0.5, 0.1125, 0.06, np.pi, 2 * np.pi, n=12)[::-1])
     strokes.append(np.concatenate([_segment((0.5, 0.45), (0.5, 0.85)),
-                                   _ellipse(0.42, 0.85, 0.08, 0.08, 0, np.pi, n=12)]))
+                                   ellipse(0.42, 0.85, 0.08, 0.08, 0, np.pi, n=12)]))
     return strokes
 
 
@@ -293,12 +294,12 @@ def scribble(rng) -> list[Stroke]:
 def face(rng) -> list[Stroke]:
     """A smiley (or frowny) face: outline, two eyes, a mouth."""
     sad = rng.random() < 0.25
-    strokes = [_ellipse(0.5, 0.5, 0.42, rng.uniform(0.38, 0.46))]
+    strokes = [ellipse(0.5, 0.5, 0.42, rng.uniform(0.38, 0.46))]
     for ex in (0.36, 0.64):
         r = rng.uniform(0.02, 0.05)
-        strokes.append(_ellipse(ex, 0.38, r, r, n=12))
+        strokes.append(ellipse(ex, 0.38, r, r, n=12))
     a0, a1 = (np.pi * 1.15, np.pi * 1.85) if sad else (np.pi * 0.15, np.pi * 0.85)
-    strokes.append(_ellipse(0.5, 0.78 if sad else 0.5, 0.22, 0.2, a0, a1, n=20))
+    strokes.append(ellipse(0.5, 0.78 if sad else 0.5, 0.22, 0.2, a0, a1, n=20))
     return strokes
 
 

@@ -42,6 +42,7 @@ from tqdm import tqdm
 from handwriting.preprocessing import InvalidImageError, to_model_input
 from handwriting.refusal import RefusalPolicy
 from handwriting.tasks import labels_for
+from training.doodles import ellipse
 
 # The default mix of a synthetic file: shares of re-drawn MNIST digits, crossed 7s and flagged 1s.
 MIX = {"mnist_redrawn": 0.6, "crossed_seven": 0.2, "flagged_one": 0.2}
@@ -101,17 +102,12 @@ def crossed_zed(rng: np.random.Generator) -> np.ndarray:
     return _draw([[top_left, top_right, bottom_left, bottom_right], [(cx - half, cy + j(5)), (cx + half, cy + j(5))]], rng)
 
 
-def _arc(cx: float, cy: float, rx: float, ry: float, start: float, stop: float, n: int = 24) -> list[tuple[float, float]]:
-    """Points on an ellipse from angle `start` to `stop` (radians; y grows downwards)."""
-    return [(cx + rx * np.cos(a), cy + ry * np.sin(a)) for a in np.linspace(start, stop, n)]
-
-
 def slashed_zero(rng: np.random.Generator) -> np.ndarray:
     """A zero with a slash through it (as programmers and Scandinavians write it, to tell it from O)."""
     j = lambda s=10: rng.uniform(-s, s)  # noqa: E731
     cx, cy, rx, ry = 140 + j(), 140 + j(), rng.uniform(55, 75), rng.uniform(85, 100)
     lean = rng.uniform(-0.15, 0.15)
-    ring = [(x + lean * (y - cy), y) for x, y in _arc(cx, cy, rx, ry, 0, 2 * np.pi, 48)]
+    ring = [(x + lean * (y - cy), y) for x, y in ellipse(cx, cy, rx, ry, 0, 2 * np.pi, 48)]
     reach = rng.uniform(0.8, 1.0)
     slash = [(cx - rx * reach + j(6), cy + ry * reach + j(6)), (cx + rx * reach + j(6), cy - ry * reach + j(6))]
     return _draw([ring, slash], rng)
@@ -124,7 +120,7 @@ def looped_ell(rng: np.random.Generator) -> np.ndarray:
     x0, base = 110 + j(), 235 + j()
     top = base - 10 - height
     rise = [(x0 - 30 + 60 * u, base - 10 - (height - 18) * u) for u in np.linspace(0, 1, 15)]
-    loop = _arc(x0 + 10, top + 28, width / 2, 28, 0, -np.pi, 15)
+    loop = [tuple(point) for point in ellipse(x0 + 10, top + 28, width / 2, 28, 0, -np.pi, 15)]
     down = [(x0 - 15 + 5 * u, top + 28 + (height - 18) * u) for u in np.linspace(0, 1, 15)]
     tail = [(x0 - 10 + 40 * u, base - 20 * np.sin(np.pi * u / 2)) for u in np.linspace(0, 1, 8)]
     return _draw([rise + loop + down + tail], rng)
