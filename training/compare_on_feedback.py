@@ -7,9 +7,9 @@ What a retrain learnt from its corrections shows only against a control: a candi
 on other feedback (the same characters as written, say) scored on the same held-out records. The gate scores
 each candidate on its own file only; this scores any models on one file. Held-out records are the ones the
 gate keeps out of training (`retrain.held_out`, by record id). `accuracy` is the gate's (the most likely
-character, "?" aside); `answered_right` is what the app would record (the right character and not "?"); it is also split between
-the held-out corrections (records the served model got wrong when they were sent: what a retrain should now
-get right) and the confirmations (what it must keep getting right).
+character, "?" aside); `answered_right` is what the app would record (the right character and not "?"); it is
+also split between the held-out corrections (records the served model got wrong when they were sent: what a
+retrain should now get right) and the confirmations (what it must keep getting right).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def held_out_scores(feedback_path: Path, task: str, folders: list[Path], holdout
                              "corrections_answered_right": _share(answered[corrected]),
                              "confirmations_answered_right": _share(answered[~corrected])}
     return {"feedback": str(feedback_path), "task": task, "held_out": int(keep.sum()),
-            "corrections_among_them": int((~feedback.was_correct[keep]).sum()), "models": rows}
+            "corrections_among_them": int(corrected.sum()), "models": rows}
 
 
 def _percent(share: float | None) -> str:

@@ -138,11 +138,15 @@ def glyphs(style: str, n: int, seed: int = 0, task: str = "digits") -> tuple[np.
     return x, np.full(n, labels_for(task).index(label), np.int64)
 
 
-def style_parts(counts: dict[str, int], seed: int, task: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The drawings of each style in `counts` (in its order: the n-th style drawn with seed + n, as the earlier
-    files were)."""
+def shuffled_records(parts: list[tuple[np.ndarray, np.ndarray]], counts: dict[str, int], seed: int, task: str, runtime,
+                     policy=None):
+    """(x, y, was_correct): `parts` and the drawings of each style in `counts` (in its order: the n-th style
+    drawn with seed + n, as the earlier files were), shuffled, each marked as `answered_right` marks it."""
     styles = [name for name in counts if name in STYLES and counts[name]]
-    return [glyphs(style, counts[style], seed + 1 + i, task) for i, style in enumerate(styles)]
+    parts = parts + [glyphs(style, counts[style], seed + 1 + i, task) for i, style in enumerate(styles)]
+    order = np.random.default_rng(seed + 100).permutation(sum(len(p[1]) for p in parts))
+    x, y = np.concatenate([p[0] for p in parts])[order], np.concatenate([p[1] for p in parts])[order]
+    return x, y, answered_right(runtime, x, y, policy or RefusalPolicy.never())
 
 
 def redrawn(digits: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -233,13 +237,7 @@ def make_feedback(n: int, data_dir, runtime, seed: int = 0, mix: dict[str, float
     pick = np.random.default_rng(seed).choice(len(train.y), counts["mnist_redrawn"], replace=False)
     written = in_hand(train.x[pick], hand, seed)
     digits = redrawn(written, seed) if look == "scan" else as_sent(written, look, seed)
-    parts = [(digits, train.y[pick])]
-    parts += style_parts(counts, seed, "digits")
-    x = np.concatenate([p[0] for p in parts])
-    y = np.concatenate([p[1] for p in parts])
-    order = np.random.default_rng(seed + 100).permutation(len(y))
-    x, y = x[order], y[order]
-    return x, y, answered_right(runtime, x, y, policy or RefusalPolicy.never())
+    return shuffled_records([(digits, train.y[pick])], counts, seed, "digits", runtime, policy)
 
 
 CHARACTER_MIX = {"emnist": 0.7, "crossed_zed": 0.3}
@@ -282,12 +280,8 @@ def make_character_feedback(n: int, task: str, runtime, seed: int = 0, emnist_ca
         pool &= d["y"] >= 10
     pick = np.random.default_rng(seed).choice(np.flatnonzero(pool), counts["emnist"], replace=False)
     ey = d["y"][pick].astype(np.int64) - (10 if task == "letters" else 0)
-    parts = [(as_sent(in_hand(d["x"][pick], hand, seed), look, seed), ey)]
-    parts += style_parts(counts, seed, task)
-    x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-    order = np.random.default_rng(seed + 100).permutation(len(y))
-    x, y = x[order], y[order]
-    return x, y, answered_right(runtime, x, y, policy or RefusalPolicy.never())
+    sent = as_sent(in_hand(d["x"][pick], hand, seed), look, seed)
+    return shuffled_records([(sent, ey)], counts, seed, task, runtime, policy)
 
 
 def main(argv=None):
