@@ -93,7 +93,7 @@ class RetrainSettings:
     restyled_per_style: int = 20000  # learn="heads": copies of the base data in each look its "?" head learnt from
 
     def __post_init__(self):
-        """A misspelt word must not quietly pick another behaviour (any `learn` but "characters" was "all")."""
+        """A misspelt word must not quietly pick another behaviour."""
         for name, allowed in SETTING_CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -221,9 +221,8 @@ def kept_none_targets(old_probs: np.ndarray, y: np.ndarray, none_label: int) -> 
     to the image's character (for a "none" image: the served model's own spread over the characters).
 
     So on everything it learnt from the head is asked for its old answers, and only the feedback, trained on
-    with hard labels, moves it. Re-fitted on hard labels instead, it drifted either way with the weighting:
-    a letters retrain answered "?" for 97.1% -> 89.7% of doodles (classes weighted as the characters), or for
-    1.89% -> 3.93% of the hw62 letter photos ("none" weighing half, as in the head's own training)."""
+    with hard labels, moves it: re-fitted on hard labels the head drifted, one way or the other with the
+    weighting (docs/retraining.md)."""
     q = old_probs[:, none_label].astype(np.float32)
     characters = old_probs[:, :none_label].astype(np.float32)
     spread = characters / np.maximum(characters.sum(1, keepdims=True), 1e-12)
@@ -239,7 +238,7 @@ def head_targets(old_probs: np.ndarray, y: np.ndarray, n_base: int, policy, none
     many feedback copies the "?" head is to stop refusing. Everywhere the head is asked for its old answer
     (`kept_none_targets`) except on the feedback the served model answered "?" for: those are characters (a
     correction said which). Pushing the none share of feedback it already accepted further down only taught it
-    to accept more: fresh doodles refused 97.1% -> 95.2% (letters), 97.3% -> 94.3% (all)."""
+    to accept more, doodles too."""
     from handwriting.refusal import refused_mask
 
     targets = kept_none_targets(old_probs, y, none_label)
@@ -255,8 +254,8 @@ ANCHOR_IMAGES = 30000  # training characters a re-fitted head's thresholds are s
 def reanchored(policy, old_probs: np.ndarray, new_probs: np.ndarray):
     """The policy with its confidence thresholds (the lone picture's and `in_a_line`'s) moved so that the new
     model refuses as many of these real characters (base training data, never a gate set) as the old one
-    did. A re-fitted head keeps its ranking roughly but not its scale: without this a digits retrain answered
-    "?" for 0.36% -> 0.80% of MNIST test and 1.22% -> 2.45% of the hw62 digit photos."""
+    did. A re-fitted head keeps its ranking roughly but not its scale, and the shipped thresholds sit where
+    the "?" unit is nearly saturated."""
     from handwriting.refusal import RefusalPolicy, refused_mask
 
     if not policy.min_confidence:  # only confidence thresholds are re-set (the shipped models' method)
@@ -405,14 +404,16 @@ def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSett
     model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
                   loss="categorical_crossentropy" if soft else "sparse_categorical_crossentropy",
                   metrics=["categorical_accuracy" if soft else "accuracy"])
-    quiet = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-             if with_none_head and isinstance(layer, keras.layers.Dropout)]
+    quiet = ([layer for layer in model._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, keras.layers.Dropout)] if with_none_head else [])
     rates = [layer.rate for layer in quiet]
     for layer in quiet:  # the head learnt from features as served (no dropout): it re-fits on them as served
         layer.rate = 0.0
-    fit(model, x, y, settings, sample_weight=sample_weight)
-    for layer, rate in zip(quiet, rates):
-        layer.rate = rate
+    try:
+        fit(model, x, y, settings, sample_weight=sample_weight)
+    finally:
+        for layer, rate in zip(quiet, rates):
+            layer.rate = rate
     return model
 
 
@@ -495,8 +496,7 @@ def none_head_styles(folder: Path) -> tuple[str, ...]:
 
 def restyled_sample(x: np.ndarray, y: np.ndarray, styles: tuple[str, ...], per_style: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
     """`per_style` images of (x, y) (a seeded draw, characters and "none" alike) re-made in each of `styles`,
-    through the upload path: a head re-fitted without them forgets that a photo is no reason for "?" (a digits
-    retrain then answered "?" for 0.64% -> 1.38% of photographed EMNIST digits)."""
+    through the upload path: a head re-fitted without them forgets that a photo is no reason for "?"."""
     from training.refusal_head import restyled_copies
 
     pick = np.random.default_rng(seed + 31).choice(len(y), min(per_style, len(y)), replace=False)
@@ -688,13 +688,14 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     if synthetic_cache:
         base_x, base_y, base_description = with_synthetic(task, base_x, base_y, base_description, synthetic_cache)
     doodles_from = none_doodle_families(base.folder)
+    head_learns = policy.none_unit and settings.learn == "heads"
     if policy.none_unit:  # a "?" model keeps seeing what it learnt "none" from (and the digits model EMNIST's digits)
         from training.none_data import none_unit_base_data
 
         extra_x, extra_y, extra = none_unit_base_data(task, emnist_cache, doodles_from=doodles_from)
         base_x, base_y = np.concatenate([base_x, extra_x]), np.concatenate([base_y, extra_y])
         base_description += f" + {extra}"
-        if settings.learn == "heads" and (styles := none_head_styles(base.folder)) and settings.restyled_per_style:
+        if head_learns and (styles := none_head_styles(base.folder)) and settings.restyled_per_style:
             copies_x, copies_y, made = restyled_sample(base_x, base_y, styles, settings.restyled_per_style, settings.seed)
             base_x, base_y = np.concatenate([base_x, copies_x]), np.concatenate([base_y, copies_y])
             base_description += f"; {made}"
@@ -710,7 +711,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
 
     weights = class_weights(y, policy.output_units(labels), power) if balanced else None
     targets = y
-    if policy.none_unit and settings.learn == "heads":  # the head keeps its old answers but where "?" was corrected
+    if head_learns:  # the head keeps its old answers but where "?" was corrected
         old_outputs = served_outputs(load_any(base.folder), x)
         targets, unrefused = head_targets(old_outputs, y, composition["base_images"], policy,
                                           len(labels))
@@ -719,11 +720,11 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     trained_at = time.time()
     model = fine_tune(base.weights, x, targets, settings, weights,
                       character_layers_only=len(labels) if policy.none_unit and settings.learn != "all" else None,
-                      with_none_head=settings.learn == "heads")
+                      with_none_head=head_learns)
     training_seconds = time.time() - trained_at
 
     candidate_policy = policy
-    if policy.none_unit and settings.learn == "heads":  # a re-fitted head: thresholds set again, on training characters
+    if head_learns:  # a re-fitted head: thresholds set again, on training characters
         anchor = np.random.default_rng(settings.seed + 41).permutation(
             np.flatnonzero(y[:composition["base_images"]] < len(labels)))[:ANCHOR_IMAGES]
         new_outputs = model.predict(x[anchor].astype(np.float32)[..., None] / 255.0, batch_size=512, verbose=0)

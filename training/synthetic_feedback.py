@@ -15,7 +15,7 @@ app's own preprocessing. What is drawn:
 For letters and all (`--task letters|all`): EMNIST training-part images from the preprocessed cache
 (`training.emnist_cache`; never its validation tenth) and capital Zs with a bar through the diagonal.
 
-`--mix` picks other shares, among them two common styles the served models do misread (2.2.0 / 2.3.0): a
+`--mix` picks other shares, among them two common styles the served models do misread: a
 zero with a slash through it (the digits model answers "?" for most) and a looped cursive l (read as L, E,
 B or R): feedback a retrain has something to learn from.
 
