@@ -21,8 +21,8 @@ DOODLE_CACHE = Path("data") / "doodles"
 
 def doodles(families: str | tuple[str, ...], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Generated doodles of "train", "train+" (with the everyday objects) or "eval" families (or the named
-    families), cached in data/doodles
-    (they take a minute to draw); the family index is in the order of the families drawn."""
+    families), cached in data/doodles (they take a minute to draw); the family index is in the order of the
+    families drawn."""
     from handwriting.config import PROJECT_DIR
     from training import doodles as d
 
