@@ -147,13 +147,20 @@ def pixel_branch():
 
 def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, rich: bool = False,
           augmented: bool = False, task: str = "all", balanced: bool = False, styles: tuple[str, ...] = (),
-          augment_negatives: bool = False, doodle_n: int = 34000, pixels: bool = False, doodles_from: str = "train") -> Path:
+          augment_negatives: bool = False, doodle_n: int = 34000, pixels: bool = False, doodles_from: str = "train",
+          extra: tuple[np.ndarray, np.ndarray, str] | None = None) -> Path:
+    """`extra`: more real characters (uint8 images, their index in `ALL`, what they are), e.g. the feedback a
+    retrain learns from: shown beside the characters of `head_data`, and restyled and augmented as they are."""
     import keras
 
     keras.utils.set_random_seed(seed)
     network = keras.saving.load_model(base / KERAS_FILE, compile=False)
     extractor = _features_and_logits(network, rich)
     x, none, y, xv, yv, yv_alt, description = head_data(cache, seed, doodle_n=doodle_n, task=task, doodles_from=doodles_from)
+    if extra is not None:
+        x, y = np.concatenate([x, extra[0]]), np.concatenate([y, extra[1].astype(np.int64)])
+        none = np.concatenate([none, np.zeros(len(extra[1]), bool)])
+        description += f", plus {len(extra[1]):,} {extra[2]} as characters"
     started = time.time()
     if styles:  # characters and doodles alike photographed and drawn on the pad: neither look means "none"
         cx, source = restyled_copies(x, styles, seed)

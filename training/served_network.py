@@ -59,15 +59,12 @@ def plain_networks(folder: Path) -> list:
     return networks
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", help="a served model folder (models/all)")
-    parser.add_argument("--out", required=True, help="where to write the network (an ensemble's: member_<i>/ in it)")
-    args = parser.parse_args(argv)
-    networks = plain_networks(Path(args.folder))
-    out = Path(args.out)
+def write_networks(folder: Path, out: Path) -> list:
+    """`out/model.keras`: the plain network(s) of the served `folder` (an ensemble's members in member_<i>/ too),
+    and its training.json without the "none_unit" part; returns the networks."""
+    networks = plain_networks(Path(folder))
     out.mkdir(parents=True, exist_ok=True)
-    record = {k: v for k, v in read_training(Path(args.folder)).items() if k != "none_unit"}
+    record = {k: v for k, v in read_training(Path(folder)).items() if k != "none_unit"}
     if len(networks) == 1:
         networks[0].save(out / KERAS_FILE)
     else:
@@ -79,6 +76,16 @@ def main(argv=None):
         build_ensemble([out / f"member_{i}" / KERAS_FILE for i in range(len(networks))],
                        networks[0].output_shape[-1]).save(out / KERAS_FILE)
     write_training(out, record)
+    return networks
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", help="a served model folder (models/all)")
+    parser.add_argument("--out", required=True, help="where to write the network (an ensemble's: member_<i>/ in it)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    networks = write_networks(Path(args.folder), out)
     print(f"wrote {out / KERAS_FILE} ({len(networks)} network{'s' if len(networks) > 1 else ''})")
 
 
