@@ -19,7 +19,9 @@
    `training.train` uses (augmentation, learning-rate decay). A "?" model's features stay as they are: by
    default only its character layers learn (`--learn`); "heads" also re-fits the "?" head, asked for its old
    answers except on feedback it answered "?" for, its thresholds then set again on training characters
-   (`head_targets`, `reanchored`); "all" lets every layer learn.
+   (`head_targets`, `reanchored`); "new-head" trains the "?" head again, by the recipe the served one was
+   made with, the feedback among its characters, and calibrates it as shipped (`training.new_head`); "all"
+   lets every layer learn.
 4. Evaluate old and new on the same fixed sets: digits: MNIST test, USPS and the hw62_dev digit photos;
    letters and all: the EMNIST validation tenth, the hw62_dev photos of the task (and MNIST test for all),
    each when the data folder (or the EMNIST cache) has it (evaluation only, never training); and the
@@ -65,7 +67,7 @@ from training.feedback_file import load_training_file
 from training.fit import class_weights  # noqa: F401  (the gate and tests use it from here too)
 
 
-SETTING_CHOICES = {"balance": ("auto", "on", "off"), "learn": ("characters", "heads", "all")}  # the words a setting takes
+SETTING_CHOICES = {"balance": ("auto", "on", "off"), "learn": ("characters", "heads", "new-head", "all")}  # the words a setting takes
 
 
 @dataclass
@@ -88,7 +90,8 @@ class RetrainSettings:
     balance: str = "auto"  # class weights count^-power: "auto" (the base model's prior_power; digits none), "on" (1), "off"
     shuffle_labels: bool = False  # negative control: learn noise; the gate must refuse the result
     # "?" models: "characters" (only the character layers learn), "heads" (they and the "?" head: what reads the
-    # features, which stay as they were) or "all" (every layer)
+    # features, which stay as they were), "new-head" (the character layers learn, then a "?" head is trained
+    # again by the served one's recipe with the feedback among its characters: `training.new_head`) or "all"
     learn: str = "characters"
     restyled_per_style: int = 20000  # learn="heads": copies of the base data in each look its "?" head learnt from
 
@@ -594,12 +597,16 @@ def save_candidate_model(folder: Path, model, task: str, policy=None) -> None:
     verify_model_folder(task, folder)
 
 
-def write_candidate_metadata(folder: Path, base, results: dict, version: str, retrain_record: dict) -> dict:
-    """training.json (the base's, plus this run), metrics.json, confusion matrices and the model card."""
+def write_candidate_metadata(folder: Path, base, results: dict, version: str, retrain_record: dict,
+                             none_unit: dict | None = None) -> dict:
+    """training.json (the base's, plus this run; `none_unit`: the record of a "?" head trained again), metrics.json,
+    confusion matrices and the model card."""
     from training.evaluate import write_metrics
 
     training = read_training(base.folder)
     training["retrained"] = retrain_record
+    if none_unit:
+        training["none_unit"] = {**none_unit, "outputs": training.get("none_unit", {}).get("outputs")}
     write_training(folder, training)
     return write_metrics(folder, base.task.name, results, version, retrain_record["evaluation_seconds"])
 
@@ -618,7 +625,7 @@ def report_markdown(report: dict) -> str:
 - Base: version {report['base']['version']} ({report['base']['source']}); candidate: version {report['candidate']['version']}.
 - Feedback: {report['feedback']['records']} records in `{Path(report['feedback']['file']).name}`, {report['feedback']['held_out']} of them held out for the comparison.
 - Each epoch: {c['base_images']:,} base images ({c.get('base_data') or 'base data'}) + {c['feedback_records']} feedback records ({c['corrections']} corrections x {c['correction_repeats']}, {c['confirmations']} confirmations x {c['confirmation_repeats']}) = {c['images_per_epoch']:,} images, each as a generated rotated, zoomed and shifted variant{weighting}.{control}
-- Fine-tuning: {s['epochs']} epochs, batch {s['batch_size']}, Adam {s['learning_rate']:g} decaying x{s['lr_decay_per_epoch']:g} an epoch; {report['seconds']['total']:.0f} s in all, {report['seconds']['training']:.0f} s of it training.
+- Fine-tuning: {s['epochs']} epochs, batch {s['batch_size']}, Adam {s['learning_rate']:g} decaying x{s['lr_decay_per_epoch']:g} an epoch; {report['seconds']['total']:.0f} s in all, {report['seconds']['training']:.0f} s of it training.{_new_head_line(c)}
 - Gate: on every set the new accuracy may be at most max({s['tolerance']:.2%}, {s['noise_z']:g} standard errors of the paired difference) below the old one.
 
 | set | images | old | new | change | allowed drop | verdict |
@@ -631,6 +638,14 @@ Reproduce: `{report['command']}`
 """
 
 
+def _new_head_line(composition: dict) -> str:
+    """learn="new-head": what the "?" head was trained again on, and how."""
+    head = composition.get("new_head")
+    if not head:
+        return ""
+    return (f"\n- The \"?\" head trained again ({head['training_seconds']:.0f} s): {head['head']}; on {head['data']}.")
+
+
 def _refusal_rows(report: dict) -> str:
     """For "?" models: how many real characters of each set old and new refuse (the gate allows no rise)."""
     rows = [f"| {name} | {r['old_refused']:.2%} | {r['new_refused']:.2%} | {r['allowed_refusal_rise']:.2%} | "
@@ -638,8 +653,10 @@ def _refusal_rows(report: dict) -> str:
             for name, r in report["comparison"].items() if "old_refused" in r]
     if not rows:
         return ""
-    thresholds = ("its \"?\" head re-fitted, the candidate's thresholds are set again on training characters"
-                  if report["settings"].get("learn") == "heads" else "the candidate keeps the base's refusal.json")
+    thresholds = {"heads": "its \"?\" head re-fitted, the candidate's thresholds are set again on training characters",
+                  "new-head": "its \"?\" head trained again, the candidate's thresholds are calibrated as the base's were, "
+                              "on the head's validation split"}.get(report["settings"].get("learn"),
+                                                                    "the candidate keeps the base's refusal.json")
     text = (f"Real characters answered \"?\" ({thresholds}; more refusals fail the gate), and answered right as the "
             "app records it (the right character, not \"?\"):\n\n"
             "| set | old refused | new refused | allowed rise | verdict | old answered right | new answered right |\n"
@@ -721,9 +738,18 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     model = fine_tune(base.weights, x, targets, settings, weights,
                       character_layers_only=len(labels) if policy.none_unit and settings.learn != "all" else None,
                       with_none_head=head_learns)
+    candidate_policy, head_record = policy, None
+    if policy.none_unit and settings.learn == "new-head":
+        from training.new_head import new_head
+
+        x_fb, y_fb = x[composition["base_images"]:], y[composition["base_images"]:]  # the feedback, as repeated above
+        model, candidate_policy, head_record = new_head(
+            model, base.folder, task, policy, x_fb, y_fb,
+            f"feedback images ({composition['feedback_records']:,} records, corrections x{settings.correction_repeats})",
+            out / "new_head", emnist_cache)
+        composition["new_head"] = {k: head_record[k] for k in ("data", "head", "training_seconds")}
     training_seconds = time.time() - trained_at
 
-    candidate_policy = policy
     if head_learns:  # a re-fitted head: thresholds set again, on training characters
         anchor = np.random.default_rng(settings.seed + 41).permutation(
             np.flatnonzero(y[:composition["base_images"]] < len(labels)))[:ANCHOR_IMAGES]
@@ -761,7 +787,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     }
     retrain_record = {key: report[key] for key in ("base", "feedback", "training_set", "settings", "finished_at")}
     retrain_record.update(training_seconds=report["seconds"]["training"], evaluation_seconds=report["seconds"]["evaluation"])
-    write_candidate_metadata(candidate, base, new_results, version, retrain_record)
+    write_candidate_metadata(candidate, base, new_results, version, retrain_record, head_record)
     report["seconds"]["total"] = round(time.time() - started, 1)
     (candidate / RETRAIN_REPORT_FILE).write_text(json.dumps(report, indent=1) + "\n")
     with open(candidate / CARD_FILE, "a") as card:  # the card tells how this version came to be
