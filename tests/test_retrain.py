@@ -414,3 +414,27 @@ def test_the_report_shows_what_the_app_records_as_right_beside_the_refusals():
     assert "thresholds are set again" in text
     report["settings"]["learn"] = "characters"
     assert "keeps the base's refusal.json" in retrain.report_markdown(report)
+
+
+def test_the_report_says_when_held_out_feedback_is_still_answered_with_a_question_mark_and_what_would_learn_it():
+    row = {"n": 186, "old_accuracy": 0.962, "new_accuracy": 0.984, "change": 0.02, "allowed_drop": 0.03, "verdict": "same",
+           "old_refused": 0.177, "new_refused": 0.170, "allowed_refusal_rise": 0.06, "refusal_verdict": "same",
+           "old_answered_right": 0.801, "new_answered_right": 0.806}
+    report = {"decision": "promoted", "promoted": True, "reasons": ["no set got worse"], "skipped_sets": {},
+              "base": {"version": "2.3.0", "source": "bundled"}, "candidate": {"version": "2.3.1"},
+              "feedback": {"records": 1000, "file": "fb.npz", "held_out": 186},
+              "training_set": {"labels_shuffled": False, "base_images": 10, "feedback_records": 5, "corrections": 2,
+                               "correction_repeats": 10, "confirmations": 3, "confirmation_repeats": 1, "images_per_epoch": 33},
+              "settings": {**retrain.asdict(retrain.RetrainSettings())},
+              "seconds": {"total": 1.0, "training": 0.5}, "comparison": {"feedback_heldout": row}, "negatives": {},
+              "command": "python -m training.retrain"}
+    assert "still answers \"?\" for 17%" in retrain.report_markdown(report) and "--learn new-head" in retrain.report_markdown(report)
+    report["settings"]["learn"] = "new-head"
+    report["training_set"]["new_head"] = {"training_seconds": 557.0, "head": "Dense(128, relu) -> Dense(1)", "data": "80,000 digits"}
+    text = retrain.report_markdown(report)
+    assert "still answers" not in text  # the head did learn: nothing to suggest
+    assert "trained again (557 s): Dense(128, relu) -> Dense(1); on 80,000 digits" in text
+    assert "calibrated as the base's were" in text
+    row["new_refused"] = 0.01
+    report["settings"]["learn"] = "characters"
+    assert "still answers" not in retrain.report_markdown(report)

@@ -632,10 +632,22 @@ def report_markdown(report: dict) -> str:
 |---|---:|---:|---:|---:|---:|---|
 {rows}
 
-{_refusal_rows(report)}**{'Promoted' if report['promoted'] else 'Refused'}**: {'; '.join(report['reasons'])}.{chr(10) + chr(10) + 'Not compared:' + skipped if skipped else ''}
+{_refusal_rows(report)}**{'Promoted' if report['promoted'] else 'Refused'}**: {'; '.join(report['reasons'])}.{_still_refused_hint(report)}{chr(10) + chr(10) + 'Not compared:' + skipped if skipped else ''}
 
 Reproduce: `{report['command']}`
 """
+
+
+STILL_REFUSED_HINT = 0.05  # share of the held-out feedback still answered "?" that is worth a word in the report
+
+
+def _still_refused_hint(report: dict) -> str:
+    """Where the candidate still answers "?" for real feedback and its "?" head did not learn: what would."""
+    row = report["comparison"].get(FEEDBACK_SET, {})
+    if report["settings"].get("learn") in ("heads", "new-head") or row.get("new_refused", 0) < STILL_REFUSED_HINT:
+        return ""
+    return (f"\n\nThe candidate still answers \"?\" for {row['new_refused']:.0%} of the held-out feedback, which people "
+            "said were characters: only the \"?\" head can learn that (`--learn new-head` trains it again with the feedback).")
 
 
 def _new_head_line(composition: dict) -> str:
