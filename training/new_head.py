@@ -49,10 +49,11 @@ def calibrated_like(policy, probs: np.ndarray, real: np.ndarray):
 
 
 def new_head(model, base_folder: Path, task: str, policy, feedback_x: np.ndarray, feedback_y: np.ndarray,
-             description: str, work: Path, emnist_cache=None):
+             description: str, work: Path, emnist_cache=None, seed: int | None = None):
     """(the model with a newly trained "?" head, its calibrated policy, the head's record): `model` (a served
     "?" model, e.g. after its character layers learnt) keeps its networks; the head is trained by `base_folder`'s
-    recipe with (`feedback_x`, `feedback_y`: uint8 images, labels of `task`) as characters too."""
+    recipe with (`feedback_x`, `feedback_y`: uint8 images, labels of `task`) as characters too, and `seed`
+    instead of the recipe's if given."""
     import json
 
     from training.eval_sets import predict_all
@@ -64,7 +65,7 @@ def new_head(model, base_folder: Path, task: str, policy, feedback_x: np.ndarray
     fine_tuned.mkdir(parents=True, exist_ok=True)
     model.save(fine_tuned / KERAS_FILE)
     write_networks(fine_tuned, networks)
-    recipe = head_recipe(base_folder)
+    recipe = head_recipe(base_folder) | ({} if seed is None else {"seed": seed})
     train(networks, head, cache=emnist_cache, extra=(feedback_x, in_all_labels(feedback_y, task), description), **recipe)
     with_head = assembled(networks, head)
     with_head.save(work / KERAS_FILE)

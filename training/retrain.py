@@ -758,7 +758,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
         model, candidate_policy, head_record = new_head(
             model, base.folder, task, policy, x_fb, y_fb,
             f"feedback images ({composition['feedback_records']:,} records, corrections x{settings.correction_repeats})",
-            out / "new_head", emnist_cache)
+            out / "new_head", emnist_cache, settings.seed)
         composition["new_head"] = {k: head_record[k] for k in ("data", "head", "training_seconds")}
     training_seconds = time.time() - trained_at
 
