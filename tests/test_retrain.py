@@ -397,18 +397,23 @@ def test_a_refitted_heads_thresholds_are_set_to_refuse_as_many_training_characte
     assert retrain.reanchored(RefusalPolicy(True, 0.5, 0.0), old, new) == RefusalPolicy(True, 0.5, 0.0)  # none threshold: kept
 
 
+def feedback_report(row: dict, learn: str, decision: str = "refused") -> dict:
+    """A retrain report whose only compared set is the held-out feedback (`row`), as `retrain.retrain` writes it."""
+    return {"decision": decision, "promoted": decision == "promoted", "reasons": ["worse on letters"], "skipped_sets": {},
+            "base": {"version": "2.3.0", "source": "bundled"}, "candidate": {"version": "2.3.1"},
+            "feedback": {"records": 1000, "file": "fb.npz", "held_out": 186},
+            "training_set": {"labels_shuffled": False, "base_images": 10, "feedback_records": 5, "corrections": 2,
+                             "correction_repeats": 10, "confirmations": 3, "confirmation_repeats": 1, "images_per_epoch": 33},
+            "settings": {**retrain.asdict(retrain.RetrainSettings(learn=learn))},
+            "seconds": {"total": 1.0, "training": 0.5}, "comparison": {"feedback_heldout": row}, "negatives": {},
+            "command": "python -m training.retrain"}
+
+
 def test_the_report_shows_what_the_app_records_as_right_beside_the_refusals():
     row = {"n": 186, "old_accuracy": 0.962, "new_accuracy": 0.984, "change": 0.02, "allowed_drop": 0.03, "verdict": "same",
            "old_refused": 0.177, "new_refused": 0.005, "allowed_refusal_rise": 0.06, "refusal_verdict": "same",
            "old_answered_right": 0.801, "new_answered_right": 0.979}
-    report = {"decision": "refused", "promoted": False, "reasons": ["worse on letters"], "skipped_sets": {},
-              "base": {"version": "2.3.0", "source": "bundled"}, "candidate": {"version": "2.3.1"},
-              "feedback": {"records": 1000, "file": "fb.npz", "held_out": 186},
-              "training_set": {"labels_shuffled": False, "base_images": 10, "feedback_records": 5, "corrections": 2,
-                               "correction_repeats": 10, "confirmations": 3, "confirmation_repeats": 1, "images_per_epoch": 33},
-              "settings": {**retrain.asdict(retrain.RetrainSettings(learn="heads"))},
-              "seconds": {"total": 1.0, "training": 0.5}, "comparison": {"feedback_heldout": row}, "negatives": {},
-              "command": "python -m training.retrain"}
+    report = feedback_report(row, "heads")
     text = retrain.report_markdown(report)
     assert "| feedback_heldout | 17.70% | 0.50% | 6.00% | same | 80.10% | 97.90% |" in text
     assert "thresholds are set again" in text
@@ -420,14 +425,7 @@ def test_the_report_says_when_held_out_feedback_is_still_answered_with_a_questio
     row = {"n": 186, "old_accuracy": 0.962, "new_accuracy": 0.984, "change": 0.02, "allowed_drop": 0.03, "verdict": "same",
            "old_refused": 0.177, "new_refused": 0.170, "allowed_refusal_rise": 0.06, "refusal_verdict": "same",
            "old_answered_right": 0.801, "new_answered_right": 0.806}
-    report = {"decision": "promoted", "promoted": True, "reasons": ["no set got worse"], "skipped_sets": {},
-              "base": {"version": "2.3.0", "source": "bundled"}, "candidate": {"version": "2.3.1"},
-              "feedback": {"records": 1000, "file": "fb.npz", "held_out": 186},
-              "training_set": {"labels_shuffled": False, "base_images": 10, "feedback_records": 5, "corrections": 2,
-                               "correction_repeats": 10, "confirmations": 3, "confirmation_repeats": 1, "images_per_epoch": 33},
-              "settings": {**retrain.asdict(retrain.RetrainSettings())},
-              "seconds": {"total": 1.0, "training": 0.5}, "comparison": {"feedback_heldout": row}, "negatives": {},
-              "command": "python -m training.retrain"}
+    report = feedback_report(row, "characters", "promoted")
     assert "still answers \"?\" for 17%" in retrain.report_markdown(report) and "--learn new-head" in retrain.report_markdown(report)
     report["settings"]["learn"] = "new-head"
     report["training_set"]["new_head"] = {"training_seconds": 557.0, "head": "Dense(128, relu) -> Dense(1)", "data": "80,000 digits"}
