@@ -102,3 +102,15 @@ def test_a_head_trained_again_with_the_feedback_accepts_that_style_and_keeps_ref
     vx, vy = refusal_head.validation_for("digits", tmp_path / "with" / "head")
     probs = with_feedback.predict(vx[..., None], verbose=0)
     assert refused_mask(probs[vy < 10], policy).mean() <= 0.02 + 1 / (vy < 10).sum()
+
+
+def test_the_card_of_a_candidate_whose_head_was_trained_again_names_the_retrain_that_makes_it_not_the_head_recipe():
+    from training.model_card import _none_head_lines
+
+    head = {"head": "Dense(128, relu) -> Dense(1)", "out": "runs/retrain/x/new_head/head", "rich_features": True}
+    metrics = {"task": "digits", "refusal": {"policy": {"method": "confidence"}}}
+    shipped = _none_head_lines(metrics, {"none_unit": head})
+    assert any(line.startswith("python -m training.refusal_head train") for line in shipped)
+    command = "python -m training.retrain --task digits --feedback fb.npz --learn new-head"
+    again = _none_head_lines(metrics, {"none_unit": {**head, "trained_by": command}})
+    assert again == [f"# the none unit was trained again, with the feedback, by: {command}"]

@@ -202,6 +202,8 @@ def _none_head_lines(metrics: dict, training: dict) -> list[str]:
     head = training.get("none_unit")
     if not head or "head" not in head:
         return []
+    if head.get("trained_by"):  # trained again by a retrain, with its feedback: only that command makes it again
+        return [f"# the none unit was trained again, with the feedback, by: {head['trained_by']}"]
     task = metrics["task"]
     method = (metrics.get("refusal") or {}).get("policy", {}).get("method", "none")
     run = head.get("out", "runs/none_head")

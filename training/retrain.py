@@ -606,7 +606,8 @@ def write_candidate_metadata(folder: Path, base, results: dict, version: str, re
     training = read_training(base.folder)
     training["retrained"] = retrain_record
     if none_unit:
-        training["none_unit"] = {**none_unit, "outputs": training.get("none_unit", {}).get("outputs")}
+        training["none_unit"] = {**none_unit, "outputs": training.get("none_unit", {}).get("outputs"),
+                                 "trained_by": retrain_record.get("command") or "python -m training.retrain --learn new-head"}
     write_training(folder, training)
     return write_metrics(folder, base.task.name, results, version, retrain_record["evaluation_seconds"])
 
@@ -797,7 +798,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
         "promoted_to": None,
         "published": None,
     }
-    retrain_record = {key: report[key] for key in ("base", "feedback", "training_set", "settings", "finished_at")}
+    retrain_record = {key: report[key] for key in ("base", "feedback", "training_set", "settings", "finished_at", "command")}
     retrain_record.update(training_seconds=report["seconds"]["training"], evaluation_seconds=report["seconds"]["evaluation"])
     write_candidate_metadata(candidate, base, new_results, version, retrain_record, head_record)
     report["seconds"]["total"] = round(time.time() - started, 1)
