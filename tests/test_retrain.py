@@ -279,10 +279,9 @@ def test_training_imports_run_one_way():
     assert "train" not in graph["evaluate"] and "evaluate" in graph["train"]
 
 
-@pytest.mark.parametrize("learn", ["characters", "heads"])
-def test_retraining_a_question_mark_model_leaves_the_features_the_none_unit_reads(tmp_path, learn):
+def test_retraining_a_question_mark_model_leaves_the_features_the_none_unit_reads(tmp_path):
     """The none unit reads the network's features: a retrain of a "?" model leaves them as they were; only the
-    character layer learns, and with learn="heads" the "?" head too."""
+    character layer learns (the "?" head too stays as it was)."""
     import json
 
     import keras
@@ -304,13 +303,9 @@ def test_retraining_a_question_mark_model_leaves_the_features_the_none_unit_read
     rng = np.random.default_rng(0)
     x, y = (rng.random((64, 28, 28)) * 255).astype(np.uint8), rng.integers(0, 11, 64)
     settings = retrain.RetrainSettings(epochs=1, learning_rate=1e-2)
-    targets = retrain.hard_targets(y, 11) if learn == "heads" else y  # "heads" retrains learn from probabilities
-    after = retrain.fine_tune(tmp_path / "model.keras", x, targets, settings, character_layers_only=10,
-                              with_none_head=learn == "heads")
+    after = retrain.fine_tune(tmp_path / "model.keras", x, y, settings, character_layers_only=10)
     moved = [w.path for w, v in zip(before.weights, after.weights) if not np.allclose(w.numpy(), v.numpy())]
-    (nested,) = [layer for layer in before.layers if isinstance(layer, keras.Model)]  # the "?" head
-    head = {w.path for w in nested.weights} if learn == "heads" else set()
-    assert {path for path in moved if "character_logits" not in path} == head, moved
+    assert [path for path in moved if "character_logits" not in path] == [], moved  # nor the "?" head, nor features
     assert any("character_logits" in path for path in moved)
 
 
@@ -338,65 +333,6 @@ def test_a_misspelt_retrain_setting_is_refused_not_read_as_another(setting):
         retrain.main(["--feedback", "x.npz", f"--{next(iter(setting))}", next(iter(setting.values()))])
 
 
-def test_when_the_question_mark_head_learns_it_is_asked_for_its_old_answers_on_the_base_data():
-    old = np.array([[0.70, 0.20, 0.10],   # a character 0 the served model gave 10% of "none"
-                    [0.05, 0.05, 0.90],   # a doodle ("none", label 2) it refused
-                    [0.10, 0.30, 0.60]])  # a doodle it half accepted, mostly as a 1
-    targets = retrain.kept_none_targets(old, np.array([0, 2, 2]), none_label=2)
-    np.testing.assert_allclose(targets[:, 2], old[:, 2], rtol=1e-6)  # the none unit's share: its own
-    np.testing.assert_allclose(targets[0], [0.9, 0.0, 0.1], rtol=1e-6)  # the rest to the image's character
-    np.testing.assert_allclose(targets[2], [0.1, 0.3, 0.6], rtol=1e-6)  # a doodle keeps the spread it had
-    np.testing.assert_allclose(targets.sum(1), 1.0, rtol=1e-6)
-    np.testing.assert_array_equal(retrain.hard_targets(np.array([1, 2]), 3), [[0, 1, 0], [0, 0, 1]])
-
-
-def test_the_question_mark_head_learns_only_from_the_feedback_it_answered_with_a_question_mark():
-    from handwriting.refusal import RefusalPolicy
-
-    policy = RefusalPolicy(none_unit=True, none_threshold=0.5)
-    old = np.array([[0.70, 0.20, 0.10],   # base data, a character 0
-                    [0.60, 0.30, 0.10],   # feedback: a 1 read as 0 (a correction; not refused)
-                    [0.10, 0.10, 0.80]])  # feedback: a 1 answered "?" (the correction says it is a 1)
-    targets, unrefused = retrain.head_targets(old, np.array([0, 1, 1]), n_base=1, policy=policy, none_label=2)
-    assert unrefused == 1
-    np.testing.assert_allclose(targets[:2, 2], [0.1, 0.1], rtol=1e-6)  # the head's own answer where it accepted
-    np.testing.assert_allclose(targets[1], [0.0, 0.9, 0.1], rtol=1e-6)  # ... while the character is corrected
-    np.testing.assert_array_equal(targets[2], [0, 1, 0])  # where it refused: a character, all of it
-
-
-def test_a_retrain_of_the_question_mark_head_shows_it_the_looks_it_learnt_from(tmp_path, mnist_samples):
-    from handwriting.model_folder import write_training
-
-    write_training(tmp_path, {"none_unit": {"styles": ["photo", "canvas"]}})
-    styles = retrain.none_head_styles(tmp_path)
-    assert styles == ("photo", "canvas") and retrain.none_head_styles(tmp_path / "elsewhere") == ()
-    x, y = mnist_samples[0][:12], mnist_samples[1][:12]
-    copies, labels, description = retrain.restyled_sample(x, y, styles, per_style=6, seed=0)
-    assert 8 <= len(copies) <= 12 and copies.dtype == np.uint8 and copies.shape[1:] == (28, 28)
-    assert "photo and canvas" in description
-    originals = {img.tobytes(): label for img, label in zip(x, y)}
-    assert not any(img.tobytes() in originals for img in copies)  # re-made, not copied
-    assert set(labels) <= set(y.tolist())
-
-
-def test_a_refitted_heads_thresholds_are_set_to_refuse_as_many_training_characters_as_before():
-    from handwriting.refusal import RefusalPolicy, refused_mask
-
-    rng = np.random.default_rng(0)
-    def outputs(none):  # 3 characters and "none" (its probability `none`)
-        return np.concatenate([(1 - none)[:, None] * np.array([[0.8, 0.15, 0.05]]), none[:, None]], axis=1)
-    old = outputs(rng.uniform(0.0, 1.0, 4000))
-    new = outputs(rng.uniform(0.0, 1.0, 4000) ** 0.5)  # the re-fitted head: more "none" all round
-    policy = RefusalPolicy(True, 1.0, 0.1, {"in_a_line": {"none_threshold": 1.0, "min_confidence": 0.05}})
-    assert refused_mask(new, policy).mean() > refused_mask(old, policy).mean() + 0.05  # drifted
-    moved = retrain.reanchored(policy, old, new)
-    assert abs(refused_mask(new, moved).mean() - refused_mask(old, policy).mean()) < 0.002
-    line_old, line_new = refused_mask(old, policy.for_lines()).mean(), refused_mask(new, moved.for_lines()).mean()
-    assert abs(line_new - line_old) < 0.002 and moved.details["in_a_line"]["min_confidence"] != 0.05
-    assert moved.details["retrain_reanchored"]["from_min_confidence"] == 0.1
-    assert retrain.reanchored(RefusalPolicy(True, 0.5, 0.0), old, new) == RefusalPolicy(True, 0.5, 0.0)  # none threshold: kept
-
-
 def feedback_report(row: dict, learn: str, decision: str = "refused") -> dict:
     """A retrain report whose only compared set is the held-out feedback (`row`), as `retrain.retrain` writes it."""
     return {"decision": decision, "promoted": decision == "promoted", "reasons": ["worse on letters"], "skipped_sets": {},
@@ -413,10 +349,10 @@ def test_the_report_shows_what_the_app_records_as_right_beside_the_refusals():
     row = {"n": 186, "old_accuracy": 0.962, "new_accuracy": 0.984, "change": 0.02, "allowed_drop": 0.03, "verdict": "same",
            "old_refused": 0.177, "new_refused": 0.005, "allowed_refusal_rise": 0.06, "refusal_verdict": "same",
            "old_answered_right": 0.801, "new_answered_right": 0.979}
-    report = feedback_report(row, "heads")
+    report = feedback_report(row, "new-head")
     text = retrain.report_markdown(report)
     assert "| feedback_heldout | 17.70% | 0.50% | 6.00% | same | 80.10% | 97.90% |" in text
-    assert "thresholds are set again" in text
+    assert "thresholds are calibrated as the base's were" in text
     report["settings"]["learn"] = "characters"
     assert "keeps the base's refusal.json" in retrain.report_markdown(report)
 

@@ -1,8 +1,8 @@
 """A retrain's "?" head trained again (`training.retrain --learn new-head`): the recipe the served head was made
 with, plus the feedback as characters, then its thresholds calibrated as the shipped ones were.
 
-Re-fitting the served head on a few hundred corrections (`--learn heads`) moved all its answers: it is nearly
-sure on most pictures, and a re-fit asked to keep them barely holds them there. A head trained again sees what
+Re-fitting the served head on a few hundred corrections moved all its answers: it is nearly sure on most
+pictures, and a re-fit asked to keep them barely holds them there (measured: docs/retraining.md). A head trained again sees what
 the first one learnt from (the task's characters, the doodle families, for digits the letters that look like
 no digit, in every look it saw them) and the corrections among them, so a style people write can stop being
 "?" without the rest of its answers drifting. It costs what the first one did (minutes, not seconds).

@@ -17,11 +17,9 @@
    same records stay out run after run, is never trained on: it is an evaluation set.
 3. Fine-tune: load, compile with Adam at a low learning rate, fit a few epochs with `training.fit`, the recipe
    `training.train` uses (augmentation, learning-rate decay). A "?" model's features stay as they are: by
-   default only its character layers learn (`--learn`); "heads" also re-fits the "?" head, asked for its old
-   answers except on feedback it answered "?" for, its thresholds then set again on training characters
-   (`head_targets`, `reanchored`); "new-head" trains the "?" head again, by the recipe the served one was
-   made with, the feedback among its characters, and calibrates it as shipped (`training.new_head`); "all"
-   lets every layer learn.
+   default only its character layers learn (`--learn`); "new-head" then trains the "?" head again, by the
+   recipe the served one was made with, the feedback among its characters, and calibrates it as shipped
+   (`training.new_head`); "all" lets every layer learn.
 4. Evaluate old and new on the same fixed sets: digits: MNIST test, USPS and the hw62_dev digit photos;
    letters and all: the EMNIST validation tenth, the hw62_dev photos of the task (and MNIST test for all),
    each when the data folder (or the EMNIST cache) has it (evaluation only, never training); and the
@@ -67,7 +65,7 @@ from training.feedback_file import load_training_file
 from training.fit import class_weights  # noqa: F401  (the gate and tests use it from here too)
 
 
-SETTING_CHOICES = {"balance": ("auto", "on", "off"), "learn": ("characters", "heads", "new-head", "all")}  # the words a setting takes
+SETTING_CHOICES = {"balance": ("auto", "on", "off"), "learn": ("characters", "new-head", "all")}  # the words a setting takes
 
 
 @dataclass
@@ -89,11 +87,10 @@ class RetrainSettings:
     seed: int = 0
     balance: str = "auto"  # class weights count^-power: "auto" (the base model's prior_power; digits none), "on" (1), "off"
     shuffle_labels: bool = False  # negative control: learn noise; the gate must refuse the result
-    # "?" models: "characters" (only the character layers learn), "heads" (they and the "?" head: what reads the
-    # features, which stay as they were), "new-head" (the character layers learn, then a "?" head is trained
-    # again by the served one's recipe with the feedback among its characters: `training.new_head`) or "all"
+    # "?" models: "characters" (only the character layers learn: the features the "?" head reads stay as they
+    # were), "new-head" (the character layers learn, then a "?" head is trained again by the served one's
+    # recipe with the feedback among its characters: `training.new_head`) or "all" (every layer)
     learn: str = "characters"
-    restyled_per_style: int = 20000  # learn="heads": copies of the base data in each look its "?" head learnt from
 
     def __post_init__(self):
         """A misspelt word must not quietly pick another behaviour."""
@@ -218,78 +215,6 @@ def balance_power(settings, task: str, base_folder: Path) -> float:
     return 0.0 if task == "digits" else 1.0
 
 
-def kept_none_targets(old_probs: np.ndarray, y: np.ndarray, none_label: int) -> np.ndarray:
-    """Training targets (N x none_label+1) for base-data images when the "?" head learns (learn="heads"): the
-    none unit's share is what the served model gave each image (`old_probs`, its N+1 outputs), the rest goes
-    to the image's character (for a "none" image: the served model's own spread over the characters).
-
-    So on everything it learnt from the head is asked for its old answers, and only the feedback, trained on
-    with hard labels, moves it: re-fitted on hard labels the head drifted, one way or the other with the
-    weighting (docs/retraining.md)."""
-    q = old_probs[:, none_label].astype(np.float32)
-    characters = old_probs[:, :none_label].astype(np.float32)
-    spread = characters / np.maximum(characters.sum(1, keepdims=True), 1e-12)
-    own = np.zeros_like(characters)
-    is_character = y < none_label
-    own[np.flatnonzero(is_character), y[is_character]] = 1.0
-    own[~is_character] = spread[~is_character]
-    return np.concatenate([own * (1.0 - q[:, None]), q[:, None]], axis=1)
-
-
-def head_targets(old_probs: np.ndarray, y: np.ndarray, n_base: int, policy, none_label: int) -> tuple[np.ndarray, int]:
-    """learn="heads": targets for the training set (base data first, then `n_base:` the feedback copies) and how
-    many feedback copies the "?" head is to stop refusing. Everywhere the head is asked for its old answer
-    (`kept_none_targets`) except on the feedback the served model answered "?" for: those are characters (a
-    correction said which). Pushing the none share of feedback it already accepted further down only taught it
-    to accept more, doodles too."""
-    from handwriting.refusal import refused_mask
-
-    targets = kept_none_targets(old_probs, y, none_label)
-    unrefuse = np.zeros(len(y), bool)
-    unrefuse[n_base:] = refused_mask(old_probs[n_base:], policy)
-    targets[unrefuse] = hard_targets(y[unrefuse], none_label + 1)
-    return targets, int(unrefuse.sum())
-
-
-ANCHOR_IMAGES = 30000  # training characters a re-fitted head's thresholds are set on
-
-
-def reanchored(policy, old_probs: np.ndarray, new_probs: np.ndarray):
-    """The policy with its confidence thresholds (the lone picture's and `in_a_line`'s) moved so that the new
-    model refuses as many of these real characters (base training data, never a gate set) as the old one
-    did. A re-fitted head keeps its ranking roughly but not its scale, and the shipped thresholds sit where
-    the "?" unit is nearly saturated."""
-    from handwriting.refusal import RefusalPolicy, refused_mask
-
-    if not policy.min_confidence:  # only confidence thresholds are re-set (the shipped models' method)
-        return policy
-    n = old_probs.shape[1] - 1
-    confidence = new_probs[:, :n].max(1)
-
-    def matched(rule) -> float:
-        return float(np.quantile(confidence, refused_mask(old_probs, rule).mean()))
-
-    details = dict(policy.details)
-    if "in_a_line" in details and details["in_a_line"].get("min_confidence"):
-        details["in_a_line"] = {**details["in_a_line"], "min_confidence": matched(policy.for_lines())}
-    details["retrain_reanchored"] = {"from_min_confidence": policy.min_confidence, "anchor_characters": len(confidence),
-                                     "anchor_refused": round(float(refused_mask(old_probs, policy).mean()), 5)}
-    return RefusalPolicy(policy.none_unit, policy.none_threshold, matched(policy), details)
-
-
-def hard_targets(y: np.ndarray, n_outputs: int) -> np.ndarray:
-    targets = np.zeros((len(y), n_outputs), np.float32)
-    targets[np.arange(len(y)), y] = 1.0
-    return targets
-
-
-def served_outputs(runtime, x: np.ndarray, chunk: int = 20000) -> np.ndarray:
-    """The served model's outputs for uint8 images, a chunk at a time (the float copy of all would be GBs)."""
-    from training.eval_sets import predict_all
-
-    return np.concatenate([predict_all(runtime, x[i:i + chunk].astype(np.float32) / 255.0) for i in range(0, len(x), chunk)])
-
-
 def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSettings):
     """(x uint8, y, composition): the base data plus the feedback's training part, oversampled."""
     x_fb, y_fb, right = feedback.x[train_mask], feedback.y[train_mask], feedback.was_correct[train_mask]
@@ -373,24 +298,14 @@ def evaluation_sets(task: str, data_dir, feedback, holdout_mask, emnist_cache=No
 # Fine-tuning
 
 
-def none_head_layers(model) -> set[int]:
-    """ids of the layers of a "?" model's none head: the nested model that turns the features into the one
-    none logit (`training.refusal_head.assembled`)."""
-    import keras
-
-    heads = [layer for layer in model.layers if isinstance(layer, keras.Model) and layer.output.shape[-1] == 1]
-    return {id(leaf) for head in heads for leaf in head._flatten_layers(include_self=False, recursive=True)}
-
-
 def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSettings, sample_weight: np.ndarray | None = None,
-              character_layers_only: int | None = None, with_none_head: bool = False):
+              character_layers_only: int | None = None):
     """The model in `weights`, fitted further on (x, y) by `training.fit` (the recipe `training.train` uses), with
     per-image weights if given; returns the Keras model.
 
     `character_layers_only` (the task's number of characters): only the layers that turn features into those
-    characters learn (and with `with_none_head`, the "?" head's layers too); everything under them stays as it
-    was. A "?" model's none unit reads those features: moving them makes "?" fade (docs/retraining.md). The
-    head re-fitted on the same features can learn that a style people write is a character, not a "?"."""
+    characters learn; everything under them stays as it was. A "?" model's none unit reads those features:
+    moving them makes "?" fade (docs/retraining.md)."""
     import keras
 
     from training.fit import fit
@@ -398,25 +313,12 @@ def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSett
     keras.utils.set_random_seed(settings.seed)
     model = keras.saving.load_model(weights, compile=False)
     if character_layers_only:
-        head = none_head_layers(model) if with_none_head else set()
         for layer in model._flatten_layers(include_self=False, recursive=True):
             if not layer._layers:  # a leaf: its own flag decides (a container's would override its children's)
-                layer.trainable = ((isinstance(layer, keras.layers.Dense) and layer.units == character_layers_only)
-                                   or id(layer) in head)
-    soft = y.ndim == 2  # targets as probabilities (learn="heads": `kept_none_targets`), else label indices
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
-                  loss="categorical_crossentropy" if soft else "sparse_categorical_crossentropy",
-                  metrics=["categorical_accuracy" if soft else "accuracy"])
-    quiet = ([layer for layer in model._flatten_layers(include_self=False, recursive=True)
-              if isinstance(layer, keras.layers.Dropout)] if with_none_head else [])
-    rates = [layer.rate for layer in quiet]
-    for layer in quiet:  # the head learnt from features as served (no dropout): it re-fits on them as served
-        layer.rate = 0.0
-    try:
-        fit(model, x, y, settings, sample_weight=sample_weight)
-    finally:
-        for layer, rate in zip(quiet, rates):
-            layer.rate = rate
+                layer.trainable = isinstance(layer, keras.layers.Dense) and layer.units == character_layers_only
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    fit(model, x, y, settings, sample_weight=sample_weight)
     return model
 
 
@@ -489,22 +391,6 @@ def none_doodle_families(folder: Path) -> str:
     """The doodle families a model's none unit learnt from, as its training.json records them
     (training.refusal_head): "train", or "train+" with the everyday objects."""
     return (read_training(folder).get("none_unit") or {}).get("doodles_from", "train")
-
-
-def none_head_styles(folder: Path) -> tuple[str, ...]:
-    """The looks (`training.photo_renders` styles: "photo", "canvas") the "?" head saw every image in, besides
-    as scanned, as the model's training.json records them."""
-    return tuple((read_training(folder).get("none_unit") or {}).get("styles") or ())
-
-
-def restyled_sample(x: np.ndarray, y: np.ndarray, styles: tuple[str, ...], per_style: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """`per_style` images of (x, y) (a seeded draw, characters and "none" alike) re-made in each of `styles`,
-    through the upload path: a head re-fitted without them forgets that a photo is no reason for "?"."""
-    from training.refusal_head import restyled_copies
-
-    pick = np.random.default_rng(seed + 31).choice(len(y), min(per_style, len(y)), replace=False)
-    copies, source = restyled_copies(x[pick], styles, seed + 37)
-    return copies, y[pick][source], f"{len(copies):,} of them {' and '.join(styles)} re-made (as the \"?\" head learnt)"
 
 
 def gate_negatives(task: str, emnist_cache=None, doodles_from: str = "train") -> dict[str, np.ndarray]:
@@ -581,7 +467,7 @@ def next_version(version: str) -> str:
 
 def save_candidate_model(folder: Path, model, task: str, policy=None) -> None:
     """The new weights, their LiteRT copy for serving (checked against them), the refusal policy (the base's
-    thresholds, or after a re-fit of the "?" head those `reanchored` gives; either way the gate checks the
+    thresholds, or those of a "?" head trained again; either way the gate checks the
     candidate refuses no more real characters), both verified."""
     from handwriting.refusal import RefusalPolicy
     from training.export import export_litert
@@ -645,7 +531,7 @@ STILL_REFUSED_HINT = 0.05  # share of the held-out feedback still answered "?" t
 def _still_refused_hint(report: dict) -> str:
     """Where the candidate still answers "?" for real feedback and its "?" head did not learn: what would."""
     row = report["comparison"].get(FEEDBACK_SET, {})
-    if report["settings"].get("learn") in ("heads", "new-head") or row.get("new_refused", 0) < STILL_REFUSED_HINT:
+    if report["settings"].get("learn") == "new-head" or row.get("new_refused", 0) < STILL_REFUSED_HINT:
         return ""
     return (f"\n\nThe candidate still answers \"?\" for {row['new_refused']:.0%} of the held-out feedback, which people "
             "said were characters: only the \"?\" head can learn that (`--learn new-head` trains it again with the feedback).")
@@ -666,10 +552,9 @@ def _refusal_rows(report: dict) -> str:
             for name, r in report["comparison"].items() if "old_refused" in r]
     if not rows:
         return ""
-    thresholds = {"heads": "its \"?\" head re-fitted, the candidate's thresholds are set again on training characters",
-                  "new-head": "its \"?\" head trained again, the candidate's thresholds are calibrated as the base's were, "
-                              "on the head's validation split"}.get(report["settings"].get("learn"),
-                                                                    "the candidate keeps the base's refusal.json")
+    thresholds = ("its \"?\" head trained again, the candidate's thresholds are calibrated as the base's were, on the "
+                  "head's validation split" if report["settings"].get("learn") == "new-head"
+                  else "the candidate keeps the base's refusal.json")
     text = (f"Real characters answered \"?\" ({thresholds}; more refusals fail the gate), and answered right as the "
             "app records it (the right character, not \"?\"):\n\n"
             "| set | old refused | new refused | allowed rise | verdict | old answered right | new answered right |\n"
@@ -718,17 +603,12 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     if synthetic_cache:
         base_x, base_y, base_description = with_synthetic(task, base_x, base_y, base_description, synthetic_cache)
     doodles_from = none_doodle_families(base.folder)
-    head_learns = policy.none_unit and settings.learn == "heads"
     if policy.none_unit:  # a "?" model keeps seeing what it learnt "none" from (and the digits model EMNIST's digits)
         from training.none_data import none_unit_base_data
 
         extra_x, extra_y, extra = none_unit_base_data(task, emnist_cache, doodles_from=doodles_from)
         base_x, base_y = np.concatenate([base_x, extra_x]), np.concatenate([base_y, extra_y])
         base_description += f" + {extra}"
-        if head_learns and (styles := none_head_styles(base.folder)) and settings.restyled_per_style:
-            copies_x, copies_y, made = restyled_sample(base_x, base_y, styles, settings.restyled_per_style, settings.seed)
-            base_x, base_y = np.concatenate([base_x, copies_x]), np.concatenate([base_y, copies_y])
-            base_description += f"; {made}"
     x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
     composition["base_data"] = base_description
     power = balance_power(settings, task, base.folder)
@@ -740,17 +620,9 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
           f"{', '.join(f'{s.name} ({len(s.y)})' for s in sets)}")
 
     weights = class_weights(y, policy.output_units(labels), power) if balanced else None
-    targets = y
-    if head_learns:  # the head keeps its old answers but where "?" was corrected
-        old_outputs = served_outputs(load_any(base.folder), x)
-        targets, unrefused = head_targets(old_outputs, y, composition["base_images"], policy,
-                                          len(labels))
-        composition["targets"] = ("the served model's own none share, except on feedback it answered \"?\" for "
-                                  f"({unrefused:,} images an epoch): there, the right character")
     trained_at = time.time()
-    model = fine_tune(base.weights, x, targets, settings, weights,
-                      character_layers_only=len(labels) if policy.none_unit and settings.learn != "all" else None,
-                      with_none_head=head_learns)
+    model = fine_tune(base.weights, x, y, settings, weights,
+                      character_layers_only=len(labels) if policy.none_unit and settings.learn != "all" else None)
     candidate_policy, head_record = policy, None
     if policy.none_unit and settings.learn == "new-head":
         from training.new_head import new_head
@@ -762,12 +634,6 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
             out / "new_head", emnist_cache, settings.seed)
         composition["new_head"] = {k: head_record[k] for k in ("data", "head", "training_seconds")}
     training_seconds = time.time() - trained_at
-
-    if head_learns:  # a re-fitted head: thresholds set again, on training characters
-        anchor = np.random.default_rng(settings.seed + 41).permutation(
-            np.flatnonzero(y[:composition["base_images"]] < len(labels)))[:ANCHOR_IMAGES]
-        new_outputs = model.predict(x[anchor].astype(np.float32)[..., None] / 255.0, batch_size=512, verbose=0)
-        candidate_policy = reanchored(policy, old_outputs[anchor], new_outputs)
     candidate = out / "candidate"
     save_candidate_model(candidate, model, task, candidate_policy)
     evaluated_at = time.time()  # both as they would serve: LiteRT where its copy is current, else Keras
