@@ -2,10 +2,10 @@
 with, plus the feedback as characters, then its thresholds calibrated as the shipped ones were.
 
 Re-fitting the served head on a few hundred corrections moved all its answers: it is nearly sure on most
-pictures, and a re-fit asked to keep them barely holds them there (measured: docs/retraining.md). A head trained again sees what
-the first one learnt from (the task's characters, the doodle families, for digits the letters that look like
-no digit, in every look it saw them) and the corrections among them, so a style people write can stop being
-"?" without the rest of its answers drifting. It costs what the first one did (minutes, not seconds).
+pictures, and a re-fit asked to keep them barely holds them there (measured: docs/retraining.md). A head
+trained again sees what the first one learnt from (the task's characters, the doodle families, for digits the
+letters that look like no digit, in every look it saw them) and the corrections among them, so a style people
+write can stop being "?" without the rest of its answers drifting. It costs what the first one did (minutes, not seconds).
 """
 
 from __future__ import annotations
@@ -56,8 +56,6 @@ def new_head(model, base_folder: Path, task: str, policy, feedback_x: np.ndarray
     instead of the recipe's if given."""
     import json
 
-    from training.eval_sets import predict_all
-    from training.keras_runtime import KerasRuntime
     from training.refusal_head import assembled, train, validation_for
     from training.served_network import write_networks
 
@@ -68,8 +66,7 @@ def new_head(model, base_folder: Path, task: str, policy, feedback_x: np.ndarray
     recipe = head_recipe(base_folder) | ({} if seed is None else {"seed": seed})
     train(networks, head, cache=emnist_cache, extra=(feedback_x, in_all_labels(feedback_y, task), description), **recipe)
     with_head = assembled(networks, head)
-    with_head.save(work / KERAS_FILE)
     x, y = validation_for(task, head)
-    probs = predict_all(KerasRuntime(work / KERAS_FILE), x)
+    probs = with_head.predict(x[..., None], batch_size=512, verbose=0)
     fresh = calibrated_like(policy, probs, y < len(labels_for(task)))
     return with_head, fresh, json.loads((head / "head_record.json").read_text())
