@@ -21,14 +21,12 @@ from handwriting.tasks import labels_for
 def head_recipe(folder: Path) -> dict:
     """The keyword arguments of `training.refusal_head.train` that made `folder`'s "?" head, from its
     training.json ("none_unit"); a model folder whose record lacks it cannot have its head made again."""
+    from training.refusal_head import train_arguments
+
     record = read_training(folder).get("none_unit")
     if not record or "task" not in record:
         raise ValueError(f"{folder}: its training.json does not say how its \"?\" head was trained")
-    return {"epochs": record.get("epochs", 20), "seed": record.get("seed", 0), "task": record["task"],
-            "rich": record.get("rich_features", False), "augmented": record.get("augmented", False),
-            "balanced": record.get("balanced", False), "styles": tuple(record.get("styles") or ()),
-            "augment_negatives": record.get("augment_negatives", False), "doodle_n": record.get("doodles", 34000),
-            "pixels": record.get("pixels", False), "doodles_from": record.get("doodles_from", "train")}
+    return train_arguments(record)
 
 
 def in_all_labels(y: np.ndarray, task: str) -> np.ndarray:

@@ -232,6 +232,16 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
     return out
 
 
+def train_arguments(record: dict) -> dict:
+    """The keyword arguments of `train` that made a head, from the record it wrote (`head_record.json`, kept as a
+    model's training.json "none_unit"): the one place that reads that record's names back."""
+    return {"epochs": record.get("epochs", 20), "seed": record.get("seed", 0), "task": record["task"],
+            "rich": record.get("rich_features", False), "augmented": record.get("augmented", False),
+            "balanced": record.get("balanced", False), "styles": tuple(record.get("styles") or ()),
+            "augment_negatives": record.get("augment_negatives", False), "doodle_n": record.get("doodles", 34000),
+            "pixels": record.get("pixels", False), "doodles_from": record.get("doodles_from", "train")}
+
+
 def assembled(base: Path, head_run: Path):
     """base network -> [its character logits (exactly), the head's none logit] -> softmax over N+1."""
     import keras
