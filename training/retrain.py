@@ -315,9 +315,9 @@ def fine_tune(weights: Path, x: np.ndarray, y: np.ndarray, settings: RetrainSett
     if character_layers_only:
         for layer in model._flatten_layers(include_self=False, recursive=True):
             if not layer._layers:  # a leaf: its own flag decides (a container's would override its children's)
-                layer.trainable = isinstance(layer, keras.layers.Dense) and layer.units == character_layers_only
-    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+                layer.trainable = (isinstance(layer, keras.layers.Dense) and layer.units == character_layers_only)
+    model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     fit(model, x, y, settings, sample_weight=sample_weight)
     return model
 
@@ -619,9 +619,9 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     print(f"training on {composition['images_per_epoch']:,} images an epoch; comparing on "
           f"{', '.join(f'{s.name} ({len(s.y)})' for s in sets)}")
 
-    weights = class_weights(y, policy.output_units(labels), power) if balanced else None
     trained_at = time.time()
-    model = fine_tune(base.weights, x, y, settings, weights,
+    model = fine_tune(base.weights, x, y, settings,
+                      class_weights(y, policy.output_units(labels), power) if balanced else None,
                       character_layers_only=len(labels) if policy.none_unit and settings.learn != "all" else None)
     candidate_policy, head_record = policy, None
     if policy.none_unit and settings.learn == "new-head":
