@@ -255,6 +255,26 @@ def test_train_takes_every_setting_from_the_command_line_and_fits_as_retrain_doe
     assert fitted[0] == train.TrainSettings(**chosen)
 
 
+def test_the_same_seeded_fit_gives_the_same_model_twice(mnist_samples):
+    """The augmentation's random draws reach the images in one order, so a retrain run again is the same
+    model (and a gate on a few dozen images cannot pass one run and fail the next)."""
+    import keras
+
+    from training.fit import fit
+
+    x, y = mnist_samples
+    settings = retrain.RetrainSettings(epochs=2, batch_size=16)
+
+    def weights_after_a_fit():
+        keras.utils.set_random_seed(0)
+        model = small_cnn()
+        fit(model, x, y, settings)
+        return model.get_weights()
+
+    first, second = weights_after_a_fit(), weights_after_a_fit()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
 def test_training_imports_run_one_way():
     """No training module imports another that (directly or not) imports it back, even inside functions."""
     import ast
