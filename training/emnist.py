@@ -44,13 +44,23 @@ def read_idx(path: Path | str) -> np.ndarray:
     return data.reshape(shape)
 
 
+def positions_in_all(task: str) -> np.ndarray:
+    """Where each of `task`'s labels sits among all 62 characters (the ByClass order the 62-class networks
+    and "?" heads learn in)."""
+    every = labels_for("all")
+    return np.array([every.index(c) for c in labels_for(task)], np.int64)
+
+
+def from_all(task: str, missing: int = -1) -> np.ndarray:
+    """For each of the 62 characters, its index among `task`'s labels; `missing` where the task lacks it."""
+    index = np.full(len(labels_for("all")), missing, np.int64)
+    index[positions_in_all(task)] = np.arange(len(labels_for(task)))
+    return index
+
+
 def to_task(task: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """ByClass labels (the "all" order) -> `task`'s labels, dropping the classes it does not have."""
-    all_labels, wanted = labels_for("all"), labels_for(task)
-    index = np.full(len(all_labels), -1)
-    for k, c in enumerate(wanted):
-        index[all_labels.index(c)] = k
-    mapped = index[y.astype(np.int64)]
+    mapped = from_all(task)[y.astype(np.int64)]
     keep = mapped >= 0
     return x[keep], mapped[keep]
 

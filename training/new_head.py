@@ -16,6 +16,7 @@ import numpy as np
 
 from handwriting.model_folder import KERAS_FILE, read_training
 from handwriting.tasks import labels_for
+from training.emnist import positions_in_all
 
 
 def head_recipe(folder: Path) -> dict:
@@ -31,8 +32,7 @@ def head_recipe(folder: Path) -> dict:
 
 def in_all_labels(y: np.ndarray, task: str) -> np.ndarray:
     """Labels of `task` as indices among all 62 characters (the order `training.refusal_head` learns in)."""
-    labels, every = labels_for(task), labels_for("all")
-    return np.array([every.index(c) for c in labels], np.int64)[y]
+    return positions_in_all(task)[y]
 
 
 def calibrated_like(policy, probs: np.ndarray, real: np.ndarray):

@@ -24,6 +24,7 @@ import numpy as np
 
 from handwriting.tasks import labels_for
 from handwriting.model_folder import KERAS_FILE, read_training, write_training
+from training.emnist import from_all
 
 ALL = labels_for("all")
 HEAD_UNITS = 128
@@ -284,7 +285,7 @@ def validation_for(task: str, head_run: Path) -> tuple[np.ndarray, np.ndarray]:
     with np.load(head_run / "validation.npz") as f:
         x, y, y_alt = f["x"], f["y"], f["y_alt"]
     labels = labels_for(task)
-    index = np.array([labels.index(c) if c in labels else -2 for c in ALL])
+    index = from_all(task, missing=-2)
     mapped = np.where(y >= 0, index[np.maximum(y, 0)], len(labels))
     mapped_alt = np.where(y_alt >= 0, index[np.maximum(y_alt, 0)], len(labels))
     keep = (mapped != -2) & (mapped_alt != -2)

@@ -35,6 +35,7 @@ import numpy as np
 
 from handwriting.tasks import labels_for
 from handwriting.model_folder import KERAS_FILE, write_training
+from training.emnist import positions_in_all
 from training.fit import fit_summary
 
 ALL = labels_for("all")
@@ -235,7 +236,7 @@ def assembled(network, task: str, prior: np.ndarray | None, prior_power: float):
 
     from training.model import build_model
 
-    wanted = [ALL.index(c) for c in labels_for(task)]
+    wanted = positions_in_all(task)
     last = network.layers[-1]
     kernel, bias = last.get_weights()
     bias = bias.astype(np.float64)

@@ -28,6 +28,7 @@ import numpy as np
 
 from handwriting.tasks import labels_for
 from handwriting.model_folder import KERAS_FILE, write_training
+from training.emnist import positions_in_all
 
 from training.none_data import MNIST_VALIDATION, NEGATIVE_LETTERS, doodles, negative_letter_mask  # noqa: F401
 
@@ -155,7 +156,7 @@ def assemble_characters(run: Path, task: str, base: Path, out: Path) -> Path:
     from training.export import export_litert
 
     network = keras.saving.load_model(run / "network.keras", compile=False)
-    wanted = [ALL.index(c) for c in labels_for(task)] + [len(ALL)]
+    wanted = [*positions_in_all(task), len(ALL)]
     model = build_model(len(wanted), compile=False)
     for src, dst in zip(network.layers[:-1], model.layers[:-1]):
         dst.set_weights(src.get_weights())
