@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from handwriting.tasks import labels_for
-from training.emnist import load_emnist_byclass, read_idx
+from training.emnist import from_all, load_emnist_byclass, positions_in_all, read_idx
 
 BYCLASS = labels_for("all")  # EMNIST ByClass order: 0-9, A-Z, a-z
 
@@ -48,6 +48,16 @@ def test_letters_task_drops_digits_and_shifts_labels(emnist_dir):
     assert [letters[v] for v in y] == list("Aaz")
     assert list(y) == [0, 26, 51]
     np.testing.assert_array_equal(x, upright[1:4])
+
+
+@pytest.mark.parametrize("task", ["digits", "letters", "all"])
+def test_a_tasks_labels_map_to_the_62_character_order_and_back(task):
+    labels = labels_for(task)
+    positions = positions_in_all(task)
+    assert [BYCLASS[i] for i in positions] == list(labels)
+    back = from_all(task, missing=-5)
+    assert [back[i] for i in positions] == list(range(len(labels)))
+    assert sorted(set(back) - set(range(len(labels)))) == ([-5] if len(labels) < len(BYCLASS) else [])
 
 
 def test_bad_files_are_refused(tmp_path):
