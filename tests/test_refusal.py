@@ -303,3 +303,33 @@ def test_cached_evaluation_sets_are_made_again_when_the_preprocessing_changes(tm
     assert evaluate_refusal._cached("set", make)["x"][0, 0, 0] == 1 and len(made) == 1  # read back
     monkeypatch.setattr(evaluate_refusal, "preprocessing_digest", lambda: "otherpreprocessing")
     assert evaluate_refusal._cached("set", make)["x"][0, 0, 0] == 2 and len(made) == 2  # made again
+
+
+def test_a_sweep_sets_the_models_own_rule_on_validation_for_each_budget_and_measures_each(tmp_path, monkeypatch):
+    import json
+
+    from handwriting.refusal import RefusalPolicy
+    from tiny_models import write_folder
+    from training import evaluate_refusal
+    from training.eval_sets import EvalSet
+
+    folder = write_folder(tmp_path / "model", outputs=11)  # ten digits and the none unit
+    RefusalPolicy(none_unit=True, none_threshold=0.5, details={"method": "none"}).save(folder)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (400, 28, 28), dtype=np.uint8)
+    np.savez(folder / "validation.npz", x=x, y=np.where(np.arange(400) < 300, np.arange(400) % 10, 10))
+    real = EvalSet("real", x[:200].astype(np.float32) / 255.0, np.arange(200) % 10, "the validation pictures again")
+    monkeypatch.setattr(evaluate_refusal, "real_sets", lambda task, data_dir=None: [real])
+    monkeypatch.setattr(evaluate_refusal, "negative_sets", lambda task, data_dir=None, cache=None: [
+        evaluate_refusal.NegativeSet("doodles", x[300:].astype(np.float32) / 255.0, None, [], "the negatives")])
+    out = tmp_path / "sweep.json"
+    evaluate_refusal.main(["digits", "--model-dir", str(folder), "--sweep", "0.02", "0.2", "--json", str(out)])
+
+    results = json.loads(out.read_text())
+    assert list(results) == ["none @ 0.02", "none @ 0.2"]  # the model's own rule, each budget
+    small, large = results["none @ 0.02"], results["none @ 0.2"]
+    for row, budget in ((small, 0.02), (large, 0.2)):
+        assert row["policy"]["calibration"]["validation_real_refused"] == pytest.approx(budget, abs=0.01)
+    assert large["policy"]["none_threshold"] < small["policy"]["none_threshold"]
+    assert large["real"]["real"]["refused"] > small["real"]["real"]["refused"]
+    assert RefusalPolicy.load(folder).none_threshold == 0.5  # the served thresholds are left as they were

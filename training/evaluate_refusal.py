@@ -16,6 +16,10 @@ Sets, none of them trained on and none used to set a threshold (but for the last
 `--methods` compares refusal rules on one model, each calibrated on the model's validation split
 (training data kept aside, `validation.npz`), never on these sets: the none unit at one half; a threshold
 on the none unit; a threshold on the top character's probability; both.
+
+`--sweep` keeps the model's own rule and sets its thresholds on the same validation split for several budgets
+of real characters refused: what each target costs the other (doodles refused against photos refused) on
+these networks and this head, with every threshold still chosen away from the evaluation sets.
 """
 
 from __future__ import annotations
@@ -283,6 +287,8 @@ def main(argv=None):
     parser.add_argument("--line-budget", type=float, default=None, help="(re)calibrate the model folder's thresholds "
                         "for characters in a line of writing to refuse this share of validation real characters "
                         f"(the reader's; {LINE_BUDGET} with --calibrate), keeping its own thresholds")
+    parser.add_argument("--sweep", type=float, nargs="+", default=None, metavar="BUDGET",
+                        help="measure the model's own rule calibrated on validation.npz to each of these budgets")
     parser.add_argument("--json", default=None, help="write the measurements here")
     args = parser.parse_args(argv)
 
@@ -296,7 +302,16 @@ def main(argv=None):
     results = {}
     methods = [args.calibrate] if args.calibrate else (
         [m for m in METHODS if none_unit or m == "confidence"] if args.methods else [])
-    if methods:
+    if args.sweep:
+        x, y = validation_split(Path(args.validation) if args.validation else folder, args.task)
+        probs, method = predict_all(runtime, x), RefusalPolicy.load(folder).details["method"]
+        for budget in args.sweep:
+            policy, name = calibrate(probs, (y >= 0) & (y < n), method, none_unit, budget), f"{method} @ {budget:g}"
+            results[name] = measure(args.task, runtime, policy, args.data_dir, reals=reals, negatives=negatives)
+            results[name]["policy"] = {"none_threshold": policy.none_threshold, "min_confidence": policy.min_confidence,
+                                       **policy.details}
+            print(f"{name}: {summary_line(results[name])}")
+    elif methods:
         x, y = validation_split(Path(args.validation) if args.validation else folder, args.task)
         probs = predict_all(runtime, x)
         if args.calibrate == "best":  # chosen on the validation split only, never on the evaluation sets
