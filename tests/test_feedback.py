@@ -121,8 +121,13 @@ def test_a_record_is_made_from_a_task_and_each_label_is_checked_once(monkeypatch
     assert (record.task, record.predicted, record.correct, record.model_version) == ("digits", "3", "8", "7")
     assert record.confidence == 0.75  # picked for the label once it was checked
     assert np.array_equal(record.pixels(), pixels)  # uint8 pixels are stored as they are
-    with pytest.raises(InvalidFeedbackError, match="'B' is not a label of the digits task"):
+    with pytest.raises(InvalidFeedbackError, match="'B' is not a label of the digits task.*or \\? for none of them"):
         make_record(pixels, digits_task, "B", "8", confidence={"B": 0.9}, model_version="v")
+    none = make_record(pixels, digits_task, "3", " ? ", confidence=0.6, model_version="v")  # a doodle read as 3
+    assert (none.correct, none.was_correct) == ("?", False)
+    for not_none in ("??", "? 3", "none"):
+        with pytest.raises(InvalidFeedbackError, match="is not a label of the digits task"):
+            make_record(pixels, digits_task, "3", not_none, confidence=0.6, model_version="v")
 
     checked.clear()
     characters = [(pixels, "2", 0.9, (0, 0, 5, 5)), (pixels, "6", 0.8, (6, 0, 9, 5))]
@@ -384,7 +389,19 @@ def test_the_training_file_refuses_inconsistent_arrays(tmp_path):
     with pytest.raises(ValueError, match="uint8"):
         save_training_file(tmp_path / "bad.npz", TrainingSet(**{**vars(good), "x": np.zeros((2, 28, 28))}))
     with pytest.raises(ValueError, match="outside labels"):
-        save_training_file(tmp_path / "bad.npz", TrainingSet(**{**vars(good), "y": np.array([1, 10])}))
+        save_training_file(tmp_path / "bad.npz", TrainingSet(**{**vars(good), "y": np.array([1, 11])}))
+    none = TrainingSet(**{**vars(good), "y": np.array([1, 10])})  # 10: the person said it is no digit ("?")
+    assert load_training_file(save_training_file(tmp_path / "none.npz", none)).y.tolist() == [1, 10]
+
+
+def test_a_record_said_to_be_no_character_trains_as_the_place_after_the_labels():
+    from training.feedback_file import training_set
+
+    pixels = np.zeros((28, 28), np.uint8)
+    records = [make_record(pixels, "letters", "v", "?", confidence=0.4, model_version="v"),  # a tick read as v
+               make_record(pixels, "letters", "v", "v", confidence=0.9, model_version="v")]
+    data = training_set(records, "letters")
+    assert data.y.tolist() == [52, labels_for("letters").index("v")] and data.was_correct.tolist() == [False, True]
 
 
 # ---------------------------------------------------------------------------------------------------

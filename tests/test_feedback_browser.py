@@ -62,12 +62,42 @@ def test_yes_confirms_and_no_stores_the_label_picked(page):
     page.wait_for_function("sel => /Choose the right answer/.test(document.querySelector(sel).textContent)", arg=STATUS)
     page.locator(f"{CHOICE} input").click()
     options = page.locator("[role='option']")
-    assert sorted(options.all_inner_texts()) == [str(d) for d in range(10)]  # only the task's labels
+    assert options.all_inner_texts() == [str(d) for d in range(10)] + ["? (not a digit)"]  # the task's labels, or none
     options.filter(has_text="4").click()
     page.click(SEND)
     record = stored(page)
     assert (record.predicted, record.correct, record.was_correct) == ("1", "4", False)
     assert "the right answer is 4" in page.locator(STATUS).inner_text()
+
+
+def star(cx: float, cy: float, r: float) -> list:
+    """A five-pointed star in one stroke, as a person doodles it (no digit's shape)."""
+    import math
+
+    return [[(cx + r * math.sin(4 * math.pi * i / 5), cy - r * math.cos(4 * math.pi * i / 5)) for i in range(6)]]
+
+
+def test_a_picture_that_is_no_digit_is_kept_when_confirmed_or_said(page):
+    """A doodle answered "?" and confirmed with Yes, and a 7 said to be no digit: both are kept as "?", the
+    pictures a "?" head learns from."""
+    draw(page, star(140, 140, 90))
+    page.click(PREDICT_DRAW)
+    assert wait_for_new_label(page, "") == "?"
+    page.click(YES)
+    record = stored(page)
+    assert (record.predicted, record.correct, record.was_correct) == ("?", "?", True)
+    assert "the model was right, it is no digit" in page.locator(STATUS).inner_text()
+
+    clear_canvas(page)
+    draw(page, seven(70, 55, 140, 175))
+    assert_prediction(page, PREDICT_DRAW, "7", "a drawn 7")
+    page.click(NO)
+    page.locator(f"{CHOICE} input").click()
+    page.locator("[role='option']").filter(has_text="not a digit").click()
+    page.click(SEND)
+    record = stored(page)
+    assert (record.predicted, record.correct, record.was_correct) == ("7", "?", False)
+    assert "it is no digit (the model said 7)" in page.locator(STATUS).inner_text()
 
 
 def test_an_error_takes_the_question_away(page, tmp_path, mnist_samples):

@@ -52,7 +52,11 @@ def test_a_refused_picture_is_answered_with_the_closest_characters(refusing, sev
                for p in service.predict_many([seven, seven], "digits"))
 
 
-def test_the_page_says_what_question_mark_means_and_keeps_no_yes(refusing, seven, tmp_path):
+def stored_record(recorder, status: str):
+    return recorder.store.get(status.split("record ")[1].split(":")[0].strip("* "))
+
+
+def test_the_page_says_what_question_mark_means_and_keeps_what_the_person_says_it_was(refusing, seven, tmp_path):
     from ui.recognition import recognition_tab
 
     recorder = FeedbackRecorder(tmp_path / "store")
@@ -60,12 +64,31 @@ def test_the_page_says_what_question_mark_means_and_keeps_no_yes(refusing, seven
         page = recognition_tab(get_task("digits"), service.FeedbackDesk(recorder), concurrency_limit=2)
     out = page.page_answer(seven, "digits")
     assert "This doesn't look like a digit. Closest:" in out[page.view.hint]
-    said = page.confirm(out[page.view.last])[page.view.status]
-    assert "not kept" in said and recorder.store.count() == 0
     stored = page.correct(out[page.view.last], "7")[page.view.status]  # No -> 7 -> Send
-    assert "Stored" in stored
-    record = recorder.store.get(stored.split("record ")[1].split(":")[0].strip("* "))
+    record = stored_record(recorder, stored)
     assert (record.predicted, record.correct, record.was_correct) == (REFUSED, "7", False)
+
+    out = page.page_answer(seven, "digits")  # drawn again, and this time Yes: it was no digit
+    said = page.confirm(out[page.view.last])[page.view.status]
+    assert "the model was right, it is no digit" in said
+    record = stored_record(recorder, said)
+    assert (record.predicted, record.correct, record.was_correct) == (REFUSED, REFUSED, True)
+    assert recorder.store.count() == 2
+    recorder.close()
+
+
+def test_a_character_the_person_says_is_none_of_them_is_kept_as_a_question_mark(tmp_path, mnist_samples):
+    from ui.recognition import recognition_tab
+
+    recorder = FeedbackRecorder(tmp_path / "store")
+    with gr.Blocks():
+        page = recognition_tab(get_task("digits"), service.FeedbackDesk(recorder), concurrency_limit=2)
+    x, y = mnist_samples
+    out = page.page_answer(255 - x[list(y).index(3)], "digits")
+    said = page.correct(out[page.view.last], REFUSED)[page.view.status]  # No -> "? (not a digit)" -> Send
+    record = stored_record(recorder, said)
+    assert (record.correct, record.was_correct) == (REFUSED, False) and record.predicted != REFUSED
+    assert f"it is no digit (the model said {record.predicted})" in said
     recorder.close()
 
 

@@ -166,11 +166,13 @@ class LivePage:
                 v.correction: gr.update(visible=False), v.status: ""}
 
     def confirm(self, pending: Pending | None) -> dict:
-        """Yes: the answer was right. An answer holding "?" (none of the task's characters) is not kept: it
-        teaches nothing unless the person says what it was (No)."""
-        if isinstance(pending, Pending) and REFUSED in pending.said and not pending.stored_id:
-            return {self.view.status: f"Thank you. Pictures that are no {pending.task.noun} are not kept; if it was "
-                                      f"one, press **No** and say which.",
+        """Yes: the answer was right. A lone "?" confirmed is kept (a picture that is none of the task's
+        characters: what the "?" head learns from). A reading holding "?" among its characters is not: which
+        character the "?" stands for is unknown until the person writes the text (No)."""
+        if isinstance(pending, Pending) and REFUSED in pending.said and pending.said != REFUSED \
+                and not pending.stored_id:
+            return {self.view.status: f"Thank you. Readings with an unsure {pending.task.noun} are not kept; press "
+                                      f"**No** and write what it says.",
                     self.view.ask: gr.update(visible=False)}
         return self._answer(pending, pending.said if pending else None)
 

@@ -12,6 +12,7 @@ import gradio as gr
 from gradio.components.label import LabelConfidence, LabelData
 
 from handwriting import service
+from handwriting.refusal import REFUSED
 from handwriting.tasks import TASKS, Task, unambiguous_name
 from ui.errors import user_errors
 from ui.inputs import DrawingCanvas, DrawingPad, ImageUpload, ImageUploads
@@ -143,6 +144,12 @@ def lookalike_hint(top: str, task: Task) -> str:
             "say so below: corrections like that teach it.")
 
 
+def right_answers(task: Task) -> list[tuple[str, str]]:
+    """What "The right answer" offers: each of the task's characters, then "none of them" (stored as "?"),
+    for a doodle the model read as a character."""
+    return [(c, c) for c in task.labels] + [(f"{REFUSED} (not a {task.noun})", REFUSED)]
+
+
 def refusal_hint(prediction: service.Prediction) -> str:
     """What "?" means, in words, with the closest characters."""
     closest = ", ".join(label for label, _ in prediction.top(3))
@@ -168,7 +175,7 @@ class RecognitionPage(LivePage):
     def shown(self, pending: Pending) -> dict:
         v, prediction = self.view, pending.answer
         hint = refusal_hint(prediction) if prediction.refused else lookalike_hint(prediction.label, prediction.task)
-        return {v.label: prediction, v.right: gr.update(choices=list(prediction.task.labels), value=None),
+        return {v.label: prediction, v.right: gr.update(choices=right_answers(prediction.task), value=None),
                 v.hint: hint, v.seen: model_input_html(prediction.model_input)}
 
     def cleared(self) -> dict:
@@ -210,7 +217,7 @@ def recognition_tab(task: Task, desk, concurrency_limit: int, choices: list[Task
             seen = gr.HTML(elem_id=f"{name}-seen")
             hint = gr.Markdown(elem_id=f"{name}-hint")
             controls = AnswerControls.build(name, lambda: gr.Dropdown(
-                list(task.labels), value=None, label="The right answer", elem_id=f"{name}-feedback-label"))
+                right_answers(task), value=None, label="The right answer", elem_id=f"{name}-feedback-label"))
     view = RecognitionView(last=gr.State(None), ask=controls.ask, correction=controls.correction, right=controls.right,
                            status=controls.status, label=label, hint=hint, seen=seen)
     page = RecognitionPage(view, desk)

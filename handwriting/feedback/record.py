@@ -83,17 +83,20 @@ def decode_png(text: str) -> np.ndarray:
 
 
 def check_label(label, task: Task, role: str = "correct") -> str:
-    """`label` if it is one of the task's labels (a prediction may also be "?", the model's "none of them");
-    InvalidFeedbackError saying which are, otherwise."""
+    """`label` if it is one of the task's labels or "?"; InvalidFeedbackError saying which are, otherwise.
+
+    "?" predicted is the model's "none of them"; "?" correct is the person saying the picture is none of the
+    task's characters (a doodle read as a 5, or a "?" confirmed): what a "?" head learns "none" from."""
     task = get_task(task)
     if label is not None and not isinstance(label, str):
         raise InvalidFeedbackError(f"The {role} label must be text, not {type(label).__name__}.")
     text = (label or "").strip()
     if not text:
-        raise InvalidFeedbackError(f"No {role} label was given: choose one of {_label_list(task.labels)}.")
-    if not task.has(text) and not (role == "predicted" and text == REFUSED):
+        raise InvalidFeedbackError(f"No {role} label was given: choose one of {_label_list(task.labels)}, or "
+                                   f"{REFUSED} for none of them.")
+    if not task.has(text) and text != REFUSED:
         raise InvalidFeedbackError(f"{shorten(text)!r} is not a label of the {task.name} task: choose one of "
-                                   f"{_label_list(task.labels)}.")
+                                   f"{_label_list(task.labels)}, or {REFUSED} for none of them.")
     return text
 
 

@@ -27,6 +27,8 @@ from handwriting.feedback.record import (
     request_fingerprint,
 )
 from handwriting.feedback.sinks import LocalSink, Sink
+from handwriting.refusal import REFUSED
+from handwriting.tasks import get_task
 
 log = logging.getLogger("handwriting.feedback")
 
@@ -185,8 +187,12 @@ class FeedbackRecorder:
                         "one to one, so it is kept whole")
             copied = record.matched  # an unmatched read has no record for the sinks
         else:
+            noun = get_task(record.task).noun
             if record.was_correct:
-                what = f"the model was right, it is {record.correct}"
+                what = (f"the model was right, it is no {noun}" if record.correct == REFUSED
+                        else f"the model was right, it is {record.correct}")
+            elif record.correct == REFUSED:
+                what = f"it is no {noun} (the model said {record.predicted})"
             else:
                 what = f"the right answer is {record.correct} (the model said {record.predicted})"
             copied = True
