@@ -5,7 +5,6 @@ for the task's characters and its "none" pictures; a style the head never saw as
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +113,17 @@ def test_the_card_of_a_candidate_whose_head_was_trained_again_names_the_retrain_
     command = "python -m training.retrain --task digits --feedback fb.npz --learn new-head"
     again = _none_head_lines(metrics, {"none_unit": {**head, "trained_by": command}})
     assert again == [f"# the none unit was trained again, with the feedback, by: {command}"]
+
+
+def test_pictures_people_said_are_no_character_are_learnt_as_none(tmp_path, small_head_data):
+    served = served_model(tmp_path / "served")
+    arrows = drawn("arrow", 90, 6)  # a doodle the head never saw as "none"
+    said_none = np.full(60, 10)  # the digits task's len(labels): "?" feedback
+    with_feedback, _, record = new_head.new_head(served, tmp_path / "served", "digits", SHIPPED, arrows[:60],
+                                                 said_none, "arrows said to be no digit", tmp_path / "with")
+    without, _, _ = new_head.new_head(served, tmp_path / "served", "digits", SHIPPED, arrows[:0], said_none[:0],
+                                      "no feedback", tmp_path / "without")
+    unseen = arrows[60:]
+    assert none_share(with_feedback, unseen).mean() > none_share(without, unseen).mean() + 0.2
+    assert "arrows said to be no digit: 0 as characters, 60 said to be none of them as none" in record["data"]
+    assert new_head.in_all_labels(np.array([10, 3]), "digits").tolist() == [-1, 3]

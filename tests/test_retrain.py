@@ -392,3 +392,72 @@ def test_the_report_says_when_held_out_feedback_is_still_answered_with_a_questio
     row["new_refused"] = 0.01
     report["settings"]["learn"] = "characters"
     assert "still answers" not in retrain.report_markdown(report)
+
+
+# Records the person said are none of the task's characters ("?": y == len(labels))
+
+
+def none_feedback():
+    from training.feedback_file import TrainingSet
+
+    y = np.array([3, 10, 7, 10, 10, 1])  # 10: "it is no digit"
+    x = np.zeros((6, 28, 28), np.uint8)
+    x[:, 0, 0] = np.arange(6)  # pixel (0, 0) tells the records apart
+    return TrainingSet("digits", x, y, labels_for("digits"), np.array([f"id{i}" for i in range(6)]),
+                       np.array(["app"] * 6), np.array([True, False, False, True, False, True]))
+
+
+def test_records_said_to_be_no_character_are_learnt_by_a_question_mark_model_and_left_out_by_others():
+    from handwriting.refusal import RefusalPolicy
+
+    kept, left_out = retrain.without_none_feedback(none_feedback(), RefusalPolicy(none_unit=True))
+    assert left_out == 0 and kept.y.tolist() == [3, 10, 7, 10, 10, 1]
+    kept, left_out = retrain.without_none_feedback(none_feedback(), RefusalPolicy.never())
+    assert left_out == 3 and kept.y.tolist() == [3, 7, 1] and kept.ids.tolist() == ["id0", "id2", "id5"]
+    assert kept.x[:, 0, 0].tolist() == [0, 2, 5] and kept.was_correct.tolist() == [True, False, True]
+
+
+def test_held_out_records_said_to_be_no_character_are_gated_as_pictures_to_refuse(tmp_path):
+    feedback, holdout = none_feedback(), np.array([True, True, False, True, False, True])
+    sets, _ = retrain.evaluation_sets("digits", tmp_path, feedback, holdout, tmp_path / "no_emnist.npz")
+    [held] = [s for s in sets if s.name == retrain.FEEDBACK_SET]
+    assert held.y.tolist() == [3, 1]  # only the records that name a digit are scored as characters
+    negatives = retrain.none_held_out(feedback, holdout)
+    assert [round(v * 255) for v in negatives[retrain.NONE_FEEDBACK_SET][:, 0, 0]] == [1, 3]
+    assert retrain.none_held_out(feedback, np.zeros(6, bool)) == {}
+
+    class Refusing:  # answers "?" for the pictures whose index is in `which`
+        def __init__(self, which):
+            self.which = which
+
+        def __call__(self, x):
+            probs = np.zeros((len(x), 11), np.float32)
+            probs[:, 0] = 1
+            probs[np.isin(np.rint(x[:, 0, 0] * 255).astype(int), self.which)] = np.eye(11)[10]
+            return probs
+
+    from handwriting.refusal import RefusalPolicy
+
+    policy = RefusalPolicy(none_unit=True, none_threshold=0.5)
+    x = np.zeros((40, 28, 28), np.float32)
+    x[:, 0, 0] = np.arange(40) / 255
+    rows = retrain.compare_negatives(Refusing(range(10)), Refusing(range(40)), {retrain.NONE_FEEDBACK_SET: x},
+                                     policy, policy, retrain.RetrainSettings())
+    assert rows[retrain.NONE_FEEDBACK_SET]["verdict"] == "better"  # 25% -> 100% answered "?"
+    promoted, reasons = retrain.gate({"mnist_test": {"verdict": "same"}}, rows)
+    assert promoted and f"better on {retrain.NONE_FEEDBACK_SET}" in reasons[-1]
+    rows = retrain.compare_negatives(Refusing(range(40)), Refusing(range(10)), {retrain.NONE_FEEDBACK_SET: x},
+                                     policy, policy, retrain.RetrainSettings())
+    assert not retrain.gate({"mnist_test": {"verdict": "same"}}, rows)[0]  # and one that stops refusing them fails
+
+
+def test_the_report_says_what_became_of_the_records_said_to_be_no_character():
+    row = {"n": 186, "old_accuracy": 0.96, "new_accuracy": 0.97, "change": 0.01, "allowed_drop": 0.03, "verdict": "same"}
+    report = feedback_report(row, "new-head", "promoted")
+    report["training_set"]["new_head"] = {"training_seconds": 5.0, "head": "Dense(1)", "data": "digits"}
+    assert "said to be no character" not in retrain.report_markdown(report)
+    report["training_set"].update(not_a_character=12, not_a_character_left_out=0)
+    assert "12 of the feedback records were said to be no character: the \"?\" head trained again learns them" \
+        in retrain.report_markdown(report)
+    report["training_set"].update(not_a_character=0, not_a_character_left_out=7)
+    assert "7 records said to be no character were left out: this model has no \"?\" unit" in retrain.report_markdown(report)

@@ -9,7 +9,8 @@ each candidate on its own file only; this scores any models on one file. Held-ou
 gate keeps out of training (`retrain.held_out`, by record id). `accuracy` is the gate's (the most likely
 character, "?" aside); `answered_right` is what the app would record (the right character and not "?"); it is
 also split between the held-out corrections (records the served model got wrong when they were sent: what a
-retrain should now get right) and the confirmations (what it must keep getting right).
+retrain should now get right) and the confirmations (what it must keep getting right). A record the person said
+is none of the characters ("?") counts as right, in both, when the model answers "?".
 """
 
 from __future__ import annotations
@@ -36,17 +37,20 @@ def held_out_scores(feedback_path: Path, task: str, folders: list[Path], holdout
     feedback = load_feedback(feedback_path, task)
     keep = held_out(feedback.ids, RetrainSettings().holdout_fraction if holdout_fraction is None else holdout_fraction)
     x, y, corrected = feedback.x[keep], feedback.y[keep], ~feedback.was_correct[keep]
+    none = y == len(feedback.labels)  # said to be none of the characters: right when answered "?"
     rows = {}
     for folder in folders:
         probs = predict_all(KerasRuntime(folder / KERAS_FILE), x.astype(np.float32) / 255.0)
-        right, refused = probs[:, :len(feedback.labels)].argmax(1) == y, refused_mask(probs, RefusalPolicy.load(folder))
-        answered = right & ~refused
+        named, refused = probs[:, :len(feedback.labels)].argmax(1) == y, refused_mask(probs, RefusalPolicy.load(folder))
+        right, answered = np.where(none, refused, named), np.where(none, refused, named & ~refused)
         rows[str(folder)] = {"accuracy": round(float(right.mean()), 5), "refused": round(float(refused.mean()), 5),
                              "answered_right": round(float(answered.mean()), 5),
                              "corrections_answered_right": _share(answered[corrected]),
-                             "confirmations_answered_right": _share(answered[~corrected])}
+                             "confirmations_answered_right": _share(answered[~corrected]),
+                             "not_a_character_refused": _share(refused[none])}
     return {"feedback": str(feedback_path), "task": task, "held_out": int(keep.sum()),
-            "corrections_among_them": int(corrected.sum()), "models": rows}
+            "corrections_among_them": int(corrected.sum()), "not_a_character_among_them": int(none.sum()),
+            "models": rows}
 
 
 def _percent(share: float | None) -> str:

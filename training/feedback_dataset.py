@@ -80,8 +80,8 @@ app's operator and are not part of this dataset.
 | field | meaning |
 |---|---|
 | image | the 28x28 picture the model was given (PNG, white ink on black, MNIST convention) |
-| label | the right answer, as the person gave it |
-| predicted | what the model answered |
+| label | the right answer, as the person gave it; `?` when they said the picture is none of the task's characters |
+| predicted | what the model answered (`?`: none of them) |
 | task | `digits`, `letters` or `all` (the model's label set) |
 | source | `app`, `api` or `game` (above) |
 | was_correct | whether the model's answer was right (label == predicted) |

@@ -1,7 +1,8 @@
 """The feedback training file, in one place: what the app's feedback export writes and retraining reads.
 
 A compressed .npz with x (uint8 N x 28 x 28, white ink on black: the exact model input), y (indices into
-labels), labels, task, ids (feedback record ids), source ("app", "api", "game") and was_correct.
+labels; len(labels), the place a "?" model's none unit has, for a picture the person said is none of them),
+labels, task, ids (feedback record ids), source ("app", "api", "game") and was_correct.
 `python -m training.feedback export` and `training.synthetic_feedback` write it; `training.retrain` reads it.
 """
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
+from handwriting.refusal import REFUSED
 from handwriting.tasks import labels_for
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 class TrainingSet:
     task: str
     x: np.ndarray  # uint8 N x 28 x 28, white ink on black (MNIST convention)
-    y: np.ndarray  # int64 N, indices into `labels` (the right answers)
+    y: np.ndarray  # int64 N, indices into `labels` (the right answers); len(labels): none of them ("?")
     labels: tuple[str, ...]  # the task's labels, in model output order
     ids: np.ndarray  # str N, feedback record ids
     source: np.ndarray  # str N, "app" / "api" / "game"
@@ -46,7 +48,7 @@ def training_set(records: Iterable[FeedbackRecord], task: str) -> TrainingSet:
     return TrainingSet(
         task=task,
         x=np.stack([r.pixels() for r in chosen]).astype(np.uint8) if chosen else np.zeros((0, 28, 28), np.uint8),
-        y=np.array([labels.index(r.correct) for r in chosen], dtype=np.int64),
+        y=np.array([len(labels) if r.correct == REFUSED else labels.index(r.correct) for r in chosen], dtype=np.int64),
         labels=labels,
         ids=np.array([r.id for r in chosen], dtype=str),
         source=np.array([r.source for r in chosen], dtype=str),
@@ -61,8 +63,8 @@ def save_training_file(path: Path | str, data: TrainingSet) -> Path:
         raise ValueError(f"x must be uint8 N x 28 x 28, got {data.x.dtype} {data.x.shape}")
     if not all(len(a) == n for a in (data.ids, data.source, data.was_correct)):
         raise ValueError("x, y, ids, source and was_correct must have the same length")
-    if n and (data.y.min() < 0 or data.y.max() >= len(data.labels)):
-        raise ValueError("y holds an index outside labels")
+    if n and (data.y.min() < 0 or data.y.max() > len(data.labels)):
+        raise ValueError("y holds an index outside labels (and len(labels), none of them)")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -1,5 +1,6 @@
 """A retrain's "?" head trained again (`training.retrain --learn new-head`): the recipe the served head was made
-with, plus the feedback as characters, then its thresholds calibrated as the shipped ones were.
+with, plus the feedback as characters (and the pictures people said are none of them as "none"), then its
+thresholds calibrated as the shipped ones were.
 
 Re-fitting the served head on a few hundred corrections moved all its answers: it is nearly sure on most
 pictures, and a re-fit asked to keep them barely holds them there (measured: docs/retraining.md). A head
@@ -31,8 +32,10 @@ def head_recipe(folder: Path) -> dict:
 
 
 def in_all_labels(y: np.ndarray, task: str) -> np.ndarray:
-    """Labels of `task` as indices among all 62 characters (the order `training.refusal_head` learns in)."""
-    return positions_in_all(task)[y]
+    """Labels of `task` as indices among all 62 characters (the order `training.refusal_head` learns in);
+    len(labels), none of them ("?" feedback), as -1: the head's "none"."""
+    positions = positions_in_all(task)
+    return np.where(y == len(positions), -1, positions[np.minimum(y, len(positions) - 1)])
 
 
 def calibrated_like(policy, probs: np.ndarray, real: np.ndarray):
@@ -50,8 +53,8 @@ def new_head(model, base_folder: Path, task: str, policy, feedback_x: np.ndarray
              description: str, work: Path, emnist_cache=None, seed: int | None = None):
     """(the model with a newly trained "?" head, its calibrated policy, the head's record): `model` (a served
     "?" model, e.g. after its character layers learnt) keeps its networks; the head is trained by `base_folder`'s
-    recipe with (`feedback_x`, `feedback_y`: uint8 images, labels of `task`) as characters too, and `seed`
-    instead of the recipe's if given."""
+    recipe with (`feedback_x`, `feedback_y`: uint8 images, labels of `task`, len(labels) for "none of them") as
+    characters (or none) too, and `seed` instead of the recipe's if given."""
     import json
 
     from training.refusal_head import assembled, train, validation_for

@@ -150,8 +150,9 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
           augmented: bool = False, task: str = "all", balanced: bool = False, styles: tuple[str, ...] = (),
           augment_negatives: bool = False, doodle_n: int = 34000, pixels: bool = False, doodles_from: str = "train",
           extra: tuple[np.ndarray, np.ndarray, str] | None = None) -> Path:
-    """`extra`: more real characters (uint8 images, their index in `ALL`, what they are), e.g. the feedback a
-    retrain learns from: shown beside the characters of `head_data`, and restyled and augmented as they are."""
+    """`extra`: more pictures (uint8 images, their index in `ALL` or -1 for none of them, what they are), e.g.
+    the feedback a retrain learns from: characters shown beside those of `head_data`, restyled and augmented
+    as they are, and pictures people said are no character beside the doodles."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -160,8 +161,10 @@ def train(base: Path, out: Path, epochs: int = 20, seed: int = 0, cache=None, ri
     x, none, y, xv, yv, yv_alt, description = head_data(cache, seed, doodle_n=doodle_n, task=task, doodles_from=doodles_from)
     if extra is not None:
         x, y = np.concatenate([x, extra[0]]), np.concatenate([y, extra[1].astype(np.int64)])
-        none = np.concatenate([none, np.zeros(len(extra[1]), bool)])
-        description += f", plus {len(extra[1]):,} {extra[2]} as characters"
+        none = np.concatenate([none, extra[1] < 0])
+        said_none = int((extra[1] < 0).sum())
+        description += (f", plus {extra[2]}: {len(extra[1]) - said_none:,} as characters"
+                        + (f", {said_none:,} said to be none of them as none" if said_none else ""))
     started = time.time()
     if styles:  # characters and doodles alike photographed and drawn on the pad: neither look means "none"
         cx, source = restyled_copies(x, styles, seed)

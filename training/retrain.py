@@ -13,7 +13,9 @@
    training record names, rendered once when missing: `synthetic_cache_for`), generated rotated, zoomed and
    shifted variants of every image (the training augmentation), and the feedback file's training part:
    each correction (a record the model got wrong) repeated CORRECTION_REPEATS times, each confirmation
-   CONFIRMATION_REPEATS times. A fixed share of the feedback, chosen by a hash of each record's id so the
+   CONFIRMATION_REPEATS times. A record the person said is none of the characters ("?") teaches a "?" model
+   its none unit; a model without one cannot learn it, and such records are left out (the report counts
+   them). A fixed share of the feedback, chosen by a hash of each record's id so the
    same records stay out run after run, is never trained on: it is an evaluation set.
 3. Fine-tune: load, compile with Adam at a low learning rate, fit a few epochs with `training.fit`, the recipe
    `training.train` uses (augmentation, learning-rate decay). A "?" model's features stay as they are: by
@@ -30,7 +32,8 @@
    more than the tolerance plus the noise of that set (NOISE_Z standard errors of the paired difference:
    small sets get more room, large ones little). A "?" model must also refuse no more of each set's real
    characters, and no fewer of what it must keep refusing (`gate_negatives`: fresh drawings of the training
-   doodle families; digits also EMNIST validation letters that look like no digit).
+   doodle families; digits also EMNIST validation letters that look like no digit; and the held-out records
+   people said are none of the characters).
 6. Either way it writes `report.json` and `report.md` in --out, and the candidate model folder (weights,
    their LiteRT copy for serving, metrics.json, model card with the comparison) in --out/candidate. When the gate passes, --promote-to
    DIR copies the candidate there and --publish REPO publishes it to the hub (`training.publish`).
@@ -114,6 +117,19 @@ def load_feedback(path: Path, task: str):
     if data.x.shape[1:] != (28, 28) or data.x.dtype != np.uint8:
         raise SystemExit(f"{path}: x must be uint8 N x 28 x 28, not {data.x.dtype} {data.x.shape}.")
     return data
+
+
+def without_none_feedback(feedback, policy):
+    """(the feedback a model with `policy` can learn from, how many records were left out): records said to
+    be none of the characters ("?", y == len(labels)) need a none unit to learn from."""
+    from dataclasses import replace
+
+    none = feedback.y == len(feedback.labels)
+    if policy.none_unit or not none.any():
+        return feedback, 0
+    keep = ~none
+    return replace(feedback, x=feedback.x[keep], y=feedback.y[keep], ids=feedback.ids[keep],
+                   source=feedback.source[keep], was_correct=feedback.was_correct[keep]), int(none.sum())
 
 
 def held_out(ids, fraction: float) -> np.ndarray:
@@ -284,14 +300,24 @@ def evaluation_sets(task: str, data_dir, feedback, holdout_mask, emnist_cache=No
         sets = character_sets(task, data_dir, emnist_cache)
     missing = {name: "not found in the data folder" for name in EXPECTED_SETS[task]
                if name not in {s.name for s in sets}}
-    n = int(holdout_mask.sum())
+    named = holdout_mask & (feedback.y < len(feedback.labels))  # those said to be no character: `none_held_out`
+    n = int(named.sum())
     if n:
-        corrections = int((~feedback.was_correct[holdout_mask]).sum())
-        sets.append(EvalSet(FEEDBACK_SET, feedback.x[holdout_mask].astype(np.float32) / 255.0, feedback.y[holdout_mask],
+        corrections = int((~feedback.was_correct[named]).sum())
+        sets.append(EvalSet(FEEDBACK_SET, feedback.x[named].astype(np.float32) / 255.0, feedback.y[named],
                             f"held-out feedback: {n} records ({corrections} corrections), never trained on"))
     else:
-        missing[FEEDBACK_SET] = "no feedback record falls in the held-out share"
+        missing[FEEDBACK_SET] = "no held-out feedback record names a character"
     return sets, missing
+
+
+NONE_FEEDBACK_SET = "held-out feedback said to be no character"
+
+
+def none_held_out(feedback, holdout_mask) -> dict[str, np.ndarray]:
+    """The held-out records people said are none of the characters, as a set a "?" model must refuse."""
+    none = holdout_mask & (feedback.y == len(feedback.labels))
+    return {NONE_FEEDBACK_SET: feedback.x[none].astype(np.float32) / 255.0} if none.any() else {}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -430,7 +456,7 @@ def compare_negatives(old_runtime, new_runtime, negatives: dict[str, np.ndarray]
         change = (more - fewer) / len(x)
         rows[name] = {"n": len(x), "old_refused": round(float(r_old.mean()), 5), "new_refused": round(float(r_new.mean()), 5),
                       "change": round(change, 5), "allowed_drop": round(float(allowed), 5),
-                      "verdict": "worse" if change < -allowed else "same"}
+                      "verdict": "worse" if change < -allowed else "better" if change > allowed else "same"}
     return rows
 
 
@@ -448,7 +474,7 @@ def gate(rows: dict[str, dict], negative_rows: dict[str, dict] | None = None) ->
               for name, r in (negative_rows or {}).items() if r["verdict"] == "worse"]
     if worse:
         return False, ["worse on " + w for w in worse]
-    better = [name for name, r in rows.items() if r["verdict"] == "better"]
+    better = [name for name, r in {**rows, **(negative_rows or {})}.items() if r["verdict"] == "better"]
     return True, [f"no set got worse beyond its tolerance ({len(rows)} compared)"] + (
         [f"better on {', '.join(better)}"] if better else [])
 
@@ -511,7 +537,7 @@ def report_markdown(report: dict) -> str:
 
 - Base: version {report['base']['version']} ({report['base']['source']}); candidate: version {report['candidate']['version']}.
 - Feedback: {report['feedback']['records']} records in `{Path(report['feedback']['file']).name}`, {report['feedback']['held_out']} of them held out for the comparison.
-- Each epoch: {c['base_images']:,} base images ({c.get('base_data') or 'base data'}) + {c['feedback_records']} feedback records ({c['corrections']} corrections x {c['correction_repeats']}, {c['confirmations']} confirmations x {c['confirmation_repeats']}) = {c['images_per_epoch']:,} images, each as a generated rotated, zoomed and shifted variant{weighting}.{control}
+- Each epoch: {c['base_images']:,} base images ({c.get('base_data') or 'base data'}) + {c['feedback_records']} feedback records ({c['corrections']} corrections x {c['correction_repeats']}, {c['confirmations']} confirmations x {c['confirmation_repeats']}) = {c['images_per_epoch']:,} images, each as a generated rotated, zoomed and shifted variant{weighting}.{control}{_none_feedback_line(c, report['settings'])}
 - Fine-tuning: {s['epochs']} epochs, batch {s['batch_size']}, Adam {s['learning_rate']:g} decaying x{s['lr_decay_per_epoch']:g} an epoch; {report['seconds']['total']:.0f} s in all, {report['seconds']['training']:.0f} s of it training.{_new_head_line(c)}
 - Gate: on every set the new accuracy may be at most max({s['tolerance']:.2%}, {s['noise_z']:g} standard errors of the paired difference) below the old one.
 
@@ -535,6 +561,19 @@ def _still_refused_hint(report: dict) -> str:
         return ""
     return (f"\n\nThe candidate still answers \"?\" for {row['new_refused']:.0%} of the held-out feedback, which people "
             "said were characters: only the \"?\" head can learn that (`--learn new-head` trains it again with the feedback).")
+
+
+def _none_feedback_line(composition: dict, settings: dict) -> str:
+    """Records people said are none of the characters ("?"): learnt by the none unit, or left out."""
+    used, left_out = composition.get("not_a_character", 0), composition.get("not_a_character_left_out", 0)
+    if left_out:
+        return (f"\n- {left_out} records said to be no character were left out: this model has no \"?\" unit to "
+                "learn them.")
+    if not used:
+        return ""
+    learns = ("the \"?\" head trained again learns them as none" if settings.get("learn") == "new-head"
+              else "they are shown as none; only `--learn new-head` teaches the \"?\" head itself")
+    return f"\n- {used} of the feedback records were said to be no character: {learns}."
 
 
 def _new_head_line(composition: dict) -> str:
@@ -593,11 +632,11 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     base = (read_model_folder(task, base_model, source=f"{base_model}", weights=KERAS_FILE) if base_model
             else resolve_model(task))
     print(f"base model: {base.describe()}")
-    feedback = load_feedback(feedback_path, task)
-    holdout = held_out(feedback.ids, settings.holdout_fraction)
     from handwriting.refusal import RefusalPolicy
 
     policy = RefusalPolicy.load(base.folder)
+    feedback, none_left_out = without_none_feedback(load_feedback(feedback_path, task), policy)
+    holdout = held_out(feedback.ids, settings.holdout_fraction)
     base_x, base_y, base_description = base_training_data(task, data_dir, emnist_cache)  # what the model learnt from
     synthetic_cache = synthetic_cache_for(task, base.folder, synthetic_cache)
     if synthetic_cache:
@@ -611,6 +650,8 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
         base_description += f" + {extra}"
     x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
     composition["base_data"] = base_description
+    composition["not_a_character"] = int((feedback.y[~holdout] == len(labels)).sum())
+    composition["not_a_character_left_out"] = none_left_out
     power = balance_power(settings, task, base.folder)
     balanced = power > 0
     composition["class_balanced"] = balanced
@@ -641,7 +682,8 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
     old_results, new_results, rows = compare(old_runtime, new_runtime, sets, labels, settings, policy, new_policy)
     negative_rows = {}
     if policy.none_unit:
-        negative_rows = compare_negatives(old_runtime, new_runtime, gate_negatives(task, emnist_cache, doodles_from), policy,
+        negatives = {**gate_negatives(task, emnist_cache, doodles_from), **none_held_out(feedback, holdout)}
+        negative_rows = compare_negatives(old_runtime, new_runtime, negatives, policy,
                                           new_policy, settings)
     promoted, reasons = gate(rows, negative_rows)
     version = next_version(base.version)
