@@ -461,3 +461,20 @@ def test_the_report_says_what_became_of_the_records_said_to_be_no_character():
         in retrain.report_markdown(report)
     report["training_set"].update(not_a_character=0, not_a_character_left_out=7)
     assert "7 records said to be no character were left out: this model has no \"?\" unit" in retrain.report_markdown(report)
+
+
+def test_synthetic_feedback_can_say_ticks_and_arrows_are_no_character():
+    from handwriting.refusal import RefusalPolicy
+
+    x, y = synthetic_feedback.glyphs("tick", 6, seed=3, task="letters")
+    assert x.shape == (6, 28, 28) and x.dtype == np.uint8 and (x.reshape(6, -1).max(1) == 255).all()
+    assert set(y) == {52}  # len(labels): none of them
+    assert synthetic_feedback.parse_mix("emnist=7,tick=2,arrow=1", "all") == {"emnist": 0.7, "tick": 0.2, "arrow": 0.1}
+
+    def refusing_the_first_two(batch):  # "?" for two pictures, a confident "a" for the rest
+        probs = np.zeros((len(batch), 53), np.float32)
+        probs[:, 0], probs[:2] = 1.0, np.eye(53)[52]
+        return probs
+
+    right = synthetic_feedback.answered_right(refusing_the_first_two, x, y, RefusalPolicy(none_unit=True, none_threshold=0.5))
+    assert right.tolist() == [True, True, False, False, False, False]  # "?" is the right answer for them

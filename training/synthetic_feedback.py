@@ -21,6 +21,10 @@ B or R): feedback a retrain has something to learn from.
 
     python -m training.synthetic_feedback --task letters --n 1000 --mix emnist=0.7,looped_ell=0.3 --out fb.npz
 
+Two more, for every task, are pictures people say are none of the characters ("?"): ticks and arrows drawn as
+`training.doodles` draws them, the doodles the letters and all models read most often as v, T or i. They are
+held-out families of the "?" evaluation: a model retrained on such a file is no longer measured fairly on them.
+
 `--look mixed` sends the MNIST / EMNIST part in the ways people send pictures to the page: a third drawn on
 the sketchpad, a third photographed pen on paper (some on ruled paper; `training.photo_renders`), a third
 as scanned, each through the app's preprocessing. The default (`scan`) keeps the earlier files'
@@ -128,10 +132,17 @@ def looped_ell(rng: np.random.Generator) -> np.ndarray:
 
 STYLES = {"crossed_seven": (crossed_seven, "7"), "flagged_one": (flagged_one, "1"), "crossed_zed": (crossed_zed, "Z"),
           "slashed_zero": (slashed_zero, "0"), "looped_ell": (looped_ell, "l")}
+NONE_STYLES = ("tick", "arrow")  # `training.doodles` families, said to be none of the characters ("?")
 
 
 def glyphs(style: str, n: int, seed: int = 0, task: str = "digits") -> tuple[np.ndarray, np.ndarray]:
-    """`n` drawings of a synthetic style: (x uint8 n x 28 x 28, y label indices in `task`'s labels)."""
+    """`n` drawings of a synthetic style: (x uint8 n x 28 x 28, y label indices in `task`'s labels; len(labels)
+    for a NONE_STYLES doodle)."""
+    if style in NONE_STYLES:
+        from training import doodles
+
+        x = doodles.doodle_images({style: doodles.FAMILIES[style]}, n, seed)[0] if n else np.zeros((0, 28, 28), np.uint8)
+        return x, np.full(n, len(labels_for(task)), np.int64)
     draw, label = STYLES[style]
     rng = np.random.default_rng(seed)
     x = np.stack([draw(rng) for _ in range(n)]) if n else np.zeros((0, 28, 28), np.uint8)
@@ -142,7 +153,7 @@ def shuffled_records(parts: list[tuple[np.ndarray, np.ndarray]], counts: dict[st
                      policy=None):
     """(x, y, was_correct): `parts` and the drawings of each style in `counts` (in its order: the n-th style
     drawn with seed + n, as the earlier files were), shuffled, each marked as `answered_right` marks it."""
-    styles = [name for name in counts if name in STYLES and counts[name]]
+    styles = [name for name in counts if (name in STYLES or name in NONE_STYLES) and counts[name]]
     parts = parts + [glyphs(style, counts[style], seed + 1 + i, task) for i, style in enumerate(styles)]
     order = np.random.default_rng(seed + 100).permutation(sum(len(p[1]) for p in parts))
     x, y = np.concatenate([p[0] for p in parts])[order], np.concatenate([p[1] for p in parts])[order]
@@ -206,13 +217,15 @@ def as_sent(chars: np.ndarray, look: str, seed: int = 0) -> np.ndarray:
 
 
 def answered_right(runtime, x: np.ndarray, y: np.ndarray, policy) -> np.ndarray:
-    """What the app records as `was_correct`: the answer is the right character, and not "?"."""
+    """What the app records as `was_correct`: the answer is the right character, and not "?"; for a picture
+    that is none of them (y == len(labels)), the answer is "?"."""
     from handwriting.refusal import refused_mask
     from training.eval_sets import predict_all
 
     probs = predict_all(runtime, x.astype(np.float32) / 255.0)
     n_labels = probs.shape[1] - (1 if policy.none_unit else 0)
-    return (probs[:, :n_labels].argmax(1) == y) & ~refused_mask(probs, policy)
+    refused = refused_mask(probs, policy)
+    return np.where(y == n_labels, refused, (probs[:, :n_labels].argmax(1) == y) & ~refused)
 
 
 def feedback_file(path, x: np.ndarray, y: np.ndarray, was_correct: np.ndarray, seed: int = 0, task: str = "digits") -> Path:
@@ -254,7 +267,7 @@ def parse_mix(text: str, task: str) -> dict[str, float]:
     """`--mix` as `name=share,...`: `mnist_redrawn` (digits) or `emnist` (letters, all), and `STYLES` whose
     character the task has; shares are normalised to sum to one."""
     main = "mnist_redrawn" if task == "digits" else "emnist"
-    allowed = [main] + [name for name, (_, label) in STYLES.items() if label in labels_for(task)]
+    allowed = [main] + [name for name, (_, label) in STYLES.items() if label in labels_for(task)] + list(NONE_STYLES)
     mix = {}
     for part in text.split(","):
         name, _, share = part.partition("=")
