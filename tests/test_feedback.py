@@ -426,6 +426,10 @@ def test_feedback_through_the_api(client, images):
     record = api_store().get(ID.search(text).group(1))
     assert record.source == "api" and record.correct == label and not record.was_correct
     assert text.startswith("Thank you! Stored feedback record")
+    text = client.predict(handle_file(path), "digits", label, "?", api_name="/feedback")  # "it is no digit"
+    record = api_store().get(ID.search(text).group(1))
+    assert (record.predicted, record.correct, record.was_correct) == (label, "?", False)
+    assert f"it is no digit (the model said {label})" in text
 
 
 def test_bad_feedback_through_the_api_stores_nothing_and_the_app_keeps_serving(client, images):

@@ -39,7 +39,8 @@ def feedback_endpoint(desk: FeedbackDesk):
             image: the picture that was recognised or read (PNG, JPEG, WebP, BMP or GIF).
             task: "digits", "letters" or "all" (where that model exists).
             predicted: the label the model gave (or the text /read gave).
-            correct: the right label (or text); the same as `predicted` when the model was right.
+            correct: the right label (or text); the same as `predicted` when the model was right; "?" when
+                the picture is none of the task's characters (a doodle, a letter sent to digits).
         Returns:
             a confirmation naming the stored record's id.
         """
