@@ -417,18 +417,6 @@ def test_records_said_to_be_no_character_are_learnt_by_a_question_mark_model_and
     assert kept.x[:, 0, 0].tolist() == [0, 2, 5] and kept.was_correct.tolist() == [True, False, True]
 
 
-def test_records_said_to_be_no_character_are_repeated_by_their_own_count_not_as_corrections():
-    feedback = none_feedback()  # ids 1, 3, 4 are "?": one answered wrong (1), two answered "?" already
-    base_x, base_y = np.zeros((2, 28, 28), np.uint8), np.array([5, 6])
-    settings = retrain.RetrainSettings(correction_repeats=10, confirmation_repeats=1, none_repeats=2)
-    x, y, composition = retrain.build_training_set(base_x, base_y, feedback, np.ones(6, bool), settings)
-    counts = {i: int((x[2:, 0, 0] == i).sum()) for i in range(6)}
-    assert counts == {0: 1, 1: 2, 2: 10, 3: 2, 4: 2, 5: 1}
-    assert (y[2:][x[2:, 0, 0] == 1] == 10).all() and len(y) == 2 + 18
-    assert (composition["corrections"], composition["confirmations"], composition["not_a_character"]) == (1, 2, 3)
-    assert composition["none_repeats"] == 2
-
-
 def test_held_out_records_said_to_be_no_character_are_gated_as_pictures_to_refuse(tmp_path):
     feedback, holdout = none_feedback(), np.array([True, True, False, True, False, True])
     sets, _ = retrain.evaluation_sets("digits", tmp_path, feedback, holdout, tmp_path / "no_emnist.npz")
@@ -469,7 +457,7 @@ def test_the_report_says_what_became_of_the_records_said_to_be_no_character():
     report["training_set"]["new_head"] = {"training_seconds": 5.0, "head": "Dense(1)", "data": "digits"}
     assert "said to be no character" not in retrain.report_markdown(report)
     report["training_set"].update(not_a_character=12, not_a_character_left_out=0)
-    assert "12 of the feedback records were said to be no character (x 1 each): the \"?\" head trained again learns" \
+    assert "12 of the feedback records were said to be no character: the \"?\" head trained again learns them" \
         in retrain.report_markdown(report)
     report["training_set"].update(not_a_character=0, not_a_character_left_out=7)
     assert "7 records said to be no character were left out: this model has no \"?\" unit" in retrain.report_markdown(report)

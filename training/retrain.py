@@ -12,10 +12,9 @@
    MNIST train for all; case-merged ByMerge images left out; and the synthetic font renders the base model's
    training record names, rendered once when missing: `synthetic_cache_for`), generated rotated, zoomed and
    shifted variants of every image (the training augmentation), and the feedback file's training part:
-   each correction (a record the model got wrong) repeated `correction_repeats` times, each confirmation
-   `confirmation_repeats` times. A record the person said is none of the characters ("?") teaches a "?" model
-   its none unit, `none_repeats` times (once: tenfold, a few shapes made the head refuse real characters like
-   them); a model without one cannot learn it, and such records are left out (the report counts
+   each correction (a record the model got wrong) repeated CORRECTION_REPEATS times, each confirmation
+   CONFIRMATION_REPEATS times. A record the person said is none of the characters ("?") teaches a "?" model
+   its none unit; a model without one cannot learn it, and such records are left out (the report counts
    them). A fixed share of the feedback, chosen by a hash of each record's id so the
    same records stay out run after run, is never trained on: it is an evaluation set.
 3. Fine-tune: load, compile with Adam at a low learning rate, fit a few epochs with `training.fit`, the recipe
@@ -82,9 +81,6 @@ class RetrainSettings:
     lr_decay_per_epoch: float = 0.5
     correction_repeats: int = 10  # copies per epoch of each record the model got wrong
     confirmation_repeats: int = 1  # copies per epoch of each record the model got right
-    # copies per epoch of each record said to be none of the characters ("?"), answered right or not: ticks and
-    # arrows repeated tenfold taught a "?" head to refuse the real Y, y and v they resemble (docs/retraining.md)
-    none_repeats: int = 1
     holdout_fraction: float = 0.2  # share of the feedback (by record id) kept out of training, for the gate
     rotation_deg: float = 10.0  # the generated variants: rotation, zoom and shift, as in training.train
     zoom: float = 0.10
@@ -238,9 +234,7 @@ def balance_power(settings, task: str, base_folder: Path) -> float:
 def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSettings):
     """(x uint8, y, composition): the base data plus the feedback's training part, oversampled."""
     x_fb, y_fb, right = feedback.x[train_mask], feedback.y[train_mask], feedback.was_correct[train_mask]
-    none = y_fb == len(feedback.labels)
-    repeats = np.where(none, settings.none_repeats,
-                       np.where(right, settings.confirmation_repeats, settings.correction_repeats))
+    repeats = np.where(right, settings.confirmation_repeats, settings.correction_repeats)
     pick = np.repeat(np.arange(len(y_fb)), repeats)
     x = np.concatenate([base_x, x_fb[pick]])
     y = np.concatenate([base_y, y_fb[pick]]).astype(np.int64)
@@ -250,12 +244,10 @@ def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSe
         "base_data": "",
         "base_images": int(len(base_y)),
         "feedback_records": int(len(y_fb)),
-        "corrections": int((~right & ~none).sum()),
-        "confirmations": int((right & ~none).sum()),
-        "not_a_character": int(none.sum()),
+        "corrections": int((~right).sum()),
+        "confirmations": int(right.sum()),
         "correction_repeats": settings.correction_repeats,
         "confirmation_repeats": settings.confirmation_repeats,
-        "none_repeats": settings.none_repeats,
         "images_per_epoch": int(len(y)),
         "labels_shuffled": settings.shuffle_labels,
     }
@@ -581,8 +573,7 @@ def _none_feedback_line(composition: dict, settings: dict) -> str:
         return ""
     learns = ("the \"?\" head trained again learns them as none" if settings.get("learn") == "new-head"
               else "they are shown as none; only `--learn new-head` teaches the \"?\" head itself")
-    repeats = composition.get("none_repeats", 1)
-    return f"\n- {used} of the feedback records were said to be no character (x {repeats} each): {learns}."
+    return f"\n- {used} of the feedback records were said to be no character: {learns}."
 
 
 def _new_head_line(composition: dict) -> str:
@@ -659,6 +650,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
         base_description += f" + {extra}"
     x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
     composition["base_data"] = base_description
+    composition["not_a_character"] = int((feedback.y[~holdout] == len(labels)).sum())
     composition["not_a_character_left_out"] = none_left_out
     power = balance_power(settings, task, base.folder)
     balanced = power > 0
@@ -679,8 +671,7 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
         x_fb, y_fb = x[composition["base_images"]:], y[composition["base_images"]:]  # the feedback, as repeated above
         model, candidate_policy, head_record = new_head(
             model, base.folder, task, policy, x_fb, y_fb,
-            f"feedback images ({composition['feedback_records']:,} records, corrections x{settings.correction_repeats}"
-            f", said to be none x{settings.none_repeats})",
+            f"feedback images ({composition['feedback_records']:,} records, corrections x{settings.correction_repeats})",
             out / "new_head", emnist_cache, settings.seed)
         composition["new_head"] = {k: head_record[k] for k in ("data", "head", "training_seconds")}
     training_seconds = time.time() - trained_at
