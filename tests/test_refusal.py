@@ -305,9 +305,9 @@ def test_cached_evaluation_sets_are_made_again_when_the_preprocessing_changes(tm
     assert evaluate_refusal._cached("set", make)["x"][0, 0, 0] == 2 and len(made) == 2  # made again
 
 
-def test_a_sweep_sets_the_models_own_rule_on_validation_for_each_budget_and_measures_each(tmp_path, monkeypatch):
-    import json
-
+def refusal_model_with_validation(tmp_path, monkeypatch) -> Path:
+    """A tiny digits model with a none unit (served at none >= 0.5), its validation.npz, and evaluation sets
+    made of the same pictures: what evaluate_refusal calibrates and measures on."""
     from handwriting.refusal import RefusalPolicy
     from tiny_models import write_folder
     from training import evaluate_refusal
@@ -322,6 +322,14 @@ def test_a_sweep_sets_the_models_own_rule_on_validation_for_each_budget_and_meas
     monkeypatch.setattr(evaluate_refusal, "real_sets", lambda task, data_dir=None: [real])
     monkeypatch.setattr(evaluate_refusal, "negative_sets", lambda task, data_dir=None, cache=None: [
         evaluate_refusal.NegativeSet("doodles", x[300:].astype(np.float32) / 255.0, None, [], "the negatives")])
+    return folder
+
+
+def test_a_sweep_sets_the_models_own_rule_on_validation_for_each_budget_and_measures_each(tmp_path, monkeypatch):
+    from handwriting.refusal import RefusalPolicy
+    from training import evaluate_refusal
+
+    folder = refusal_model_with_validation(tmp_path, monkeypatch)
     out = tmp_path / "sweep.json"
     evaluate_refusal.main(["digits", "--model-dir", str(folder), "--sweep", "0.02", "0.2", "--json", str(out)])
 
@@ -333,3 +341,20 @@ def test_a_sweep_sets_the_models_own_rule_on_validation_for_each_budget_and_meas
     assert large["policy"]["none_threshold"] < small["policy"]["none_threshold"]
     assert large["real"]["real"]["refused"] > small["real"]["real"]["refused"]
     assert RefusalPolicy.load(folder).none_threshold == 0.5  # the served thresholds are left as they were
+
+
+def test_calibrate_writes_the_rule_set_on_validation_with_its_thresholds_for_lines(tmp_path, monkeypatch):
+    from handwriting.refusal import RefusalPolicy
+    from training import evaluate_refusal
+
+    folder = refusal_model_with_validation(tmp_path, monkeypatch)
+    out = tmp_path / "calibrated.json"
+    evaluate_refusal.main(["digits", "--model-dir", str(folder), "--calibrate", "none", "--budget", "0.1",
+                           "--line-budget", "0.2", "--json", str(out)])
+
+    results = json.loads(out.read_text())
+    assert list(results) == ["none"]
+    written = RefusalPolicy.load(folder)
+    assert written.none_threshold == results["none"]["policy"]["none_threshold"] != 0.5
+    assert written.details["calibration"]["validation_real_refused"] == pytest.approx(0.1, abs=0.01)
+    assert written.for_lines().none_threshold < written.none_threshold  # a line refuses more: its budget is larger

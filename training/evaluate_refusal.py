@@ -302,32 +302,28 @@ def main(argv=None):
     results = {}
     methods = [args.calibrate] if args.calibrate else (
         [m for m in METHODS if none_unit or m == "confidence"] if args.methods else [])
-    if args.sweep:
+    if args.sweep or methods:
         x, y = validation_split(Path(args.validation) if args.validation else folder, args.task)
-        probs, method = predict_all(runtime, x), RefusalPolicy.load(folder).details["method"]
-        for budget in args.sweep:
-            policy, name = calibrate(probs, (y >= 0) & (y < n), method, none_unit, budget), f"{method} @ {budget:g}"
+        probs, real = predict_all(runtime, x), (y >= 0) & (y < n)
+        if args.sweep:  # the model's own rule at each budget; the served thresholds stay
+            method = RefusalPolicy.load(folder).details["method"]
+            runs = [(f"{method} @ {budget:g}", method, budget) for budget in args.sweep]
+        else:
+            if args.calibrate == "best":  # chosen on the validation split only, never on the evaluation sets
+                candidates = {m: calibrate(probs, real, m, none_unit, args.budget)
+                              for m in METHODS if m != "none@0.5" and (none_unit or m == "confidence")}
+                methods = [max(candidates, key=lambda m: candidates[m].details["calibration"]["validation_negative_refused"])]
+                print("validation negatives refused: " + ", ".join(
+                    f"{m} {p.details['calibration']['validation_negative_refused']:.2%}" for m, p in candidates.items()))
+            runs = [(method, method, args.budget) for method in methods]
+        for name, method, budget in runs:
+            policy = calibrate(probs, real, method, none_unit, budget)
             results[name] = measure(args.task, runtime, policy, args.data_dir, reals=reals, negatives=negatives)
-            results[name]["policy"] = {"none_threshold": policy.none_threshold, "min_confidence": policy.min_confidence,
-                                       **policy.details}
+            results[name]["policy"] = {"none_unit": policy.none_unit, "none_threshold": policy.none_threshold,
+                                       "min_confidence": policy.min_confidence, **policy.details}
             print(f"{name}: {summary_line(results[name])}")
-    elif methods:
-        x, y = validation_split(Path(args.validation) if args.validation else folder, args.task)
-        probs = predict_all(runtime, x)
-        if args.calibrate == "best":  # chosen on the validation split only, never on the evaluation sets
-            candidates = {m: calibrate(probs, (y >= 0) & (y < n), m, none_unit, args.budget)
-                          for m in METHODS if m != "none@0.5" and (none_unit or m == "confidence")}
-            methods = [max(candidates, key=lambda m: candidates[m].details["calibration"]["validation_negative_refused"])]
-            print("validation negatives refused: " + ", ".join(
-                f"{m} {p.details['calibration']['validation_negative_refused']:.2%}" for m, p in candidates.items()))
-        for method in methods:
-            policy = calibrate(probs, (y >= 0) & (y < n), method, none_unit, args.budget)
-            results[method] = measure(args.task, runtime, policy, args.data_dir, reals=reals, negatives=negatives)
-            results[method]["policy"] = {"none_unit": policy.none_unit, "none_threshold": policy.none_threshold,
-                                         "min_confidence": policy.min_confidence, **policy.details}
-            print(f"{method}: {summary_line(results[method])}")
-            if args.calibrate:
-                policy = with_line_thresholds(policy, probs, (y >= 0) & (y < n), args.line_budget or LINE_BUDGET)
+            if args.calibrate and not args.sweep:
+                policy = with_line_thresholds(policy, probs, real, args.line_budget or LINE_BUDGET)
                 print(f"wrote {policy.save(folder)}")
     elif args.line_budget is not None:  # the served thresholds stay; only those for lines are set
         x, y = validation_split(Path(args.validation) if args.validation else folder, args.task)
