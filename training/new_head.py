@@ -34,8 +34,7 @@ def head_recipe(folder: Path) -> dict:
 def in_all_labels(y: np.ndarray, task: str) -> np.ndarray:
     """Labels of `task` as indices among all 62 characters (the order `training.refusal_head` learns in);
     len(labels), none of them ("?" feedback), as -1: the head's "none"."""
-    positions = positions_in_all(task)
-    return np.where(y == len(positions), -1, positions[np.minimum(y, len(positions) - 1)])
+    return np.append(positions_in_all(task), -1)[y]
 
 
 def calibrated_like(policy, probs: np.ndarray, real: np.ndarray):
