@@ -91,12 +91,11 @@ def check_label(label, task: Task, role: str = "correct") -> str:
     if label is not None and not isinstance(label, str):
         raise InvalidFeedbackError(f"The {role} label must be text, not {type(label).__name__}.")
     text = (label or "").strip()
+    choices = f"{_label_list(task.labels)}, or {REFUSED} for none of them"
     if not text:
-        raise InvalidFeedbackError(f"No {role} label was given: choose one of {_label_list(task.labels)}, or "
-                                   f"{REFUSED} for none of them.")
+        raise InvalidFeedbackError(f"No {role} label was given: choose one of {choices}.")
     if not task.has(text) and text != REFUSED:
-        raise InvalidFeedbackError(f"{shorten(text)!r} is not a label of the {task.name} task: choose one of "
-                                   f"{_label_list(task.labels)}, or {REFUSED} for none of them.")
+        raise InvalidFeedbackError(f"{shorten(text)!r} is not a label of the {task.name} task: choose one of {choices}.")
     return text
 
 
