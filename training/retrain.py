@@ -248,6 +248,7 @@ def build_training_set(base_x, base_y, feedback, train_mask, settings: RetrainSe
         "confirmations": int(right.sum()),
         "correction_repeats": settings.correction_repeats,
         "confirmation_repeats": settings.confirmation_repeats,
+        "not_a_character": int((y_fb == len(feedback.labels)).sum()),  # among the corrections and confirmations
         "images_per_epoch": int(len(y)),
         "labels_shuffled": settings.shuffle_labels,
     }
@@ -650,7 +651,6 @@ def retrain(task: str, feedback_path: Path, data_dir, out: Path, settings: Retra
         base_description += f" + {extra}"
     x, y, composition = build_training_set(base_x, base_y, feedback, ~holdout, settings)
     composition["base_data"] = base_description
-    composition["not_a_character"] = int((feedback.y[~holdout] == len(labels)).sum())
     composition["not_a_character_left_out"] = none_left_out
     power = balance_power(settings, task, base.folder)
     balanced = power > 0
