@@ -4,6 +4,7 @@ page, the game, the reader and the feedback intake; a folder without one never r
 from __future__ import annotations
 
 import json
+import re
 
 import gradio as gr
 import numpy as np
@@ -53,7 +54,7 @@ def test_a_refused_picture_is_answered_with_the_closest_characters(refusing, sev
 
 
 def stored_record(recorder, status: str):
-    return recorder.store.get(status.split("record ")[1].split(":")[0].strip("* "))
+    return recorder.store.get(re.search(r"record ([0-9a-f]{32})", status).group(1))
 
 
 def test_the_page_says_what_question_mark_means_and_keeps_what_the_person_says_it_was(refusing, seven, tmp_path):
